@@ -1,0 +1,305 @@
+//! The validated, typed model of a service config and of node.toml.
+//!
+//! Produced by `crate::load_service` / `crate::load_node`; consumed by the drivers and the
+//! engine. Every value here has already been scoped (`kw@node`), reference-expanded
+//! (`{svcname}`...), inherited from DEFAULT where the keyword allows it, defaulted from the
+//! keyword table and checked against its kind, so accessors do not fail.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Resource families, in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    Ip,
+    Vg,
+    Fs,
+    Container,
+}
+
+impl Group {
+    /// The section prefix users write (`ip#1`, `vg#1`; `disk#1` is parsed as Vg).
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Ip => "ip",
+            Group::Vg => "vg",
+            Group::Fs => "fs",
+            Group::Container => "container",
+        }
+    }
+
+    /// Group named by a `--rid` selector or a section prefix (`disk` is an alias of `vg`).
+    pub fn from_name(s: &str) -> Option<Group> {
+        match s {
+            "ip" => Some(Group::Ip),
+            "vg" | "disk" => Some(Group::Vg),
+            "fs" => Some(Group::Fs),
+            "container" => Some(Group::Container),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Orchestrate {
+    #[default]
+    No,
+    Start,
+    Ha,
+}
+
+/// An allowed period for config pushes, in minutes since midnight. `end < start` spans midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub start: u16,
+    pub end: u16,
+}
+
+impl TimeWindow {
+    pub fn contains(&self, minute_of_day: u16) -> bool {
+        if self.start <= self.end {
+            (self.start..=self.end).contains(&minute_of_day)
+        } else {
+            minute_of_day >= self.start || minute_of_day <= self.end
+        }
+    }
+
+    /// `03:59` style bounds, as printed in "not in allowed period (['03:59', '05:59'])".
+    pub fn bounds(&self) -> (String, String) {
+        let f = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        (f(self.start), f(self.end))
+    }
+}
+
+/// A typed keyword value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Duration(Duration),
+    List(Vec<String>),
+    /// A command line split shell-like (never run through a shell).
+    Argv(Vec<String>),
+    /// A netmask, normalised to a prefix length.
+    Prefix(u8),
+}
+
+/// One keyword's value and the line it came from (0 when it is a table default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub value: Value,
+    pub line: usize,
+}
+
+/// Keywords every resource has (contract: optional, disable, monitor, restart, tags,
+/// standby and the triggers).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Common {
+    pub optional: bool,
+    pub disable: bool,
+    pub monitor: bool,
+    pub restart: u32,
+    pub standby: bool,
+    pub tags: Vec<String>,
+    pub triggers: Triggers,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Triggers {
+    pub pre_start: Option<Trigger>,
+    pub post_start: Option<Trigger>,
+    pub pre_stop: Option<Trigger>,
+    pub post_stop: Option<Trigger>,
+}
+
+/// A trigger command; `blocking` when set through the `blocking_` form of the keyword:
+/// its failure aborts the action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub argv: Vec<String>,
+    pub blocking: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceConfig {
+    /// `ip#1`, `fs#2`, `disk#1` (as written).
+    pub rid: String,
+    pub group: Group,
+    /// The `type` keyword when the group has one (`podman`/`docker` for containers, the fs type
+    /// for fs, `vg` for disk).
+    pub rtype: Option<String>,
+    /// Line of the section header.
+    pub line: usize,
+    pub common: Common,
+    /// Driver keywords by canonical name (aliases resolved).
+    pub settings: BTreeMap<String, Setting>,
+}
+
+impl ResourceConfig {
+    pub fn get(&self, kw: &str) -> Option<&Value> {
+        self.settings.get(kw).map(|s| &s.value)
+    }
+
+    pub fn str(&self, kw: &str) -> Option<&str> {
+        match self.get(kw) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, kw: &str) -> bool {
+        matches!(self.get(kw), Some(Value::Bool(true)))
+    }
+
+    pub fn int(&self, kw: &str) -> Option<i64> {
+        match self.get(kw) {
+            Some(Value::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn duration(&self, kw: &str) -> Option<Duration> {
+        match self.get(kw) {
+            Some(Value::Duration(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self, kw: &str) -> &[String] {
+        match self.get(kw) {
+            Some(Value::List(v)) | Some(Value::Argv(v)) => v,
+            _ => &[],
+        }
+    }
+
+    pub fn prefix(&self, kw: &str) -> Option<u8> {
+        match self.get(kw) {
+            Some(Value::Prefix(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// The number after `#` (`fs#2` -> 2), for ordering and naming.
+    pub fn index(&self) -> u32 {
+        self.rid
+            .split_once('#')
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub path: PathBuf,
+    /// The file's text, for `print config`.
+    pub text: String,
+    pub nodes: Vec<String>,
+    pub drpnodes: Vec<String>,
+    pub autostart_node: Option<String>,
+    pub orchestrate: Orchestrate,
+    pub sync_period: Vec<TimeWindow>,
+    /// DEFAULT keywords that are not service-level ones (e.g. `scsireserv`) are inherited by
+    /// resources during loading; what remains here is the service-level settings.
+    pub defaults: BTreeMap<String, Setting>,
+    /// In file order; the engine sorts them into start order.
+    pub resources: Vec<ResourceConfig>,
+}
+
+impl ServiceConfig {
+    /// nodes then drpnodes, without duplicates.
+    pub fn all_nodes(&self) -> Vec<String> {
+        let mut v = self.nodes.clone();
+        for n in &self.drpnodes {
+            if !v.contains(n) {
+                v.push(n.clone());
+            }
+        }
+        v
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct NodeConfig {
+    /// Defaulted to the host name by the loader.
+    #[serde(default)]
+    pub nodename: String,
+    #[serde(default)]
+    pub prkey: Option<String>,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    #[serde(default)]
+    pub ssh: SshConfig,
+    #[serde(default)]
+    pub nodes: BTreeMap<String, PeerConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct ClusterConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct SshConfig {
+    #[serde(default = "default_ssh_user")]
+    pub user: String,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub identity: Option<PathBuf>,
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    #[serde(default = "default_true")]
+    pub strict_host_key_checking: bool,
+    /// The binary run on peers; None: this binary's own absolute path.
+    #[serde(default)]
+    pub svcmgr: Option<String>,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        SshConfig {
+            user: default_ssh_user(),
+            port: default_ssh_port(),
+            identity: None,
+            known_hosts: None,
+            strict_host_key_checking: true,
+            svcmgr: None,
+        }
+    }
+}
+
+fn default_ssh_user() -> String {
+    "root".into()
+}
+fn default_ssh_port() -> u16 {
+    22
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct PeerConfig {
+    #[serde(default)]
+    pub addr: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+impl NodeConfig {
+    /// Address and port to reach a peer over ssh.
+    pub fn peer_addr(&self, node: &str) -> (String, u16) {
+        let p = self.nodes.get(node);
+        let addr = p
+            .and_then(|p| p.addr.clone())
+            .unwrap_or_else(|| node.to_string());
+        let port = p.and_then(|p| p.port).unwrap_or(self.ssh.port);
+        (addr, port)
+    }
+}
