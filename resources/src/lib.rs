@@ -1,1 +1,72 @@
+//! resources: the drivers that make a service real on this node, the one command runner, and
+//! the status algebra. Nothing here knows about the CLI or other nodes.
 
+pub mod ctx;
+pub mod error;
+pub mod exec;
+#[cfg(feature = "fakes")]
+pub mod fake;
+pub mod fs;
+pub mod ip;
+pub mod status;
+
+pub use ctx::Ctx;
+pub use error::{Error, Result};
+pub use status::{ResStatus, Status};
+
+use svcconf::{Group, ResourceConfig};
+
+/// What every driver does. `start`/`stop` return whether they changed anything: `false`
+/// means the resource already was in the wanted state, so a rollback must not undo it.
+pub trait Driver: Send + Sync {
+    fn rid(&self) -> &str;
+    /// The status line's description (`busybox@eth0`, `/dev/loop0@/srv/web`).
+    fn label(&self) -> String;
+    fn status(&self, ctx: &Ctx) -> ResStatus;
+    fn start(&self, ctx: &Ctx) -> Result<bool>;
+    fn stop(&self, ctx: &Ctx) -> Result<bool>;
+}
+
+/// The closed set of drivers.
+pub enum Resource {
+    Ip(ip::Ip),
+    Fs(fs::Fs),
+    #[cfg(feature = "fakes")]
+    Fake(fake::Fake),
+}
+
+impl Resource {
+    /// Build the driver of a validated resource section.
+    pub fn new(rc: &ResourceConfig) -> Result<Resource> {
+        Ok(match rc.group {
+            Group::Ip => Resource::Ip(ip::Ip::new(rc)?),
+            Group::Fs => Resource::Fs(fs::Fs::new(rc)?),
+            g => {
+                return Err(Error::Failed(format!(
+                    "{}: resource type {} is not supported by this agent",
+                    rc.rid,
+                    g.name()
+                )))
+            }
+        })
+    }
+
+    pub fn driver(&self) -> &dyn Driver {
+        match self {
+            Resource::Ip(r) => r,
+            Resource::Fs(r) => r,
+            #[cfg(feature = "fakes")]
+            Resource::Fake(r) => r,
+        }
+    }
+
+    /// Start order: group first, then what the driver says (fs: parents before children),
+    /// then the rid's number.
+    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, u32) {
+        let within = match self {
+            Resource::Fs(f) => f.mnt().to_string(),
+            _ => String::new(),
+        };
+        (rc.group, within, rc.index())
+    }
+}

@@ -1,0 +1,46 @@
+//! `print config`, `validate config`, `install`.
+
+use crate::exitcode;
+use crate::paths::Root;
+use crate::service::Service;
+
+pub fn print_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    let s = Service::load(root, svc)?;
+    print!("{}", s.cfg.text);
+    Ok(exitcode::OK)
+}
+
+/// Load the config and build every driver; warnings go to stderr, the first error fails.
+pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    let s = Service::load(root, svc)?;
+    println!(
+        "{}: valid, {} resource(s)",
+        root.service_conf(svc).display(),
+        s.items.len()
+    );
+    Ok(exitcode::OK)
+}
+
+/// `<root>/etc/<svc>` -> this binary, so `<svc> ACTION` works.
+pub fn install(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    let exe = std::env::current_exe()?;
+    let link = root.etc.join(svc);
+    std::fs::create_dir_all(&root.etc)?;
+    match std::fs::read_link(&link) {
+        Ok(target) if target == exe => {
+            println!("{} already points to {}", link.display(), exe.display());
+            return Ok(exitcode::OK);
+        }
+        Ok(_) => std::fs::remove_file(&link)?,
+        Err(_) if link.exists() => {
+            anyhow::bail!(
+                "{} exists and is not a symlink: not replacing it",
+                link.display()
+            )
+        }
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(&exe, &link)?;
+    println!("{} -> {}", link.display(), exe.display());
+    Ok(exitcode::OK)
+}

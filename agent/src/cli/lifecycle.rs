@@ -1,0 +1,56 @@
+//! `start`, `stop`, `restart` and their per-group forms (`startip`, `stopfs`...).
+
+use std::time::Duration;
+
+use svcconf::Group;
+
+use super::Cli;
+use crate::engine::{Options, Selection};
+use crate::exitcode;
+use crate::lock;
+use crate::paths::Root;
+use crate::service::Service;
+
+pub fn run(
+    root: &Root,
+    svc: &str,
+    cli: &Cli,
+    verb: &str,
+    group: Option<Group>,
+) -> anyhow::Result<i32> {
+    let s = Service::load(root, svc)?;
+    crate::logging::init(svc, Some(&root.log_file(svc)));
+    let sel = Selection {
+        rids: cli.rid.clone(),
+        tags: cli.tags.clone(),
+        group,
+    };
+    let items = s.select(&sel)?;
+    let intent = match group {
+        Some(g) => format!("{verb}{}", g.name()),
+        None => verb.to_string(),
+    };
+    let _lock = lock::acquire(&root.lock(svc), &intent, Duration::from_secs(cli.waitlock))?;
+    let mut ctx = s.ctx();
+    ctx.force = cli.force;
+    ctx.dry_run = cli.dry_run;
+    let opts = Options {
+        disable_rollback: cli.disable_rollback,
+        force: cli.force,
+    };
+    let result = match verb {
+        "start" => s.start(&ctx, &items, &opts),
+        "stop" => s.stop(&ctx, &items, &opts),
+        _ => s
+            .stop(&ctx, &items, &opts)
+            .and_then(|_| s.start(&ctx, &items, &opts)),
+    };
+    ctx.invalidate();
+    if !cli.dry_run {
+        s.cache_status(&s.status(&ctx));
+    }
+    Ok(match result {
+        Ok(()) => exitcode::OK,
+        Err(_) => exitcode::FAILED,
+    })
+}

@@ -1,0 +1,188 @@
+//! Command line: `svcmgr -s SVC ACTION [OPTIONS]`, action words may be split
+//! (`print status` == `print_status`), and a symlink named after a service runs
+//! `svcmgr -s <name>`.
+
+mod config;
+mod lifecycle;
+mod state;
+mod status;
+
+use std::path::Path;
+
+use clap::{Parser, ValueEnum};
+use svcconf::Group;
+
+use crate::exitcode;
+use crate::paths::Root;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "svcmgr",
+    version,
+    about = "Cluster failover agent: keeps each service running on exactly one node",
+    after_help = ACTIONS_HELP
+)]
+pub struct Cli {
+    /// The service to act on.
+    #[arg(short = 's', long = "service", value_name = "SVC")]
+    pub svc: Option<String>,
+    /// Act on these resources only: rids (ip#1) or groups (fs), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub rid: Vec<String>,
+    /// Act on resources carrying any of these tags, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Override safety refusals that say so, and the sync period.
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to wait for the service lock.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub waitlock: u64,
+    /// Log what would be done, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave what a failed start started up.
+    #[arg(long)]
+    pub disable_rollback: bool,
+    /// Do not contact other nodes.
+    #[arg(long)]
+    pub local: bool,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Destination node of `switch`.
+    #[arg(long, value_name = "NODE")]
+    pub to: Option<String>,
+    /// The action, e.g. `print status`, `start`, `stop`.
+    #[arg(required = true, value_name = "ACTION")]
+    pub words: Vec<String>,
+}
+
+const ACTIONS_HELP: &str = "\
+Actions:
+  print status [--format json]   status tree of the service (no -s: one line per service)
+  status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
+  print config | validate config
+  start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
+  startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
+  startcontainer | stopcontainer
+  freeze | thaw                  stop / allow the daemon's orchestration of the service
+  install                        create the symlink <root>/etc/<svc> -> svcmgr
+  ls                             list services";
+
+/// Argument vector with the symlink dispatch applied.
+pub fn args_from_argv0(argv: Vec<String>) -> Vec<String> {
+    let name = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.is_empty() || name.starts_with("svcmgr") {
+        return argv;
+    }
+    let mut v = vec!["svcmgr".to_string(), "-s".into(), name];
+    v.extend(argv.into_iter().skip(1));
+    v
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let action = cli.words.join("_");
+    let root = Root::from_env();
+    let needs_svc = |what: &str| -> anyhow::Result<String> {
+        cli.svc
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("{what} needs a service: svcmgr -s SVC {what}"))
+    };
+    match action.as_str() {
+        "ls" => status::ls(&root, &cli),
+        "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
+        "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
+        "status" => status::status_code(&root, &needs_svc(&action)?),
+        "print_config" => config::print_config(&root, &needs_svc(&action)?),
+        "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
+        "install" => config::install(&root, &needs_svc(&action)?),
+        "freeze" => state::freeze(&root, &needs_svc(&action)?, &cli, true),
+        "thaw" => state::freeze(&root, &needs_svc(&action)?, &cli, false),
+        "start" | "stop" | "restart" => {
+            lifecycle::run(&root, &needs_svc(&action)?, &cli, &action, None)
+        }
+        other => match group_action(other) {
+            Some((verb, group)) => {
+                lifecycle::run(&root, &needs_svc(other)?, &cli, verb, Some(group))
+            }
+            None => {
+                eprintln!(
+                    "svcmgr: unknown action '{}'\n\n{ACTIONS_HELP}",
+                    cli.words.join(" ")
+                );
+                Ok(exitcode::USAGE)
+            }
+        },
+    }
+}
+
+/// `startip` -> ("start", Ip); `stopdisk` -> ("stop", Vg).
+fn group_action(action: &str) -> Option<(&'static str, Group)> {
+    let (verb, rest) = if let Some(r) = action.strip_prefix("start") {
+        ("start", r)
+    } else {
+        ("stop", action.strip_prefix("stop")?)
+    };
+    Group::from_name(rest).map(|g| (verb, g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_dispatch() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            args_from_argv0(v(&["/r/etc/busybox", "print", "status"])),
+            v(&["svcmgr", "-s", "busybox", "print", "status"])
+        );
+        assert_eq!(
+            args_from_argv0(v(&["/usr/bin/svcmgr", "ls"])),
+            v(&["/usr/bin/svcmgr", "ls"])
+        );
+    }
+
+    #[test]
+    fn split_words_and_options_anywhere() {
+        let cli = Cli::parse_from(["svcmgr", "print", "-s", "web", "status", "--format", "json"]);
+        assert_eq!(cli.words.join("_"), "print_status");
+        assert_eq!(cli.svc.as_deref(), Some("web"));
+        assert_eq!(cli.format, Format::Json);
+        let cli = Cli::parse_from(["svcmgr", "-s", "web", "start", "--rid", "ip#1,fs"]);
+        assert_eq!(cli.rid, vec!["ip#1", "fs"]);
+    }
+
+    #[test]
+    fn group_actions() {
+        assert_eq!(group_action("startip"), Some(("start", Group::Ip)));
+        assert_eq!(group_action("stopdisk"), Some(("stop", Group::Vg)));
+        assert_eq!(
+            group_action("startcontainer"),
+            Some(("start", Group::Container))
+        );
+        assert_eq!(group_action("startfoo"), None);
+        assert_eq!(group_action("reboot"), None);
+    }
+}

@@ -1,0 +1,31 @@
+//! `freeze` / `thaw`: a frozen service is left alone by the daemon's orchestration; manual
+//! actions still work.
+
+use std::time::Duration;
+
+use super::Cli;
+use crate::exitcode;
+use crate::lock;
+use crate::paths::{write_atomic, Root};
+use crate::service::Service;
+
+pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result<i32> {
+    let s = Service::load(root, svc)?;
+    crate::logging::init(svc, Some(&root.log_file(svc)));
+    let intent = if freeze { "freeze" } else { "thaw" };
+    let _lock = lock::acquire(&root.lock(svc), intent, Duration::from_secs(cli.waitlock))?;
+    let flag = s.frozen_flag();
+    match (freeze, flag.exists()) {
+        (true, true) => tracing::info!("already frozen"),
+        (false, false) => tracing::info!("already thawed"),
+        (true, false) => {
+            write_atomic(&flag, chrono::Local::now().to_rfc3339().as_bytes())?;
+            tracing::info!("frozen: the daemon will not start or fail over this service");
+        }
+        (false, true) => {
+            std::fs::remove_file(&flag)?;
+            tracing::info!("thawed");
+        }
+    }
+    Ok(exitcode::OK)
+}

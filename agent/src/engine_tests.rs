@@ -1,0 +1,257 @@
+//! Engine tests on stateful fake drivers: ordering, rollback, optional resources,
+//! idempotence, selection.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use resources::fake::{Fake, Journal};
+use resources::Resource;
+use svcconf::{Common, Group, NodeConfig, ResourceConfig, ServiceConfig};
+
+use crate::engine::{Options, Selection};
+use crate::paths::Root;
+use crate::service::{Item, Service};
+
+fn rc(rid: &str, group: Group) -> ResourceConfig {
+    ResourceConfig {
+        rid: rid.into(),
+        group,
+        rtype: None,
+        line: 1,
+        common: Common::default(),
+        settings: BTreeMap::new(),
+    }
+}
+
+fn service(items: Vec<(ResourceConfig, Fake)>) -> Service {
+    let mut items: Vec<Item> = items
+        .into_iter()
+        .map(|(rc, f)| Item {
+            rc,
+            res: Resource::Fake(f),
+        })
+        .collect();
+    items.sort_by_cached_key(|it| (it.rc.group, it.rc.index()));
+    Service {
+        name: "t".into(),
+        cfg: ServiceConfig {
+            name: "t".into(),
+            path: "/nonexistent/t.conf".into(),
+            text: String::new(),
+            nodes: vec!["n1".into()],
+            drpnodes: vec![],
+            autostart_node: None,
+            orchestrate: Default::default(),
+            sync_period: vec![],
+            defaults: BTreeMap::new(),
+            resources: vec![],
+        },
+        node: NodeConfig {
+            nodename: "n1".into(),
+            prkey: None,
+            cluster: Default::default(),
+            ssh: Default::default(),
+            nodes: BTreeMap::new(),
+        },
+        root: Root::under(std::path::Path::new("/nonexistent")),
+        items,
+    }
+}
+
+fn journal() -> Journal {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+fn events(j: &Journal) -> Vec<String> {
+    j.lock().unwrap().clone()
+}
+
+fn all(s: &Service) -> Vec<&Item> {
+    s.select(&Selection::default()).unwrap()
+}
+
+#[test]
+fn start_in_group_order_stop_in_reverse() {
+    let j = journal();
+    let s = service(vec![
+        (rc("fs#1", Group::Fs), Fake::new("fs#1", &j)),
+        (
+            rc("container#1", Group::Container),
+            Fake::new("container#1", &j),
+        ),
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (rc("vg#1", Group::Vg), Fake::new("vg#1", &j)),
+    ]);
+    let ctx = s.ctx();
+    s.start(&ctx, &all(&s), &Options::default()).unwrap();
+    s.stop(&ctx, &all(&s), &Options::default()).unwrap();
+    assert_eq!(
+        events(&j),
+        [
+            "start ip#1",
+            "start vg#1",
+            "start fs#1",
+            "start container#1",
+            "stop container#1",
+            "stop fs#1",
+            "stop vg#1",
+            "stop ip#1"
+        ]
+    );
+}
+
+#[test]
+fn failed_start_rolls_back_only_what_it_started() {
+    let j = journal();
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j).up()),
+        (rc("vg#1", Group::Vg), Fake::new("vg#1", &j)),
+        (rc("fs#1", Group::Fs), Fake::new("fs#1", &j).failing_start()),
+        (
+            rc("container#1", Group::Container),
+            Fake::new("container#1", &j),
+        ),
+    ]);
+    let ctx = s.ctx();
+    assert!(s.start(&ctx, &all(&s), &Options::default()).is_err());
+    // ip#1 was up before the action: the rollback leaves it up.
+    assert_eq!(events(&j), ["start vg#1", "fail-start fs#1", "stop vg#1"]);
+}
+
+#[test]
+fn disable_rollback_leaves_started_resources_up() {
+    let j = journal();
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (rc("fs#1", Group::Fs), Fake::new("fs#1", &j).failing_start()),
+    ]);
+    let opts = Options {
+        disable_rollback: true,
+        ..Options::default()
+    };
+    assert!(s.start(&s.ctx(), &all(&s), &opts).is_err());
+    assert_eq!(events(&j), ["start ip#1", "fail-start fs#1"]);
+}
+
+#[test]
+fn optional_failure_does_not_stop_the_action() {
+    let j = journal();
+    let mut opt = rc("fs#1", Group::Fs);
+    opt.common.optional = true;
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (opt, Fake::new("fs#1", &j).failing_start()),
+        (
+            rc("container#1", Group::Container),
+            Fake::new("container#1", &j),
+        ),
+    ]);
+    s.start(&s.ctx(), &all(&s), &Options::default()).unwrap();
+    assert_eq!(
+        events(&j),
+        ["start ip#1", "fail-start fs#1", "start container#1"]
+    );
+}
+
+#[test]
+fn stop_aborts_at_the_first_failure() {
+    let j = journal();
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j).up()),
+        (
+            rc("fs#1", Group::Fs),
+            Fake::new("fs#1", &j).up().failing_stop(),
+        ),
+    ]);
+    assert!(s.stop(&s.ctx(), &all(&s), &Options::default()).is_err());
+    assert_eq!(events(&j), ["fail-stop fs#1"]);
+}
+
+#[test]
+fn start_twice_is_idempotent() {
+    let j = journal();
+    let s = service(vec![(rc("ip#1", Group::Ip), Fake::new("ip#1", &j))]);
+    let ctx = s.ctx();
+    s.start(&ctx, &all(&s), &Options::default()).unwrap();
+    s.start(&ctx, &all(&s), &Options::default()).unwrap();
+    assert_eq!(events(&j), ["start ip#1"]);
+}
+
+#[test]
+fn disabled_and_standby_resources() {
+    let j = journal();
+    let mut dis = rc("ip#1", Group::Ip);
+    dis.common.disable = true;
+    let mut sb = rc("fs#1", Group::Fs);
+    sb.common.standby = true;
+    let s = service(vec![
+        (dis, Fake::new("ip#1", &j)),
+        (sb, Fake::new("fs#1", &j)),
+    ]);
+    let ctx = s.ctx();
+    s.start(&ctx, &all(&s), &Options::default()).unwrap();
+    s.stop(&ctx, &all(&s), &Options::default()).unwrap();
+    assert_eq!(
+        events(&j),
+        ["start fs#1"],
+        "standby stays up on a plain stop"
+    );
+    let force = Options {
+        force: true,
+        ..Options::default()
+    };
+    s.stop(&ctx, &all(&s), &force).unwrap();
+    assert_eq!(events(&j), ["start fs#1", "stop fs#1"]);
+    let st = s.status(&ctx);
+    assert_eq!(st.resources[0].status, resources::Status::NotApplicable);
+    assert_eq!(st.resources[1].status, resources::Status::StdbyDown);
+}
+
+#[test]
+fn selection_by_rid_group_and_tag() {
+    let j = journal();
+    let mut tagged = rc("fs#2", Group::Fs);
+    tagged.common.tags = vec!["data".into()];
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (rc("fs#1", Group::Fs), Fake::new("fs#1", &j)),
+        (tagged, Fake::new("fs#2", &j)),
+    ]);
+    let rids = |sel: Selection| -> Vec<String> {
+        s.select(&sel)
+            .unwrap()
+            .iter()
+            .map(|i| i.rid().to_string())
+            .collect()
+    };
+    let sel = |r: &[&str], t: &[&str], g| Selection {
+        rids: r.iter().map(|s| s.to_string()).collect(),
+        tags: t.iter().map(|s| s.to_string()).collect(),
+        group: g,
+    };
+    assert_eq!(
+        rids(sel(&["ip#1", "fs"], &[], None)),
+        ["ip#1", "fs#1", "fs#2"]
+    );
+    assert_eq!(rids(sel(&["fs#1"], &[], None)), ["fs#1"]);
+    assert_eq!(rids(sel(&[], &["data"], None)), ["fs#2"]);
+    assert_eq!(rids(sel(&[], &[], Some(Group::Ip))), ["ip#1"]);
+    match s.select(&sel(&["vg#9"], &[], None)) {
+        Err(e) => assert_eq!(e.to_string(), "no resource matches --rid vg#9"),
+        Ok(_) => panic!("--rid vg#9 matched something"),
+    }
+}
+
+#[test]
+fn status_merges_avail_and_optional() {
+    let j = journal();
+    let mut opt = rc("fs#1", Group::Fs);
+    opt.common.optional = true;
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j).up()),
+        (opt, Fake::new("fs#1", &j)),
+    ]);
+    let st = s.status(&s.ctx());
+    assert_eq!(st.avail, resources::Status::Up);
+    assert_eq!(st.overall, resources::Status::Warn);
+}
