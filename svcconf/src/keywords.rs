@@ -1,0 +1,265 @@
+//! The one keyword table. `validate config`, `print config` and the docs come from it.
+//! Adding a keyword is adding one `kw(...)` line to `TABLE`.
+
+use crate::model::Group;
+
+/// Where a keyword may be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The `[DEFAULT]` section (service-level keywords).
+    Default,
+    /// Every resource section.
+    AnyResource,
+    /// One resource family.
+    Group(Group),
+}
+
+/// How a keyword's text is checked and typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    /// An IPv4 address or a host name.
+    Host,
+    Bool,
+    Int,
+    Duration,
+    /// Whitespace-separated words.
+    List,
+    /// A command line, split shell-like.
+    Argv,
+    /// A prefix length or a dotted netmask, stored as a prefix length.
+    Netmask,
+    Candidates(&'static [&'static str]),
+    /// `HH:MM-HH:MM` windows separated by spaces.
+    Windows,
+}
+
+impl Kind {
+    /// The "expected ..." part of a bad-value message.
+    pub fn expected(&self) -> String {
+        match self {
+            Kind::Str => "expected a non-empty value".into(),
+            Kind::Host => "expected an IPv4 address or a host name".into(),
+            Kind::Bool => "expected true or false".into(),
+            Kind::Int => "expected an integer".into(),
+            Kind::Duration => "expected a duration such as 30s, 5m, 500ms".into(),
+            Kind::List => "expected words separated by spaces".into(),
+            Kind::Argv => "expected a command line with balanced quotes".into(),
+            Kind::Netmask => "expected a prefix length 0-32 or a dotted netmask".into(),
+            Kind::Candidates(c) => format!("expected one of {}", c.join(", ")),
+            Kind::Windows => "expected HH:MM-HH:MM windows separated by spaces".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyword {
+    pub section: Section,
+    /// Only for resources whose `type` is this.
+    pub rtype: Option<&'static str>,
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    pub required: bool,
+    /// The table default, as text (checked like a user value).
+    pub default: Option<&'static str>,
+    /// `kw@node`, `kw@nodes`, `kw@drpnodes` forms allowed.
+    pub scopable: bool,
+    /// A resource keyword that takes the DEFAULT section's value when the resource lacks it.
+    pub inherit: bool,
+    pub doc: &'static str,
+}
+
+impl Keyword {
+    pub fn matches(&self, name: &str) -> bool {
+        self.name == name || self.aliases.contains(&name)
+    }
+}
+
+/// Table entry builder: the common case (optional, no default, scopable, not inherited).
+const fn kw(section: Section, name: &'static str, kind: Kind, doc: &'static str) -> Keyword {
+    Keyword {
+        section,
+        rtype: None,
+        name,
+        aliases: &[],
+        kind,
+        required: false,
+        default: None,
+        scopable: true,
+        inherit: false,
+        doc,
+    }
+}
+
+impl Keyword {
+    const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    const fn default(mut self, d: &'static str) -> Self {
+        self.default = Some(d);
+        self
+    }
+    const fn aliases(mut self, a: &'static [&'static str]) -> Self {
+        self.aliases = a;
+        self
+    }
+    const fn not_scopable(mut self) -> Self {
+        self.scopable = false;
+        self
+    }
+    const fn inherit(mut self) -> Self {
+        self.inherit = true;
+        self
+    }
+    #[allow(dead_code)]
+    const fn rtype(mut self, t: &'static str) -> Self {
+        self.rtype = Some(t);
+        self
+    }
+}
+
+use Kind::*;
+use Section::{AnyResource as ANY, Default as DEF};
+const IP: Section = Section::Group(Group::Ip);
+const VG: Section = Section::Group(Group::Vg);
+const FS: Section = Section::Group(Group::Fs);
+const CONTAINER: Section = Section::Group(Group::Container);
+
+pub const ORCHESTRATE: &[&str] = &["no", "start", "ha"];
+pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
+pub const CONTAINER_TYPES: &[&str] = &["docker", "podman"];
+
+#[rustfmt::skip]
+static TABLE: &[Keyword] = &[
+    // DEFAULT: the service.
+    kw(DEF, "nodes", List, "Failover candidate nodes, in preference order.").not_scopable(),
+    kw(DEF, "drpnodes", List, "Disaster-recovery nodes; they get config pushes too.").not_scopable(),
+    kw(DEF, "autostart_node", Str, "Node where the daemon starts the service at boot."),
+    kw(DEF, "orchestrate", Candidates(ORCHESTRATE), "Daemon orchestration: no, start or ha.").default("no"),
+    kw(DEF, "sync_period", Windows, "Allowed windows for config pushes.").default("03:59-05:59"),
+    kw(DEF, "app", Str, "Application code, informative."),
+    kw(DEF, "comment", Str, "Free text, informative."),
+    kw(DEF, "start_timeout", Duration, "Default start timeout of every resource.").inherit(),
+    kw(DEF, "stop_timeout", Duration, "Default stop timeout of every resource.").inherit(),
+    // Every resource.
+    kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),
+    kw(ANY, "disable", Bool, "The resource is ignored by actions and status.").default("false"),
+    kw(ANY, "monitor", Bool, "The daemon restarts or fails the service over when it goes down.").default("false"),
+    kw(ANY, "standby", Bool, "Kept up on every node, even where the service is down.").default("false"),
+    kw(ANY, "restart", Int, "Restart attempts by the daemon before failing over.").default("0"),
+    kw(ANY, "tags", List, "Words selecting the resource with --tags."),
+    kw(ANY, "pre_start", Argv, "Command run before start; its failure is logged."),
+    kw(ANY, "post_start", Argv, "Command run after start; its failure is logged."),
+    kw(ANY, "pre_stop", Argv, "Command run before stop; its failure is logged."),
+    kw(ANY, "post_stop", Argv, "Command run after stop; its failure is logged."),
+    kw(ANY, "blocking_pre_start", Argv, "Command run before start; its failure aborts the action."),
+    kw(ANY, "blocking_post_start", Argv, "Command run after start; its failure aborts the action."),
+    kw(ANY, "blocking_pre_stop", Argv, "Command run before stop; its failure aborts the action."),
+    kw(ANY, "blocking_post_stop", Argv, "Command run after stop; its failure aborts the action."),
+    kw(ANY, "start_timeout", Duration, "Start timeout of this resource.").inherit(),
+    kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
+    kw(ANY, "comment", Str, "Free text, informative."),
+    // ip
+    kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required(),
+    kw(IP, "ipdev", Str, "Interface carrying the address.").required(),
+    kw(IP, "netmask", Netmask, "Prefix length or dotted netmask; default: the interface's."),
+    // vg ([disk#n] type = vg)
+    kw(VG, "type", Candidates(&["vg"]), "Disk type; required and 'vg' in [disk#n] sections.").not_scopable(),
+    kw(VG, "vgname", Str, "LVM volume group name.").required().aliases(&["name"]),
+    kw(VG, "scsireserv", Bool, "Hold SCSI-3 persistent reservations on the PVs.").default("false").inherit(),
+    kw(VG, "no_preempt_abort", Bool, "Preempt reservations without the abort form.").default("false").inherit(),
+    kw(VG, "prkey", Str, "Reservation key; default: the node's prkey.").inherit(),
+    kw(VG, "pr_backend", Candidates(PR_BACKENDS), "Reservation tool.").inherit(),
+    // fs
+    kw(FS, "dev", Str, "Device to mount.").required(),
+    kw(FS, "mnt", Str, "Mount point.").required(),
+    kw(FS, "type", Str, "Filesystem type (ext4, xfs...).").required().not_scopable(),
+    kw(FS, "mnt_opt", Str, "Mount options.").aliases(&["mnt_opts"]),
+    // container
+    kw(CONTAINER, "type", Candidates(CONTAINER_TYPES), "Container engine.").required().not_scopable(),
+    kw(CONTAINER, "run_image", Str, "Image to run.").required(),
+    kw(CONTAINER, "run_args", Argv, "Extra arguments of the engine's run command."),
+    kw(CONTAINER, "run_command", Argv, "Command run in the container."),
+    kw(CONTAINER, "name", Str, "Container name; default: derived from the service and rid."),
+];
+
+/// Every keyword, in table order.
+pub fn all() -> &'static [Keyword] {
+    TABLE
+}
+
+fn rtype_ok(k: &Keyword, rtype: Option<&str>) -> bool {
+    k.rtype.is_none() || k.rtype == rtype
+}
+
+/// The keywords of a section: for a resource, its group's (those matching `rtype`) then the
+/// ones of every resource; for DEFAULT, the service-level ones.
+pub fn for_section(
+    section: Section,
+    rtype: Option<&str>,
+) -> impl Iterator<Item = &'static Keyword> + '_ {
+    let groups = TABLE
+        .iter()
+        .filter(move |k| k.section == section && rtype_ok(k, rtype));
+    let common = TABLE
+        .iter()
+        .filter(move |k| matches!(section, Section::Group(_)) && k.section == ANY);
+    groups.chain(common)
+}
+
+/// The keyword `name` (or alias) in `section`. In DEFAULT, resource keywords are found too
+/// (they are inherited or harmless there).
+pub fn lookup(section: Section, rtype: Option<&str>, name: &str) -> Option<&'static Keyword> {
+    if let Some(k) = for_section(section, rtype).find(|k| k.matches(name)) {
+        return Some(k);
+    }
+    match section {
+        Section::Default => TABLE.iter().find(|k| k.section != DEF && k.matches(name)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_resolves_aliases_per_group() {
+        assert_eq!(lookup(VG, None, "name").unwrap().name, "vgname");
+        assert_eq!(
+            lookup(CONTAINER, Some("docker"), "name").unwrap().name,
+            "name"
+        );
+        assert_eq!(lookup(FS, None, "mnt_opts").unwrap().name, "mnt_opt");
+        assert_eq!(lookup(IP, None, "tags").unwrap().section, ANY);
+        assert!(lookup(IP, None, "mnt").is_none());
+        assert!(lookup(DEF, None, "ipname").is_some());
+        assert_eq!(lookup(DEF, None, "start_timeout").unwrap().section, DEF);
+        assert!(lookup(DEF, None, "docker_data_dir").is_none());
+    }
+
+    #[test]
+    fn table_defaults_are_valid_values() {
+        for k in all() {
+            if let Some(d) = k.default {
+                assert!(crate::values::convert(k.kind, d).is_ok(), "{}: {d}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_per_section() {
+        for (i, a) in all().iter().enumerate() {
+            for b in &all()[i + 1..] {
+                if a.section == b.section && a.rtype == b.rtype {
+                    assert!(!b.matches(a.name), "{} twice", a.name);
+                    for al in a.aliases {
+                        assert!(!b.matches(al), "{al} twice");
+                    }
+                }
+            }
+        }
+    }
+}

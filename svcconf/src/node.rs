@@ -1,0 +1,313 @@
+//! node.toml -> `NodeConfig`, and the one edit the agent makes to it (adding `prkey`).
+
+use std::path::Path;
+
+use crate::error::{ConfigError, ConfigWarning};
+use crate::model::NodeConfig;
+
+/// Read `path`; a missing file gives the defaults with `nodename = default_nodename`.
+pub fn load_node(
+    path: &Path,
+    default_nodename: &str,
+) -> Result<(NodeConfig, Vec<ConfigWarning>), ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_node(&text, path, default_nodename),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            parse_node("", path, default_nodename)
+        }
+        Err(source) => Err(ConfigError::Read {
+            file: path.into(),
+            source,
+        }),
+    }
+}
+
+pub fn parse_node(
+    text: &str,
+    path: &Path,
+    default_nodename: &str,
+) -> Result<(NodeConfig, Vec<ConfigWarning>), ConfigError> {
+    let mut unknown: Vec<Vec<String>> = Vec::new();
+    let de = toml::Deserializer::new(text);
+    let parsed: Result<NodeConfig, _> =
+        serde_ignored::deserialize(de, |p| unknown.push(segments(&p)));
+    let mut cfg = parsed.map_err(|e| ConfigError::NodeSyntax {
+        file: path.into(),
+        line: e.span().map_or(1, |s| line_of(text, s.start)),
+        msg: e.message().lines().next().unwrap_or("").to_string(),
+    })?;
+    let warnings = unknown
+        .iter()
+        .map(|segs| ConfigWarning {
+            file: path.into(),
+            line: key_line(text, segs),
+            section: None,
+            keyword: None,
+            msg: format!("unknown key '{}', ignored", segs.join(".")),
+        })
+        .collect();
+    if cfg.nodename.trim().is_empty() {
+        cfg.nodename = default_nodename.to_string();
+    }
+    if let Some(p) = &cfg.prkey {
+        if !valid_prkey(p) {
+            return Err(ConfigError::NodeBadValue {
+                file: path.into(),
+                line: key_line(text, &["prkey".to_string()]),
+                keyword: "prkey".into(),
+                value: p.clone(),
+                expected: "expected 0x and 1 to 16 hex digits, not all zero".into(),
+            });
+        }
+    }
+    Ok((cfg, warnings))
+}
+
+fn valid_prkey(p: &str) -> bool {
+    p.strip_prefix("0x").is_some_and(|h| {
+        (1..=16).contains(&h.len())
+            && h.bytes().all(|b| b.is_ascii_hexdigit())
+            && h.bytes().any(|b| b != b'0')
+    })
+}
+
+/// A persistent-reservation key from caller-supplied randomness: `0x` + 16 hex digits, never 0.
+pub fn generate_prkey(random: u64) -> String {
+    format!("0x{:016x}", random.max(1))
+}
+
+/// `text` with a top-level `prkey = "..."` line: it replaces an existing top-level prkey line,
+/// or goes before the first table (and the comment lines directly above it), or at the end.
+/// Every other byte is kept.
+pub fn node_text_with_prkey(text: &str, prkey: &str) -> String {
+    let new_line = format!("prkey = \"{prkey}\"\n");
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let first_table = lines.iter().position(|l| l.trim_start().starts_with('['));
+    let top = &lines[..first_table.unwrap_or(lines.len())];
+    if let Some(i) = top
+        .iter()
+        .position(|l| key_of(l).is_some_and(|k| k == ["prkey"]))
+    {
+        let mut out: String = lines[..i].concat();
+        out.push_str(&new_line);
+        out.push_str(&lines[i + 1..].concat());
+        return out;
+    }
+    let at = match first_table {
+        Some(mut i) => {
+            while i > 0 && lines[i - 1].trim_start().starts_with('#') {
+                i -= 1;
+            }
+            i
+        }
+        None => lines.len(),
+    };
+    let mut out: String = lines[..at].concat();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&new_line);
+    out.push_str(&lines[at..].concat());
+    out
+}
+
+fn segments(p: &serde_ignored::Path<'_>) -> Vec<String> {
+    use serde_ignored::Path;
+    match p {
+        Path::Root => Vec::new(),
+        Path::Seq { parent, index } => {
+            let mut v = segments(parent);
+            v.push(index.to_string());
+            v
+        }
+        Path::Map { parent, key } => {
+            let mut v = segments(parent);
+            v.push(key.clone());
+            v
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => segments(parent),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+/// Dotted path segments of a `[table]` header or a `key = value` line, quotes removed.
+fn split_path(s: &str) -> Vec<String> {
+    s.split('.')
+        .map(|p| p.trim().trim_matches(['"', '\'']).to_string())
+        .collect()
+}
+
+fn header_of(line: &str) -> Option<Vec<String>> {
+    let t = line.trim();
+    let inner = t
+        .strip_prefix("[[")
+        .and_then(|r| r.split_once("]]"))
+        .map(|(h, _)| h);
+    let inner = inner.or_else(|| {
+        t.strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .map(|(h, _)| h)
+    })?;
+    Some(split_path(inner))
+}
+
+fn key_of(line: &str) -> Option<Vec<String>> {
+    let t = line.trim();
+    if t.is_empty() || t.starts_with('#') || t.starts_with('[') {
+        return None;
+    }
+    t.split_once('=').map(|(k, _)| split_path(k))
+}
+
+/// The line defining `segs` (a key or a table), else the one defining its longest prefix.
+fn key_line(text: &str, segs: &[String]) -> usize {
+    let mut table: Vec<String> = Vec::new();
+    let mut best = (0, 1);
+    for (i, line) in text.lines().enumerate() {
+        let full = if let Some(h) = header_of(line) {
+            table = h.clone();
+            h
+        } else if let Some(k) = key_of(line) {
+            let mut f = table.clone();
+            f.extend(k);
+            f
+        } else {
+            continue;
+        };
+        if full.len() > best.0 && segs.starts_with(&full) {
+            best = (full.len(), i + 1);
+        }
+    }
+    best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<(NodeConfig, Vec<String>), String> {
+        parse_node(t, Path::new("node.toml"), "host1")
+            .map(|(c, w)| (c, w.iter().map(|w| w.to_string()).collect()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let (c, w) = parse("").unwrap();
+        assert!(w.is_empty());
+        assert_eq!(c.nodename, "host1");
+        assert_eq!(c.prkey, None);
+        assert_eq!(
+            (
+                c.ssh.user.as_str(),
+                c.ssh.port,
+                c.ssh.strict_host_key_checking
+            ),
+            ("root", 22, true)
+        );
+        assert_eq!(c.peer_addr("n2"), ("n2".to_string(), 22));
+        let (c, _) = parse("nodename = \"\"\n").unwrap();
+        assert_eq!(c.nodename, "host1");
+        let missing = Path::new("/nonexistent/dir/node.toml");
+        let (c, w) = load_node(missing, "h2").unwrap();
+        assert_eq!((c.nodename.as_str(), w.len()), ("h2", 0));
+    }
+
+    #[test]
+    fn full_file() {
+        let t = "nodename = \"n1\"\nprkey = \"0x8a3f01c2d4e5f607\"\n[cluster]\nname = \"demo\"\nsecret = \"s\"\n\
+                 [ssh]\nuser = \"admin\"\nport = 2222\nidentity = \"/root/.ssh/id\"\nstrict_host_key_checking = false\nsvcmgr = \"/usr/bin/svcmgr\"\n\
+                 [nodes.n2]\naddr = \"10.0.0.2\"\nport = 23\n";
+        let (c, w) = parse(t).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.nodename, "n1");
+        assert_eq!(c.prkey.as_deref(), Some("0x8a3f01c2d4e5f607"));
+        assert_eq!(c.cluster.name.as_deref(), Some("demo"));
+        assert_eq!(
+            (
+                c.ssh.user.as_str(),
+                c.ssh.port,
+                c.ssh.strict_host_key_checking
+            ),
+            ("admin", 2222, false)
+        );
+        assert_eq!(c.peer_addr("n2"), ("10.0.0.2".to_string(), 23));
+        assert_eq!(c.peer_addr("n3"), ("n3".to_string(), 2222));
+    }
+
+    #[test]
+    fn unknown_keys_warn_with_their_line() {
+        let t = "nodename = \"n1\"\nfoo = 1\n[cluster]\nname = \"x\"\n[ssh]\nuser = \"root\"\n# c\nfoo = 2\n[nodes.n2]\naddr = \"a\"\nbar = 3\n[extra]\nx = 1\n";
+        let (_, w) = parse(t).unwrap();
+        assert_eq!(
+            w,
+            vec![
+                "node.toml:2: unknown key 'foo', ignored",
+                "node.toml:8: unknown key 'ssh.foo', ignored",
+                "node.toml:11: unknown key 'nodes.n2.bar', ignored",
+                "node.toml:12: unknown key 'extra', ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_and_type_errors_name_the_line() {
+        assert_eq!(
+            parse("nodename = \"n1\"\n[ssh]\nport = = 3\n").unwrap_err(),
+            "node.toml:3: invalid string"
+        );
+        let e = parse("nodename = \"n1\"\n\n[ssh]\nport = \"x\"\n").unwrap_err();
+        assert!(e.starts_with("node.toml:4: invalid type"), "{e}");
+        let e = parse("[ssh]\nuser = \"a\"\n[ssh]\n").unwrap_err();
+        assert!(e.starts_with("node.toml:3: "), "{e}");
+    }
+
+    #[test]
+    fn prkey_validation() {
+        assert!(parse("prkey = \"0x1\"\n").is_ok());
+        assert!(parse("prkey = \"0xDEADbeef00000001\"\n").is_ok());
+        let exp = "expected 0x and 1 to 16 hex digits, not all zero";
+        for bad in ["0x", "0x0000", "1234", "0x12345678901234567", "0xg1"] {
+            let t = format!("nodename = \"n\"\n\nprkey = \"{bad}\"\n[ssh]\n");
+            assert_eq!(
+                parse(&t).unwrap_err(),
+                format!("node.toml:3: prkey: bad value '{bad}': {exp}")
+            );
+        }
+    }
+
+    #[test]
+    fn generated_prkeys() {
+        assert_eq!(generate_prkey(0x8a3f01c2d4e5f607), "0x8a3f01c2d4e5f607");
+        assert_eq!(generate_prkey(0xff), "0x00000000000000ff");
+        assert_eq!(generate_prkey(0), "0x0000000000000001");
+        assert!(valid_prkey(&generate_prkey(0)) && valid_prkey(&generate_prkey(u64::MAX)));
+    }
+
+    #[test]
+    fn prkey_insertion_keeps_the_rest() {
+        let t = "# node\nnodename = \"n1\"\n\n# the cluster\n[cluster]\nname = \"x\"\n";
+        let out = node_text_with_prkey(t, "0x1");
+        assert_eq!(out, "# node\nnodename = \"n1\"\n\nprkey = \"0x1\"\n# the cluster\n[cluster]\nname = \"x\"\n");
+        assert_eq!(parse(&out).unwrap().0.prkey.as_deref(), Some("0x1"));
+        assert_eq!(node_text_with_prkey("", "0x2"), "prkey = \"0x2\"\n");
+        assert_eq!(
+            node_text_with_prkey("nodename = \"a\"", "0x2"),
+            "nodename = \"a\"\nprkey = \"0x2\"\n"
+        );
+        assert_eq!(
+            node_text_with_prkey("[ssh]\nport = 22\n", "0x2"),
+            "prkey = \"0x2\"\n[ssh]\nport = 22\n"
+        );
+        let replaced = node_text_with_prkey("prkey = \"0x0\"\n[ssh]\nprkey = 1\n", "0x3");
+        assert_eq!(replaced, "prkey = \"0x3\"\n[ssh]\nprkey = 1\n");
+    }
+}

@@ -1,0 +1,336 @@
+//! Phase 2: tokenized sections -> `ServiceConfig`, checked against the keyword table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::error::{ConfigError, ConfigWarning};
+use crate::ini::RawSection;
+use crate::keywords::{self, Keyword, Section};
+use crate::model::*;
+use crate::resolve::{Ent, Resolved, Resolver, Scope, Sec};
+use crate::values;
+use crate::Loaded;
+
+pub(crate) fn validate(
+    file: &Path,
+    svcname: &str,
+    nodename: &str,
+    text: String,
+    raws: &[RawSection],
+) -> Result<Loaded, ConfigError> {
+    let mut warnings = Vec::new();
+    let mut secs = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for raw in raws {
+        if let Some(first) = seen.get(raw.name.as_str()) {
+            return Err(ConfigError::DuplicateSection {
+                file: file.into(),
+                line: raw.line,
+                section: raw.name.clone(),
+                first: *first,
+            });
+        }
+        seen.insert(&raw.name, raw.line);
+        secs.push(section(file, raw, &mut warnings)?);
+    }
+    let default = match secs.iter().position(|s| s.group.is_none()) {
+        Some(d) => d,
+        None => {
+            secs.push(Sec {
+                name: "DEFAULT",
+                line: 0,
+                group: None,
+                rtype: None,
+                ents: Vec::new(),
+            });
+            secs.len() - 1
+        }
+    };
+    let mut r = Resolver {
+        file,
+        svcname,
+        nodename,
+        nodes: Vec::new(),
+        drpnodes: Vec::new(),
+        secs,
+        default,
+    };
+    // nodes and drpnodes decide scoping, so they are read first (they are not scopable).
+    r.nodes = match r.value(default, kw(Section::Default, "nodes"))? {
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) if !v.is_empty() => v,
+        _ => vec![nodename.to_string()],
+    };
+    r.drpnodes = match r.value(default, kw(Section::Default, "drpnodes"))? {
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) => v,
+        _ => Vec::new(),
+    };
+    let mut resources = Vec::new();
+    for i in 0..r.secs.len() {
+        if let Some(group) = r.secs[i].group {
+            resources.push(resource(&r, i, group)?);
+        }
+    }
+    let mut defaults = BTreeMap::new();
+    for k in keywords::for_section(Section::Default, None) {
+        if let Some(v) = r.value(default, k)? {
+            defaults.insert(
+                k.name.to_string(),
+                Setting {
+                    value: v.value,
+                    line: v.line,
+                },
+            );
+        }
+    }
+    let text_of = |name: &str| match defaults.get(name) {
+        Some(Setting {
+            value: Value::Str(s),
+            ..
+        }) => Some(s.clone()),
+        _ => None,
+    };
+    let orchestrate = match text_of("orchestrate").as_deref() {
+        Some("start") => Orchestrate::Start,
+        Some("ha") => Orchestrate::Ha,
+        _ => Orchestrate::No,
+    };
+    // Checked by the kind already; the table default is valid (keywords tests).
+    let sync_period = text_of("sync_period")
+        .and_then(|s| values::parse_windows(&s))
+        .unwrap_or_default();
+    let config = ServiceConfig {
+        name: svcname.into(),
+        path: file.into(),
+        text,
+        nodes: r.nodes.clone(),
+        drpnodes: r.drpnodes.clone(),
+        autostart_node: text_of("autostart_node"),
+        orchestrate,
+        sync_period,
+        defaults,
+        resources,
+    };
+    Ok(Loaded { config, warnings })
+}
+
+fn kw(section: Section, name: &str) -> &'static Keyword {
+    keywords::lookup(section, None, name).expect("keyword in the table")
+}
+
+/// Check a section's name and keys (known, scopable, not repeated).
+fn section<'a>(
+    file: &Path,
+    raw: &'a RawSection,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Sec<'a>, ConfigError> {
+    let name = raw.name.as_str();
+    let (group, rtype) = if name == "DEFAULT" {
+        (None, None)
+    } else {
+        let (prefix, rtype) = resource_kind(file, raw)?;
+        (Some(prefix), rtype)
+    };
+    let mut sec = Sec {
+        name,
+        line: raw.line,
+        group,
+        rtype,
+        ents: Vec::new(),
+    };
+    let mut first: HashMap<(&str, Scope), usize> = HashMap::new();
+    for e in &raw.entries {
+        let (base, scope) = Scope::parse(&e.key);
+        let Some(k) = keywords::lookup(sec.section(), sec.rtype.as_deref(), base) else {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: e.line,
+                section: Some(name.into()),
+                keyword: Some(e.key.clone()),
+                msg: "unknown keyword, ignored".into(),
+            });
+            sec.ents.push(Ent {
+                e,
+                base,
+                kw: None,
+                scope,
+            });
+            continue;
+        };
+        if scope != Scope::Plain && !k.scopable {
+            return Err(ConfigError::NotScopable {
+                file: file.into(),
+                line: e.line,
+                section: name.into(),
+                keyword: base.into(),
+            });
+        }
+        if let Some(f) = first.insert((k.name, scope.clone()), e.line) {
+            return Err(ConfigError::DuplicateKeyword {
+                file: file.into(),
+                line: e.line,
+                section: name.into(),
+                keyword: e.key.clone(),
+                first: f,
+            });
+        }
+        sec.ents.push(Ent {
+            e,
+            base,
+            kw: Some(k),
+            scope,
+        });
+    }
+    Ok(sec)
+}
+
+/// `<group>#<id>` -> the group and the `type` written in the section.
+fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>), ConfigError> {
+    let name = raw.name.as_str();
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let Some((prefix, _)) = name.split_once('#').filter(|(p, id)| word(p) && word(id)) else {
+        return Err(ConfigError::BadSectionName {
+            file: file.into(),
+            line: raw.line,
+            section: name.into(),
+        });
+    };
+    let Some(group) = Group::from_name(prefix) else {
+        return Err(ConfigError::UnknownResourceType {
+            file: file.into(),
+            line: raw.line,
+            section: name.into(),
+            rtype: prefix.into(),
+        });
+    };
+    let rtype = raw
+        .entries
+        .iter()
+        .find(|e| e.key == "type")
+        .map(|e| e.value.trim().to_string());
+    if prefix == "disk" && rtype.is_none() {
+        return Err(ConfigError::MissingRequired {
+            file: file.into(),
+            line: raw.line,
+            section: name.into(),
+            keyword: "type".into(),
+        });
+    }
+    Ok((group, rtype))
+}
+
+fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, ConfigError> {
+    let sec = &r.secs[i];
+    let mut got: BTreeMap<&'static str, Resolved> = BTreeMap::new();
+    for k in keywords::for_section(sec.section(), sec.rtype.as_deref()) {
+        match r.value(i, k)? {
+            Some(v) => {
+                got.insert(k.name, v);
+            }
+            None if k.required => {
+                return Err(ConfigError::MissingRequired {
+                    file: r.file.into(),
+                    line: sec.line,
+                    section: sec.name.into(),
+                    keyword: k.name.into(),
+                });
+            }
+            None => {}
+        }
+    }
+    let bad = |v: &Resolved, expected: &str| ConfigError::BadValue {
+        file: r.file.into(),
+        line: v.line,
+        section: r.secs[v.sec].name.into(),
+        keyword: v.key.clone(),
+        value: v.text.trim().into(),
+        expected: expected.into(),
+    };
+    let mut common = Common::default();
+    let mut settings = BTreeMap::new();
+    let mut rtype = None;
+    for (name, v) in &got {
+        match (*name, &v.value) {
+            ("type", Value::Str(s)) => rtype = Some(s.clone()),
+            ("optional", Value::Bool(b)) => common.optional = *b,
+            ("disable", Value::Bool(b)) => common.disable = *b,
+            ("monitor", Value::Bool(b)) => common.monitor = *b,
+            ("standby", Value::Bool(b)) => common.standby = *b,
+            ("restart", Value::Int(n)) => {
+                common.restart =
+                    u32::try_from(*n).map_err(|_| bad(v, "expected a non-negative integer"))?
+            }
+            ("tags", Value::List(t)) => common.tags = t.clone(),
+            (n, _) if trigger_slot(n).is_some() => {}
+            _ => {
+                settings.insert(
+                    name.to_string(),
+                    Setting {
+                        value: v.value.clone(),
+                        line: v.line,
+                    },
+                );
+            }
+        }
+    }
+    for action in ["pre_start", "post_start", "pre_stop", "post_stop"] {
+        let blocking_name = format!("blocking_{action}");
+        let t = match (got.get(action), got.get(blocking_name.as_str())) {
+            (Some(p), Some(b)) => {
+                return Err(ConfigError::Conflict {
+                    file: r.file.into(),
+                    line: b.line,
+                    section: r.secs[b.sec].name.into(),
+                    keyword: b.key.clone(),
+                    other: p.key.clone(),
+                    other_line: p.line,
+                })
+            }
+            (Some(v), None) => trigger(v, false),
+            (None, Some(v)) => trigger(v, true),
+            (None, None) => None,
+        };
+        *trigger_slot(action).expect("trigger name")(&mut common.triggers) = t;
+    }
+    Ok(ResourceConfig {
+        rid: sec.name.into(),
+        group,
+        rtype,
+        line: sec.line,
+        common,
+        settings,
+    })
+}
+
+fn trigger(v: &Resolved, blocking: bool) -> Option<Trigger> {
+    match &v.value {
+        Value::Argv(argv) if !argv.is_empty() => Some(Trigger {
+            argv: argv.clone(),
+            blocking,
+        }),
+        _ => None,
+    }
+}
+
+type Slot = fn(&mut Triggers) -> &mut Option<Trigger>;
+
+/// The `Triggers` field a trigger keyword (plain or `blocking_`) fills.
+fn trigger_slot(name: &str) -> Option<Slot> {
+    let slot: Slot = match name.strip_prefix("blocking_").unwrap_or(name) {
+        "pre_start" => |t| &mut t.pre_start,
+        "post_start" => |t| &mut t.post_start,
+        "pre_stop" => |t| &mut t.pre_stop,
+        "post_stop" => |t| &mut t.post_stop,
+        _ => return None,
+    };
+    Some(slot)
+}

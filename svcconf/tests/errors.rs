@@ -1,0 +1,354 @@
+//! Golden tests: the exact text of every service config error and warning.
+
+use std::path::Path;
+
+use svcconf::{parse_service, ConfigError};
+
+fn err(text: &str) -> ConfigError {
+    match parse_service(text.as_bytes(), Path::new("/etc/svcmgr/s.conf"), "s", "n1") {
+        Ok(l) => panic!("expected an error, got {:?}", l.config),
+        Err(e) => e,
+    }
+}
+
+fn msg(text: &str) -> String {
+    err(text).to_string()
+}
+
+const IP_OK: &str = "[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+
+#[test]
+fn unknown_resource_type() {
+    let e = err("[DEFAULT]\nnodes = n1\n\n[app#1]\nscript = x\n");
+    assert_eq!(
+        e.to_string(),
+        "/etc/svcmgr/s.conf:4: [app#1] unknown resource type 'app' (expected one of: ip, vg, disk, fs, container)"
+    );
+    assert_eq!(
+        (e.line(), e.section(), e.keyword()),
+        (Some(4), Some("app#1"), None)
+    );
+    assert_eq!(e.file(), Path::new("/etc/svcmgr/s.conf"));
+    // Internal sections are not user sections.
+    assert!(msg("[sync#i0]\n").contains("unknown resource type 'sync'"));
+}
+
+#[test]
+fn bad_section_names() {
+    for name in ["foo", "ip#", "#1", "ip#1#2", "ip #1", "default"] {
+        assert_eq!(
+            msg(&format!("[DEFAULT]\n[{name}]\n")),
+            format!(
+                "/etc/svcmgr/s.conf:2: [{name}] bad section name: expected DEFAULT or <type>#<n>"
+            )
+        );
+    }
+}
+
+#[test]
+fn unknown_keyword_is_a_warning() {
+    let t = format!("{IP_OK}foo = bar\nfoo@n1 = baz\n");
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w,
+        vec![
+            "s.conf:4: [ip#1] foo: unknown keyword, ignored",
+            "s.conf:5: [ip#1] foo@n1: unknown keyword, ignored"
+        ]
+    );
+    assert_eq!(l.warnings[0].section.as_deref(), Some("ip#1"));
+    assert_eq!(l.warnings[0].keyword.as_deref(), Some("foo"));
+    assert_eq!(l.warnings[0].line, 4);
+    // A keyword of another resource type is unknown here too.
+    let l = parse_service(
+        format!("{IP_OK}mnt = /x\n").as_bytes(),
+        Path::new("s.conf"),
+        "s",
+        "n1",
+    )
+    .unwrap();
+    assert_eq!(
+        l.warnings[0].to_string(),
+        "s.conf:4: [ip#1] mnt: unknown keyword, ignored"
+    );
+}
+
+#[test]
+fn missing_required_keyword_names_the_section_line() {
+    let e = err("[DEFAULT]\nnodes = n1\n[ip#1]\nipname = 10.0.0.1\n\n[fs#1]\nmnt = /a\n");
+    assert_eq!(
+        e.to_string(),
+        "/etc/svcmgr/s.conf:3: [ip#1] ipdev: missing required keyword"
+    );
+    assert_eq!(e.keyword(), Some("ipdev"));
+    assert_eq!(
+        msg("[fs#1]\ndev = /dev/a\nmnt = /a\n"),
+        "/etc/svcmgr/s.conf:1: [fs#1] type: missing required keyword"
+    );
+    assert_eq!(
+        msg("[container#1]\ntype = podman\n"),
+        "/etc/svcmgr/s.conf:1: [container#1] run_image: missing required keyword"
+    );
+    assert_eq!(
+        msg("[disk#1]\nvgname = v\n"),
+        "/etc/svcmgr/s.conf:1: [disk#1] type: missing required keyword"
+    );
+    // Scoped for another node only: missing here.
+    assert_eq!(
+        msg("[ip#1]\nipname = 10.0.0.1\nipdev@n2 = eth0\n"),
+        "/etc/svcmgr/s.conf:1: [ip#1] ipdev: missing required keyword"
+    );
+}
+
+#[test]
+fn bad_values_per_kind() {
+    let cases = [
+        (
+            "netmask = 33",
+            "netmask",
+            "33",
+            "expected a prefix length 0-32 or a dotted netmask",
+        ),
+        (
+            "netmask = 255.0.255.0",
+            "netmask",
+            "255.0.255.0",
+            "expected a prefix length 0-32 or a dotted netmask",
+        ),
+        (
+            "optional = maybe",
+            "optional",
+            "maybe",
+            "expected true or false",
+        ),
+        ("restart = often", "restart", "often", "expected an integer"),
+        (
+            "restart = -1",
+            "restart",
+            "-1",
+            "expected a non-negative integer",
+        ),
+        (
+            "start_timeout = 5 minutes",
+            "start_timeout",
+            "5 minutes",
+            "expected a duration such as 30s, 5m, 500ms",
+        ),
+        (
+            "pre_start = echo 'unclosed",
+            "pre_start",
+            "echo 'unclosed",
+            "expected a command line with balanced quotes",
+        ),
+    ];
+    for (line, kw, value, expected) in cases {
+        assert_eq!(
+            msg(&format!("{IP_OK}{line}\n")),
+            format!("/etc/svcmgr/s.conf:4: [ip#1] {kw}: bad value '{value}': {expected}")
+        );
+    }
+    assert_eq!(
+        msg("[ip#1]\nipname = not a host\nipdev = eth0\n"),
+        "/etc/svcmgr/s.conf:2: [ip#1] ipname: bad value 'not a host': expected an IPv4 address or a host name"
+    );
+    assert_eq!(
+        msg("[DEFAULT]\norchestrate = always\n"),
+        "/etc/svcmgr/s.conf:2: [DEFAULT] orchestrate: bad value 'always': expected one of no, start, ha"
+    );
+    assert_eq!(
+        msg("[container#1]\ntype = lxc\nrun_image = x\n"),
+        "/etc/svcmgr/s.conf:2: [container#1] type: bad value 'lxc': expected one of docker, podman"
+    );
+    assert_eq!(
+        msg("[disk#1]\ntype = zpool\nvgname = v\n"),
+        "/etc/svcmgr/s.conf:2: [disk#1] type: bad value 'zpool': expected one of vg"
+    );
+    assert_eq!(
+        msg("[fs#1]\ndev = \nmnt = /a\ntype = ext4\n"),
+        "/etc/svcmgr/s.conf:2: [fs#1] dev: bad value '': expected a non-empty value"
+    );
+    let e = err(&format!("{IP_OK}netmask@n1 = 40\n"));
+    assert_eq!(e.to_string(), "/etc/svcmgr/s.conf:4: [ip#1] netmask@n1: bad value '40': expected a prefix length 0-32 or a dotted netmask");
+    assert_eq!(
+        (e.line(), e.section(), e.keyword()),
+        (Some(4), Some("ip#1"), Some("netmask@n1"))
+    );
+}
+
+#[test]
+fn bad_time_windows() {
+    for w in ["04:00", "25:00-26:00", "03:59-05:59,06:00-07:00", "4h-5h"] {
+        assert_eq!(
+            msg(&format!("[DEFAULT]\nsync_period = {w}\n")),
+            format!("/etc/svcmgr/s.conf:2: [DEFAULT] sync_period: bad value '{w}': expected HH:MM-HH:MM windows separated by spaces")
+        );
+    }
+}
+
+#[test]
+fn inherited_bad_value_names_default() {
+    assert_eq!(
+        msg("[DEFAULT]\nscsireserv = perhaps\n[vg#1]\nvgname = v\n"),
+        "/etc/svcmgr/s.conf:2: [DEFAULT] scsireserv: bad value 'perhaps': expected true or false"
+    );
+}
+
+#[test]
+fn duplicates() {
+    assert_eq!(
+        msg(&format!("[DEFAULT]\n{IP_OK}\n{IP_OK}")),
+        "/etc/svcmgr/s.conf:6: [ip#1] duplicate section (first at line 2)"
+    );
+    assert_eq!(
+        msg("[ip#1]\nipname = 10.0.0.1\nipdev = eth0\nipname = 10.0.0.2\n"),
+        "/etc/svcmgr/s.conf:4: [ip#1] ipname: duplicate keyword (first at line 2)"
+    );
+    // An alias and its keyword are the same keyword.
+    assert_eq!(
+        msg("[fs#1]\ndev = /d\nmnt = /m\ntype = ext4\nmnt_opt = rw\nmnt_opts = ro\n"),
+        "/etc/svcmgr/s.conf:6: [fs#1] mnt_opts: duplicate keyword (first at line 5)"
+    );
+    assert_eq!(
+        msg("[ip#1]\nipname@n1 = 10.0.0.1\nipname@n1 = 10.0.0.2\nipdev = eth0\n"),
+        "/etc/svcmgr/s.conf:3: [ip#1] ipname@n1: duplicate keyword (first at line 2)"
+    );
+    // Different scopes are not duplicates.
+    assert!(parse_service(
+        b"[ip#1]\nipname = a\nipname@n1 = b\nipdev = e\n",
+        Path::new("s"),
+        "s",
+        "n1"
+    )
+    .is_ok());
+}
+
+#[test]
+fn binary_and_empty_files() {
+    let e = parse_service(
+        b"[DEFAULT]\nnodes = n1\n\x7fELF\x02\x01\x01\x00\x00",
+        Path::new("s.conf"),
+        "s",
+        "n1",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s.conf: not a text file (binary data at line 3)"
+    );
+    assert_eq!(e.line(), Some(3));
+    let e = parse_service(b"\xff\xd8\xff\xe0", Path::new("s.conf"), "s", "n1").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s.conf: not a text file (binary data at line 1)"
+    );
+    for empty in ["", "\n\n", "# nothing\n; here\n   \n"] {
+        let e = err(empty);
+        assert_eq!(
+            e.to_string(),
+            "/etc/svcmgr/s.conf: empty config: no [DEFAULT] section and no resource"
+        );
+        assert_eq!(e.line(), None);
+    }
+}
+
+#[test]
+fn syntax_errors() {
+    assert_eq!(
+        msg("[DEFAULT]\nnodes = n1\n[ip#1\n"),
+        "/etc/svcmgr/s.conf:3: syntax error: section header must end with ']'"
+    );
+    assert_eq!(
+        msg("[DEFAULT]\nnodes n1\n"),
+        "/etc/svcmgr/s.conf:2: syntax error: expected 'key = value'"
+    );
+    assert_eq!(
+        msg("nodes = n1\n[DEFAULT]\n"),
+        "/etc/svcmgr/s.conf:1: nodes: keyword outside of any section"
+    );
+}
+
+#[test]
+fn references_errors() {
+    let fs = |mnt: &str| format!("[fs#1]\ndev = /d\ntype = ext4\nmnt = {mnt}\n");
+    assert_eq!(
+        msg(&fs("/srv/{foo}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {foo}"
+    );
+    assert_eq!(
+        msg(&fs("{fs#9.mnt}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {fs#9.mnt}"
+    );
+    assert_eq!(
+        msg(&fs("{fs#1.mnt_opt}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {fs#1.mnt_opt}"
+    );
+    assert_eq!(
+        msg(&fs("{DEFAULT.nothing}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {DEFAULT.nothing}"
+    );
+    assert_eq!(
+        msg(&fs("/x/{fs#1.mnt}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: reference cycle: fs#1.mnt -> fs#1.mnt"
+    );
+    let two = "[fs#1]\ndev = /d\ntype = ext4\nmnt = {fs#2.mnt}/a\n[fs#2]\ndev = /d\ntype = ext4\nmnt = {fs#1.mnt}/b\n";
+    assert_eq!(
+        msg(two),
+        "/etc/svcmgr/s.conf:8: [fs#2] mnt: reference cycle: fs#1.mnt -> fs#2.mnt -> fs#1.mnt"
+    );
+    // A chain of 11 references is too deep, 10 is fine.
+    let chain = |n: usize| {
+        let mut t = String::from("[DEFAULT]\n");
+        for i in 0..n {
+            t.push_str(&format!("v{i} = {{DEFAULT.v{}}}\n", i + 1));
+        }
+        t.push_str(&format!("v{n} = end\napp = {{DEFAULT.v0}}\n"));
+        t
+    };
+    let ok = parse_service(chain(9).as_bytes(), Path::new("s"), "s", "n1").unwrap();
+    assert_eq!(
+        ok.config.defaults["app"].value,
+        svcconf::Value::Str("end".into())
+    );
+    let e = err(&chain(10));
+    assert!(
+        e.to_string().ends_with("references nested deeper than 10"),
+        "{e}"
+    );
+    assert_eq!(e.section(), Some("DEFAULT"));
+}
+
+#[test]
+fn not_scopable() {
+    let e = err("[DEFAULT]\nnodes = n1 n2\nnodes@n1 = n1\n");
+    assert_eq!(
+        e.to_string(),
+        "/etc/svcmgr/s.conf:3: [DEFAULT] nodes: keyword is not scopable"
+    );
+    assert_eq!(
+        msg("[DEFAULT]\ndrpnodes@nodes = n3\n"),
+        "/etc/svcmgr/s.conf:2: [DEFAULT] drpnodes: keyword is not scopable"
+    );
+    assert_eq!(
+        msg("[fs#1]\ntype@n1 = ext4\n"),
+        "/etc/svcmgr/s.conf:2: [fs#1] type: keyword is not scopable"
+    );
+}
+
+#[test]
+fn trigger_conflict() {
+    assert_eq!(
+        msg(&format!(
+            "{IP_OK}pre_start = /bin/a\nblocking_pre_start = /bin/b\n"
+        )),
+        "/etc/svcmgr/s.conf:5: [ip#1] blocking_pre_start: conflicts with pre_start (line 4)"
+    );
+}
+
+#[test]
+fn read_error_keeps_the_cause() {
+    let e = svcconf::load_service(Path::new("/nonexistent/s.conf"), "s", "n1").unwrap_err();
+    assert_eq!(e.to_string(), "/nonexistent/s.conf: cannot read");
+    let src = std::error::Error::source(&e).expect("io cause");
+    assert!(src.to_string().contains("No such file"), "{src}");
+}

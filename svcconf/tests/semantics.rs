@@ -1,0 +1,283 @@
+//! What a valid config means: scoping, references, inheritance, aliases, typed values.
+
+use std::path::Path;
+use std::time::Duration;
+
+use svcconf::*;
+
+fn load(text: &str, node: &str) -> Loaded {
+    parse_service(text.as_bytes(), Path::new("s.conf"), "svc1", node)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn res<'a>(l: &'a Loaded, rid: &str) -> &'a ResourceConfig {
+    l.config.resources.iter().find(|r| r.rid == rid).unwrap()
+}
+
+#[test]
+fn scoping_precedence() {
+    let t = "[DEFAULT]\nnodes = n1 n2\ndrpnodes = n3 n4\n\
+             [ip#1]\nipdev = eth0\nipname = 10.0.0.9\nipname@nodes = 10.0.0.1\nipname@drpnodes = 10.0.0.3\nipname@n2 = 10.0.0.2\nipname@n4 = 10.0.0.4\n";
+    let ip = |node: &str| {
+        load(t, node).config.resources[0]
+            .str("ipname")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(ip("n2"), "10.0.0.2"); // @nodename beats @nodes
+    assert_eq!(ip("n1"), "10.0.0.1"); // @nodes
+    assert_eq!(ip("n3"), "10.0.0.3"); // @drpnodes
+    assert_eq!(ip("n4"), "10.0.0.4"); // @nodename beats @drpnodes
+    assert_eq!(ip("n9"), "10.0.0.9"); // plain
+    let l = load(t, "n1");
+    let setting = &l.config.resources[0].settings["ipname"];
+    assert_eq!(setting.line, 7);
+    assert_eq!(l.config.nodes, vec!["n1", "n2"]);
+    assert_eq!(l.config.drpnodes, vec!["n3", "n4"]);
+    assert_eq!(l.config.all_nodes(), vec!["n1", "n2", "n3", "n4"]);
+}
+
+#[test]
+fn scoped_keyword_without_plain_form() {
+    let t = "[ip#1]\nipdev = eth0\nipname@n1 = 10.0.0.1\nipname@n2 = 10.0.0.2\nnetmask@n2 = 24\n";
+    let l = load(t, "n1");
+    assert_eq!(l.config.resources[0].str("ipname"), Some("10.0.0.1"));
+    assert_eq!(l.config.resources[0].prefix("netmask"), None);
+    assert_eq!(
+        load(t, "n2").config.resources[0].prefix("netmask"),
+        Some(24)
+    );
+}
+
+#[test]
+fn references_all_forms() {
+    let t = "[DEFAULT]\napp = shop\nnodes = n1 {nodename}x\n\
+             [fs#1]\ndev = /dev/{svcname}/{rid}\nmnt = /srv/{DEFAULT.app}/{nodename}\ntype = ext4\nmnt_opt@n1 = ro\n\
+             [fs#2]\ndev = /dev/x\nmnt = {fs#1.mnt}/data\ntype = {fs#1.type}\nmnt_opt = {fs#1.mnt_opts},noatime\n\
+             [container#1]\ntype = docker\nrun_image = img\nrun_args = --name {svcname} --format '{{.Name}}' '{ x }'\ncomment = {DEFAULT.app} {rid}\n";
+    let l = load(t, "n1");
+    let fs1 = res(&l, "fs#1");
+    assert_eq!(fs1.str("dev"), Some("/dev/svc1/fs#1"));
+    assert_eq!(fs1.str("mnt"), Some("/srv/shop/n1"));
+    let fs2 = res(&l, "fs#2");
+    assert_eq!(fs2.str("mnt"), Some("/srv/shop/n1/data"));
+    assert_eq!(fs2.str("mnt_opt"), Some("ro,noatime"));
+    assert_eq!(fs2.rtype.as_deref(), Some("ext4"));
+    assert_eq!(l.config.nodes, vec!["n1", "n1x"]);
+    let c = res(&l, "container#1");
+    assert_eq!(
+        c.list("run_args"),
+        ["--name", "svc1", "--format", "{{.Name}}", "{ x }"]
+    );
+    assert_eq!(c.str("comment"), Some("shop container#1"));
+    assert_eq!(l.warnings, vec![]);
+}
+
+#[test]
+fn references_to_unknown_keywords_and_defaults() {
+    let t = "[DEFAULT]\nbase = /srv\n[fs#1]\ndev = /d\nmnt = {DEFAULT.base}/{DEFAULT.orchestrate}/{fs#1.optional}\ntype = xfs\n";
+    let l = load(t, "n1");
+    assert_eq!(res(&l, "fs#1").str("mnt"), Some("/srv/no/false"));
+    assert_eq!(l.warnings.len(), 1);
+    assert_eq!(
+        l.warnings[0].to_string(),
+        "s.conf:2: [DEFAULT] base: unknown keyword, ignored"
+    );
+    // {rid} inside DEFAULT is DEFAULT, also when a resource inherits the value.
+    let t = "[DEFAULT]\nprkey = {rid}\n[vg#1]\nvgname = v\n";
+    assert_eq!(res(&load(t, "n1"), "vg#1").str("prkey"), Some("DEFAULT"));
+}
+
+#[test]
+fn default_inheritance() {
+    let t = "[DEFAULT]\nscsireserv = true\npr_backend = mpathpersist\nstart_timeout = 2m\n\
+             [vg#1]\nvgname = a\n[vg#2]\nvgname = b\nscsireserv = no\n[disk#3]\ntype = vg\nname = c\nstart_timeout = 10s\n";
+    let l = load(t, "n1");
+    let (v1, v2, v3) = (res(&l, "vg#1"), res(&l, "vg#2"), res(&l, "disk#3"));
+    assert!(v1.bool("scsireserv"));
+    assert_eq!(v1.settings["scsireserv"].line, 2);
+    assert!(!v2.bool("scsireserv"));
+    assert!(v3.bool("scsireserv"));
+    assert_eq!(v1.str("pr_backend"), Some("mpathpersist"));
+    assert_eq!(v1.duration("start_timeout"), Some(Duration::from_secs(120)));
+    assert_eq!(v3.duration("start_timeout"), Some(Duration::from_secs(10)));
+    assert_eq!(
+        l.config.defaults["start_timeout"].value,
+        Value::Duration(Duration::from_secs(120))
+    );
+    assert!(
+        !l.config.defaults.contains_key("scsireserv"),
+        "resource keywords are not service settings"
+    );
+    assert!(l.warnings.is_empty());
+    // Table defaults when nobody sets them.
+    let l = load("[vg#1]\nvgname = a\n", "n1");
+    let v = res(&l, "vg#1");
+    assert_eq!(v.get("scsireserv"), Some(&Value::Bool(false)));
+    assert_eq!(v.settings["scsireserv"].line, 0);
+    assert_eq!(v.get("prkey"), None);
+    assert_eq!(v.get("start_timeout"), None);
+    // Non-inheritable keywords in DEFAULT are accepted and not inherited.
+    let l = load("[DEFAULT]\nmonitor = true\n[vg#1]\nvgname = a\n", "n1");
+    assert!(!res(&l, "vg#1").common.monitor);
+    assert!(l.warnings.is_empty());
+}
+
+#[test]
+fn aliases_and_disk() {
+    let t = "[fs#1]\ndev = /d\nmnt = /m\ntype = ext4\nmnt_opts = rw,noatime\n[disk#1]\ntype = vg\nname = vgdata\n[vg#2]\nvgname = v2\n";
+    let l = load(t, "n1");
+    let fs = res(&l, "fs#1");
+    assert_eq!(fs.str("mnt_opt"), Some("rw,noatime"));
+    assert_eq!(fs.get("mnt_opts"), None);
+    assert_eq!(fs.rtype.as_deref(), Some("ext4"));
+    assert_eq!(fs.get("type"), None);
+    let d = res(&l, "disk#1");
+    assert_eq!(
+        (d.group, d.rtype.as_deref(), d.str("vgname"), d.index()),
+        (Group::Vg, Some("vg"), Some("vgdata"), 1)
+    );
+    let v = res(&l, "vg#2");
+    assert_eq!((v.group, v.rtype.as_deref()), (Group::Vg, None));
+}
+
+#[test]
+fn common_keywords_and_triggers() {
+    let t = "[ip#1]\nipname = n1.example.com\nipdev = eth0\nnetmask = 255.255.255.0\noptional = yes\ndisable = off\nmonitor = 1\nstandby = On\n\
+             restart = 3\ntags = a b  c\npre_start = /bin/echo \"hello world\" 'it''s'\nblocking_post_start = /usr/bin/check --x=1\n\
+             post_stop = echo a\\ b\npre_stop = \n";
+    let l = load(t, "n1");
+    let ip = &l.config.resources[0];
+    let c = &ip.common;
+    assert!(c.optional && !c.disable && c.monitor && c.standby);
+    assert_eq!(c.restart, 3);
+    assert_eq!(c.tags, ["a", "b", "c"]);
+    let t = &c.triggers;
+    assert_eq!(
+        t.pre_start,
+        Some(Trigger {
+            argv: vec!["/bin/echo".into(), "hello world".into(), "its".into()],
+            blocking: false
+        })
+    );
+    assert_eq!(
+        t.post_start,
+        Some(Trigger {
+            argv: vec!["/usr/bin/check".into(), "--x=1".into()],
+            blocking: true
+        })
+    );
+    assert_eq!(t.post_stop.as_ref().unwrap().argv, ["echo", "a b"]);
+    assert_eq!(t.pre_stop, None);
+    assert_eq!(ip.prefix("netmask"), Some(24));
+    assert_eq!(ip.line, 1);
+    for k in [
+        "optional",
+        "tags",
+        "pre_start",
+        "blocking_post_start",
+        "type",
+    ] {
+        assert!(!ip.settings.contains_key(k), "{k} is not a driver setting");
+    }
+    let defaults = load("[ip#1]\nipname = 1.2.3.4\nipdev = e\n", "n1");
+    assert_eq!(defaults.config.resources[0].common, Common::default());
+}
+
+#[test]
+fn service_level_settings() {
+    let l = load(
+        "[DEFAULT]\nautostart_node = n2\norchestrate = ha\nsync_period = 22:00-02:00 12:00-12:30\n",
+        "n1",
+    );
+    let c = &l.config;
+    assert_eq!(c.nodes, vec!["n1"], "nodes defaults to this node");
+    assert!(c.drpnodes.is_empty());
+    assert_eq!(c.autostart_node.as_deref(), Some("n2"));
+    assert_eq!(c.orchestrate, Orchestrate::Ha);
+    assert_eq!(
+        c.sync_period,
+        vec![
+            TimeWindow {
+                start: 1320,
+                end: 120
+            },
+            TimeWindow {
+                start: 720,
+                end: 750
+            }
+        ]
+    );
+    assert!(
+        c.sync_period[0].contains(0)
+            && c.sync_period[0].contains(1400)
+            && !c.sync_period[0].contains(600)
+    );
+    assert!(c.resources.is_empty());
+    let l = load("[ip#1]\nipname = 1.2.3.4\nipdev = e\n", "n7");
+    let c = &l.config;
+    assert_eq!(c.orchestrate, Orchestrate::No);
+    assert_eq!(
+        c.sync_period,
+        vec![TimeWindow {
+            start: 239,
+            end: 359
+        }]
+    );
+    assert_eq!(
+        c.sync_period[0].bounds(),
+        ("03:59".to_string(), "05:59".to_string())
+    );
+    assert_eq!(c.nodes, vec!["n7"]);
+    assert_eq!(c.autostart_node, None);
+    assert_eq!(c.defaults["orchestrate"].value, Value::Str("no".into()));
+    assert_eq!(c.name, "svc1");
+    assert_eq!(c.path, Path::new("s.conf"));
+}
+
+#[test]
+fn seed_busybox_config() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/busybox.opensvc.com.env");
+    let l = load_service(&path, "busybox.opensvc.com", "deb1.opensvc.com")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let w: Vec<String> = l
+        .warnings
+        .iter()
+        .map(|w| format!("{}:{}", w.line, w.keyword.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            "4:service_type",
+            "6:docker_data_dir",
+            "7:docker_daemon_args"
+        ]
+    );
+    let c = &l.config;
+    assert_eq!(c.text, std::fs::read_to_string(&path).unwrap());
+    assert_eq!(c.nodes, vec!["deb1.opensvc.com", "deb2.opensvc.com"]);
+    assert_eq!(c.autostart_node.as_deref(), Some("deb1.opensvc.com"));
+    assert_eq!(c.defaults["app"].value, Value::Str("OSVCLAB".into()));
+    let rids: Vec<&str> = c.resources.iter().map(|r| r.rid.as_str()).collect();
+    assert_eq!(rids, vec!["container#1", "ip#1", "vg#1", "fs#1", "fs#2"]);
+    let ct = res(&l, "container#1");
+    assert_eq!(
+        (ct.group, ct.rtype.as_deref(), ct.str("run_image")),
+        (Group::Container, Some("docker"), Some("b073e328878e"))
+    );
+    assert_eq!(res(&l, "ip#1").str("ipname"), Some("busybox.opensvc.com"));
+    assert_eq!(res(&l, "vg#1").str("vgname"), Some("vgbusybox"));
+    assert!(!res(&l, "vg#1").bool("scsireserv"));
+    assert_eq!(res(&l, "fs#2").str("mnt_opt"), Some("rw"));
+    assert_eq!(
+        res(&l, "fs#2").str("dev"),
+        Some("/dev/mapper/vgbusybox-lvbusyboxdata")
+    );
+    assert_eq!(res(&l, "fs#1").line, 21);
+}
+
+#[test]
+fn parse_duration_is_exported() {
+    assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+    assert_eq!(parse_duration("soon"), None);
+}
