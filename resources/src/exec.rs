@@ -7,9 +7,9 @@
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -150,6 +150,7 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    let t0 = Instant::now();
     let mut child = command.spawn().map_err(|e| ExecError::Spawn {
         argv: argv.clone(),
         reason: e.to_string(),
@@ -182,6 +183,7 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
     let _ = killpg(pgid, Signal::SIGKILL);
     let stdout = out_rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
     let stderr = err_rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
+    record_time(&argv, t0.elapsed());
     if timed_out {
         return Err(ExecError::Timeout {
             argv,
@@ -202,6 +204,19 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
         stdout,
         stderr,
     })
+}
+
+/// When `SVCMGR_EXEC_TIMES` names a file, append each command's wall time to it, so a
+/// benchmark can subtract the time spent in child commands from an action's total.
+fn record_time(argv: &str, took: Duration) {
+    static SINK: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+    let Some(path) = SINK.get_or_init(|| std::env::var_os("SVCMGR_EXEC_TIMES").map(Into::into))
+    else {
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{}\t{argv}", took.as_micros());
+    }
 }
 
 fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {

@@ -1,0 +1,118 @@
+//! `make bench`: the agent's own cost, measured on a real lab node.
+//!
+//! Every figure is a median over repeated cold runs of the release binary. "Agent overhead"
+//! is an action's wall time minus the wall time of the child commands it ran (recorded by
+//! the runner through SVCMGR_EXEC_TIMES) and minus the cost of entering the lab node's
+//! namespaces (nsenter, measured separately).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn p90(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[(v.len() * 9 / 10).min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Wall time of one run of `argv` in the node, in ms.
+fn time_run(node: &Node, argv: &[&str]) -> f64 {
+    let t0 = Instant::now();
+    let out = node.command(argv).output().expect("spawn");
+    let took = ms(t0.elapsed());
+    out.assert_ok(&argv.join(" "));
+    took
+}
+
+fn nsenter_baseline(node: &Node) -> f64 {
+    median((0..30).map(|_| time_run(node, &["true"])).collect())
+}
+
+/// Sum of the child commands' wall times recorded since the file was last cleared, in ms.
+fn child_ms(times: &Path) -> f64 {
+    let text = std::fs::read_to_string(times).unwrap_or_default();
+    let _ = std::fs::remove_file(times);
+    text.lines()
+        .filter_map(|l| l.split('\t').next()?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 1000.0
+}
+
+fn bench_status(node: &Node, svc: &str, what: &str, base: f64) {
+    let bin = lab::svcmgr_bin();
+    let bin = bin.to_str().unwrap();
+    let runs: Vec<f64> = (0..30)
+        .map(|_| time_run(node, &[bin, "-s", svc, "print", "status"]) - base)
+        .collect();
+    println!(
+        "print status, {what}, cold process: median {:.1} ms, p90 {:.1} ms (n=30)",
+        median(runs.clone()),
+        p90(runs)
+    );
+}
+
+fn bench_cycle(node: &Node, svc: &str, what: &str, base: f64, times: &Path, cycles: usize) {
+    let bin = lab::svcmgr_bin();
+    let bin = bin.to_str().unwrap();
+    let mut wall = Vec::new();
+    let mut own = Vec::new();
+    let _ = std::fs::remove_file(times);
+    for _ in 0..cycles {
+        for action in ["start", "stop"] {
+            let w = time_run(node, &[bin, "-s", svc, action]) - base;
+            let c = child_ms(times);
+            wall.push(w);
+            own.push(w - c);
+        }
+    }
+    println!(
+        "start+stop, {what}: action wall median {:.0} ms, agent overhead median {:.1} ms per action (n={})",
+        median(wall),
+        median(own),
+        cycles * 2
+    );
+}
+
+fn main() {
+    if !lab::require_root("bench") {
+        std::process::exit(1);
+    }
+    let mut lab = Lab::new(&["n1"]);
+    let times = lab.dir().join("exec-times");
+    lab.set_env("n1", "SVCMGR_EXEC_TIMES", times.to_str().unwrap());
+    let n1 = lab.node("n1");
+    let dev = LoopDev::new(lab.dir(), 32);
+    dev.mkfs_ext4();
+    let mnt = lab.dir().join("mnt/web");
+    n1.write_conf(
+        "web",
+        &format!(
+            "[DEFAULT]\nnodes = n1\n\n[ip#1]\nipname = {}\nipdev = eth0\nnetmask = 24\n\n\
+             [fs#1]\ndev = {}\nmnt = {}\ntype = ext4\n",
+            lab.subnet_ip(50),
+            dev.path(),
+            mnt.display()
+        ),
+    );
+    let base = nsenter_baseline(n1);
+    println!("svcmgr benchmarks ({} cores), nsenter baseline {base:.1} ms subtracted", num_cores());
+    bench_status(n1, "web", "2 resources (ip, fs), down", base);
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    bench_status(n1, "web", "2 resources (ip, fs), up", base);
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop");
+    bench_cycle(n1, "web", "2 resources (ip, fs)", base, &times, 5);
+    drop(dev);
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
