@@ -7,7 +7,7 @@ pkgs=(
   # build: ssh2's libssh2 and openssl
   pkg-config libssh2-1-dev libssl-dev
   # what the drivers run
-  iproute2 iputils-arping e2fsprogs psmisc util-linux lvm2 kpartx podman runc
+  iproute2 iputils-arping iputils-ping e2fsprogs psmisc util-linux lvm2 kpartx podman runc
   # the lab: per-node sshd, container images, benchmarks
   openssh-server openssh-client busybox-static hyperfine
 )

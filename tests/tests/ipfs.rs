@@ -417,3 +417,60 @@ fn bad_input_fails_with_one_line_errors_and_starts_nothing() {
         out.stderr_str()
     );
 }
+
+fn mac_of(node: &Node) -> String {
+    // (sysfs in the node's mount namespace shows the host's network namespace: ask ip.)
+    let out = node.sh(&["ip", "-j", "link", "show", "eth0"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout_str()).unwrap();
+    v[0]["address"].as_str().unwrap_or("").to_string()
+}
+
+fn neigh_mac(node: &Node, ip: &str) -> String {
+    let out = node.sh(&["ip", "neigh", "show", ip, "dev", "eth0"]);
+    out.stdout_str()
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn relocated_ip_is_announced_to_neighbours() {
+    if !lab::require_root("relocated_ip_is_announced_to_neighbours") {
+        return;
+    }
+    let lab = lab::Lab::new(&["n1", "n2", "n3"]);
+    let ip = lab.subnet_ip(53);
+    let conf =
+        format!("[DEFAULT]\nnodes = n1 n2\n\n[ip#1]\nipname = {ip}\nipdev = eth0\nnetmask = 24\n");
+    let (n1, n2, n3) = (lab.node("n1"), lab.node("n2"), lab.node("n3"));
+    n1.write_conf("web", &conf);
+    n2.write_conf("web", &conf);
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start on n1");
+    n3.sh(&["ping", "-c", "1", "-W", "2", &ip])
+        .assert_ok("n3 reaches the ip on n1");
+    assert_eq!(neigh_mac(n3, &ip), mac_of(n1));
+
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n1");
+    let out = n2.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start on n2");
+    assert!(
+        out.stdout_str().contains("send gratuitous ARP"),
+        "{}",
+        out.stdout_str()
+    );
+    // n3 learnt the new owner from the announce, without sending anything itself.
+    assert!(
+        lab::wait_until(
+            Duration::from_secs(3),
+            "n3's neighbour entry moves to n2",
+            || { neigh_mac(n3, &ip) == mac_of(n2) }
+        ),
+        "n3 still has {} for {ip}; n2 is {}",
+        neigh_mac(n3, &ip),
+        mac_of(n2)
+    );
+    n3.sh(&["ping", "-c", "1", "-W", "2", &ip])
+        .assert_ok("n3 reaches the ip on n2");
+}

@@ -89,31 +89,6 @@ pub fn del_args(ip: Ipv4Addr, prefix: u8, dev: &str) -> Vec<String> {
     ]
 }
 
-/// Duplicate address detection: exit 0 when nobody answered, 1 when someone did.
-pub fn dad_args(ip: Ipv4Addr, dev: &str) -> Vec<String> {
-    [
-        "arping",
-        "-D",
-        "-c",
-        "2",
-        "-w",
-        "1",
-        "-I",
-        dev,
-        &ip.to_string(),
-    ]
-    .map(String::from)
-    .into()
-}
-
-/// Unsolicited ARP so neighbours update their caches after a relocation.
-pub fn announce_args(ip: Ipv4Addr, dev: &str) -> Vec<String> {
-    let s = ip.to_string();
-    ["arping", "-U", "-c", "1", "-I", dev, "-s", &s, &s]
-        .map(String::from)
-        .into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,14 +148,6 @@ mod tests {
         assert_eq!(
             del_args(ip, 24, "eth0").join(" "),
             "ip addr del 10.77.0.50/24 dev eth0"
-        );
-        assert_eq!(
-            announce_args(ip, "eth0").join(" "),
-            "arping -U -c 1 -I eth0 -s 10.77.0.50 10.77.0.50"
-        );
-        assert_eq!(
-            dad_args(ip, "eth0").join(" "),
-            "arping -D -c 2 -w 1 -I eth0 10.77.0.50"
         );
     }
 

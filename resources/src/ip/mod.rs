@@ -1,6 +1,7 @@
 //! The ip driver: a service address on a node interface, with duplicate detection before
 //! start and an unsolicited ARP announce after.
 
+pub mod arp;
 pub mod iproute;
 
 use std::net::{Ipv4Addr, ToSocketAddrs};
@@ -12,6 +13,11 @@ use svcconf::ResourceConfig;
 use crate::exec::{self, Cmd};
 use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
 use iproute::Link;
+
+/// Duplicate address detection: this many probes spread over this long (RFC 5227 uses
+/// seconds; on one segment a few hundred milliseconds is plenty).
+const PROBES: u32 = 3;
+const PROBE_WAIT: Duration = Duration::from_millis(300);
 
 pub struct Ip {
     rid: String,
@@ -130,22 +136,19 @@ impl Driver for Ip {
                 ))
             })?;
 
-        tracing::info!(rid = %self.rid, "checking {ip} availability");
-        let dad = exec::output(&self.cmd(iproute::dad_args(ip, &self.dev)))?;
-        match dad.code {
-            0 => {}
-            1 => {
+        tracing::info!(rid = %self.rid, "checking {ip} availability (ARP probe on {})", self.dev);
+        match arp::probe(&self.dev, ip, PROBES, PROBE_WAIT) {
+            Ok(None) => {}
+            Ok(Some(mac)) => {
                 return Err(Error::Refused(format!(
-                    "IP {ip} is already up on another host"
+                    "IP {ip} is already up on another host (answered from {mac})"
                 )))
             }
-            code => {
-                return Err(Error::Exec(exec::ExecError::Failed {
-                    argv: self.cmd(iproute::dad_args(ip, &self.dev)).display(),
-                    code,
-                    stdout: dad.stdout,
-                    stderr: dad.stderr,
-                }))
+            Err(e) => {
+                return Err(Error::Failed(format!(
+                    "ARP probe for {ip} on {} failed: {e}",
+                    self.dev
+                )))
             }
         }
 
@@ -154,8 +157,13 @@ impl Driver for Ip {
             &self.rid,
             &self.cmd(iproute::add_args(ip, prefix, &self.dev, label.as_deref())),
         )?;
-        if let Err(e) = ctx.change(&self.rid, &self.cmd(iproute::announce_args(ip, &self.dev))) {
-            tracing::warn!(rid = %self.rid, "arp announce failed, neighbours learn the move late: {e}");
+        if ctx.dry_run {
+            tracing::info!(rid = %self.rid, "dry-run: send gratuitous ARP for {ip} on {}", self.dev);
+        } else {
+            tracing::info!(rid = %self.rid, "send gratuitous ARP for {ip} on {}", self.dev);
+            if let Err(e) = arp::announce(&self.dev, ip) {
+                tracing::warn!(rid = %self.rid, "ARP announce failed, neighbours learn the move late: {e}");
+            }
         }
         Ok(true)
     }
