@@ -55,13 +55,13 @@ pub fn claimant(frame: &[u8], ip: Ipv4Addr, own_mac: MacAddr) -> Option<MacAddr>
     (from_ip || probing_ip).then_some(sha)
 }
 
-fn open(
-    dev: &str,
-) -> std::io::Result<(
-    MacAddr,
-    Box<dyn datalink::DataLinkSender>,
-    Box<dyn datalink::DataLinkReceiver>,
-)> {
+struct RawLink {
+    mac: MacAddr,
+    tx: Box<dyn datalink::DataLinkSender>,
+    rx: Box<dyn datalink::DataLinkReceiver>,
+}
+
+fn open(dev: &str) -> std::io::Result<RawLink> {
     let iface = datalink::interfaces()
         .into_iter()
         .find(|i| i.name == dev)
@@ -74,7 +74,7 @@ fn open(
         ..Config::default()
     };
     match datalink::channel(&iface, config)? {
-        Channel::Ethernet(tx, rx) => Ok((mac, tx, rx)),
+        Channel::Ethernet(tx, rx) => Ok(RawLink { mac, tx, rx }),
         _ => Err(std::io::Error::other(format!(
             "{dev}: not an ethernet channel"
         ))),
@@ -94,7 +94,11 @@ pub fn probe(
     probes: u32,
     wait: Duration,
 ) -> std::io::Result<Option<MacAddr>> {
-    let (mac, mut tx, mut rx) = open(dev)?;
+    let RawLink {
+        mac,
+        mut tx,
+        mut rx,
+    } = open(dev)?;
     let frame = request_frame(mac, Ipv4Addr::UNSPECIFIED, ip);
     let start = Instant::now();
     let interval = wait / probes.max(1);
@@ -119,8 +123,8 @@ pub fn probe(
 
 /// Tell the segment `ip` now lives at `dev`'s hardware address (gratuitous ARP request).
 pub fn announce(dev: &str, ip: Ipv4Addr) -> std::io::Result<()> {
-    let (mac, mut tx, _rx) = open(dev)?;
-    send(tx.as_mut(), &request_frame(mac, ip, ip))
+    let mut link = open(dev)?;
+    send(link.tx.as_mut(), &request_frame(link.mac, ip, ip))
 }
 
 #[cfg(test)]
