@@ -1,0 +1,435 @@
+//! The vg driver: an LVM volume group owned by one node at a time through an LVM host tag.
+//!
+//! Start tags the VG `@<nodename>` and activates it; stop removes kpartx partition mappings
+//! of its LVs, deactivates it and drops the tag. A VG carrying another node's tag is refused
+//! unless forced; a VG with missing PVs is never started. Status reads the machine-readable
+//! `vgs`/`lvs` reports only, once per status run for every vg resource.
+
+pub mod lvm;
+
+use std::fmt::Display;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use svcconf::ResourceConfig;
+
+use crate::exec::{self, Cmd, ExecError, Output};
+use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
+use lvm::{LvReport, VgReport};
+
+/// LVs can stay busy for a moment after their last user closed them.
+const DEACTIVATE_ATTEMPTS: u32 = 5;
+const DEACTIVATE_PAUSE: Duration = Duration::from_secs(1);
+const SYSFS: &str = "/sys";
+
+/// A VG and its LVs.
+type Report = (VgReport, Vec<LvReport>);
+
+pub struct Vg {
+    rid: String,
+    vgname: String,
+    start_timeout: Duration,
+    stop_timeout: Duration,
+}
+
+impl Vg {
+    pub fn new(rc: &ResourceConfig) -> Result<Vg> {
+        let vgname = rc
+            .str("vgname")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Failed(format!("{}: vgname is not set", rc.rid)))?;
+        Ok(Vg {
+            rid: rc.rid.clone(),
+            vgname: vgname.to_string(),
+            start_timeout: rc
+                .duration("start_timeout")
+                .unwrap_or(exec::DEFAULT_TIMEOUT),
+            stop_timeout: rc.duration("stop_timeout").unwrap_or(exec::DEFAULT_TIMEOUT),
+        })
+    }
+
+    pub fn vgname(&self) -> &str {
+        &self.vgname
+    }
+
+    fn lvm(argv: Vec<String>, timeout: Duration) -> Cmd {
+        // Descriptors inherited from a caller are none of LVM's business: no warning noise.
+        Cmd::new(argv)
+            .timeout(timeout)
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+    }
+
+    fn change(&self, ctx: &Ctx, argv: Vec<String>, timeout: Duration) -> Result<Output> {
+        Ok(ctx.change(&self.rid, &Self::lvm(argv, timeout))?)
+    }
+
+    /// Our VG and its LVs from the reports of every VG, queried once per status run (shared
+    /// by all vg resources) and in parallel. `Ok(None)`: the VG does not exist.
+    fn shared_report(&self, ctx: &Ctx) -> std::result::Result<Option<Report>, String> {
+        // Exit 5 is LVM's "some VG had a problem": the others are still reported.
+        let vgs_cmd = Self::lvm(lvm::vgs_args(None), exec::DEFAULT_TIMEOUT).ok_codes(&[0, 5]);
+        let lvs_cmd = Self::lvm(lvm::lvs_args(None), exec::DEFAULT_TIMEOUT).ok_codes(&[0, 5]);
+        let (vgs, lvs) = std::thread::scope(|s| {
+            let lvs = s.spawn(|| ctx.query_cached(&lvs_cmd));
+            let vgs = ctx.query_cached(&vgs_cmd);
+            let lvs = lvs.join().unwrap_or_else(|_| {
+                Err(ExecError::Spawn {
+                    argv: lvs_cmd.display(),
+                    reason: "query thread panicked".into(),
+                })
+            });
+            (vgs, lvs)
+        });
+        let vgs = vgs.map_err(|e| e.to_string())?;
+        let lvs = lvs.map_err(|e| e.to_string())?;
+        let all = lvm::parse_vgs(&vgs.stdout).map_err(|e| format!("vgs report: {e}"))?;
+        let Some(vg) = all.into_iter().find(|v| v.name == self.vgname) else {
+            if vgs.code != 0 {
+                return Err(format!(
+                    "vgs exit status {}: {}",
+                    vgs.code,
+                    one_line(&vgs.stderr)
+                ));
+            }
+            return Ok(None);
+        };
+        let lvs = lvm::parse_lvs(&lvs.stdout)
+            .map_err(|e| format!("lvs report: {e}"))?
+            .into_iter()
+            .filter(|l| l.vg == self.vgname)
+            .collect();
+        Ok(Some((vg, lvs)))
+    }
+
+    /// A fresh report of our VG alone, for actions. `Ok(None)`: the VG does not exist, with
+    /// LVM's own words.
+    fn report(&self) -> Result<std::result::Result<Report, String>> {
+        let vgs_cmd = Self::lvm(lvm::vgs_args(Some(&self.vgname)), exec::DEFAULT_TIMEOUT);
+        let vgs = exec::output(&vgs_cmd)?;
+        if vgs.code != 0 {
+            if vgs.stderr.contains("not found") {
+                return Ok(Err(one_line(&vgs.stderr)));
+            }
+            return Err(Error::Exec(ExecError::Failed {
+                argv: vgs_cmd.display(),
+                code: vgs.code,
+                stdout: vgs.stdout,
+                stderr: vgs.stderr,
+            }));
+        }
+        let vg = lvm::parse_vgs(&vgs.stdout)
+            .map_err(|e| Error::Failed(format!("vgs report: {e}")))?
+            .into_iter()
+            .find(|v| v.name == self.vgname);
+        let Some(vg) = vg else {
+            return Ok(Err(format!("vgs did not report {}", self.vgname)));
+        };
+        let lvs = exec::query(&Self::lvm(
+            lvm::lvs_args(Some(&self.vgname)),
+            exec::DEFAULT_TIMEOUT,
+        ))?;
+        let lvs = lvm::parse_lvs(&lvs.stdout)
+            .map_err(|e| Error::Failed(format!("lvs report: {e}")))?
+            .into_iter()
+            .filter(|l| l.vg == self.vgname)
+            .collect();
+        Ok(Ok((vg, lvs)))
+    }
+
+    /// UUIDs of the missing PVs of our VG (empty when pvs cannot tell).
+    fn missing_pv_uuids(&self) -> Vec<String> {
+        let cmd = Self::lvm(lvm::pvs_args(), exec::DEFAULT_TIMEOUT).ok_codes(&[0, 5]);
+        let Ok(out) = exec::query(&cmd) else {
+            return Vec::new();
+        };
+        lvm::parse_pvs(&out.stdout)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.missing && p.vg == self.vgname)
+            .map(|p| p.uuid)
+            .collect()
+    }
+
+    fn refuse_missing_pvs(&self, vg: &VgReport) -> Error {
+        let uuids = self.missing_pv_uuids();
+        let which = if uuids.is_empty() {
+            String::new()
+        } else {
+            format!(" (uuid {})", uuids.join(", "))
+        };
+        Error::Refused(format!(
+            "volume group {} is missing {} physical volume(s){which}: not starting it",
+            self.vgname,
+            vg.missing().max(uuids.len() as u32)
+        ))
+    }
+
+    /// Remove the kpartx partition mappings of the active LVs; kpartx runs only when some
+    /// exist.
+    fn remove_partitions(&self, ctx: &Ctx, lvs: &[LvReport]) -> Result<()> {
+        for lv in lvs.iter().filter(|l| l.is_active()) {
+            let Some(devno) = lv.kernel else { continue };
+            let parts = partition_holders(Path::new(SYSFS), devno);
+            if parts.is_empty() {
+                tracing::debug!(rid = %self.rid, "no partition mapping on {}", lv.path);
+                continue;
+            }
+            tracing::info!(rid = %self.rid, "remove partition mappings {} of {}", parts.join(" "), lv.path);
+            self.change(ctx, lvm::kpartx_del_args(&lv.path), self.stop_timeout)?;
+        }
+        Ok(())
+    }
+}
+
+/// The kpartx partition mappings stacked on the block device `devno` (their dm names).
+pub fn partition_holders(sysfs: &Path, (major, minor): (u32, u32)) -> Vec<String> {
+    let holders = sysfs.join(format!("dev/block/{major}:{minor}/holders"));
+    let Ok(rd) = std::fs::read_dir(&holders) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = rd
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("dm/uuid"))
+                .is_ok_and(|u| lvm::is_partition_uuid(u.trim()))
+        })
+        .map(|e| {
+            std::fs::read_to_string(e.path().join("dm/name"))
+                .map(|n| n.trim().to_string())
+                .unwrap_or_else(|_| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Run `f` until it succeeds, at most `attempts` times, pausing between failures; no new
+/// attempt starts after `deadline`. Returns the last error.
+fn retry<T, E: Display>(
+    attempts: u32,
+    pause: Duration,
+    deadline: Instant,
+    mut on_fail: impl FnMut(u32, &E),
+    mut f: impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let mut n = 1;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if n >= attempts || Instant::now() + pause > deadline => return Err(e),
+            Err(e) => on_fail(n, &e),
+        }
+        std::thread::sleep(pause);
+        n += 1;
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+impl Driver for Vg {
+    fn rid(&self) -> &str {
+        &self.rid
+    }
+
+    fn label(&self) -> String {
+        self.vgname.clone()
+    }
+
+    fn status(&self, ctx: &Ctx) -> ResStatus {
+        match self.shared_report(ctx) {
+            Ok(Some((vg, lvs))) => lvm::assess(&vg, &lvs.iter().collect::<Vec<_>>(), &ctx.nodename),
+            Ok(None) => ResStatus::with(
+                Status::Down,
+                format!("volume group {} not found", self.vgname),
+            ),
+            Err(e) => ResStatus::with(Status::Undef, e),
+        }
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<bool> {
+        let me = ctx.nodename.as_str();
+        let (vg, lvs) = self.report()?.map_err(|lvm_says| {
+            Error::Failed(format!(
+                "volume group {} not found ({lvm_says})",
+                self.vgname
+            ))
+        })?;
+        if vg.is_partial() {
+            return Err(self.refuse_missing_pvs(&vg));
+        }
+        let foreign: Vec<String> = vg.foreign_tags(me).iter().map(|t| t.to_string()).collect();
+        if !foreign.is_empty() && !ctx.force {
+            return Err(Error::Refused(format!(
+                "volume group {} is tagged for node {}: use --force to override",
+                self.vgname,
+                foreign.join(", ")
+            )));
+        }
+        let ours = vg.has_tag(me);
+        let all_active = lvs.iter().all(LvReport::is_active);
+        if ours && foreign.is_empty() && all_active {
+            tracing::info!(rid = %self.rid, "volume group {} is already up", self.vgname);
+            return Ok(false);
+        }
+        for tag in &foreign {
+            tracing::info!(rid = %self.rid, "remove stale tag @{tag} (--force)");
+            self.change(ctx, lvm::deltag_args(&self.vgname, tag), self.start_timeout)?;
+        }
+        if !ours {
+            self.change(ctx, lvm::addtag_args(&self.vgname, me), self.start_timeout)?;
+        }
+        let activated = self.change(
+            ctx,
+            lvm::activate_args(&self.vgname, true),
+            self.start_timeout,
+        );
+        if let Err(e) = activated {
+            // Leave the VG as we found it: a tag without activation claims it for nothing.
+            if !ours {
+                if let Err(undo) =
+                    self.change(ctx, lvm::deltag_args(&self.vgname, me), self.start_timeout)
+                {
+                    tracing::warn!(rid = %self.rid, "can not remove our tag after the failed activation: {undo}");
+                }
+            }
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<bool> {
+        let me = ctx.nodename.as_str();
+        let (vg, lvs) = match self.report()? {
+            Ok(r) => r,
+            Err(lvm_says) => {
+                tracing::info!(rid = %self.rid, "volume group {} not found, nothing to stop ({lvm_says})", self.vgname);
+                return Ok(false);
+            }
+        };
+        let ours = vg.has_tag(me);
+        if !ours && !lvs.iter().any(LvReport::is_active) {
+            tracing::info!(rid = %self.rid, "volume group {} is already down", self.vgname);
+            return Ok(false);
+        }
+        let deadline = Instant::now() + self.stop_timeout;
+        self.remove_partitions(ctx, &lvs)?;
+        retry(
+            DEACTIVATE_ATTEMPTS,
+            DEACTIVATE_PAUSE,
+            deadline,
+            |n, e| tracing::warn!(rid = %self.rid, "deactivation attempt {n}/{DEACTIVATE_ATTEMPTS} failed, retrying: {e}"),
+            || {
+                let left = deadline.saturating_duration_since(Instant::now());
+                self.change(
+                    ctx,
+                    lvm::activate_args(&self.vgname, false),
+                    left.max(Duration::from_secs(1)),
+                )
+            },
+        )?;
+        if ours {
+            self.change(ctx, lvm::deltag_args(&self.vgname, me), self.stop_timeout)?;
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn retry_stops_at_the_first_success() {
+        let calls = Cell::new(0);
+        let fails = Cell::new(0);
+        let r: std::result::Result<u32, String> = retry(
+            5,
+            Duration::from_millis(1),
+            Instant::now() + Duration::from_secs(10),
+            |_, _| fails.set(fails.get() + 1),
+            || {
+                calls.set(calls.get() + 1);
+                if calls.get() < 3 {
+                    Err("busy".into())
+                } else {
+                    Ok(calls.get())
+                }
+            },
+        );
+        assert_eq!(r, Ok(3));
+        assert_eq!(fails.get(), 2);
+    }
+
+    #[test]
+    fn retry_is_bounded_by_attempts() {
+        let calls = Cell::new(0);
+        let r: std::result::Result<(), String> = retry(
+            4,
+            Duration::from_millis(1),
+            Instant::now() + Duration::from_secs(10),
+            |_, _| {},
+            || {
+                calls.set(calls.get() + 1);
+                Err(format!("busy {}", calls.get()))
+            },
+        );
+        assert_eq!(r, Err("busy 4".into()));
+        assert_eq!(calls.get(), 4);
+    }
+
+    #[test]
+    fn retry_is_bounded_by_the_deadline() {
+        let calls = Cell::new(0);
+        let r: std::result::Result<(), &str> = retry(
+            100,
+            Duration::from_millis(50),
+            Instant::now() + Duration::from_millis(120),
+            |_, _| {},
+            || {
+                calls.set(calls.get() + 1);
+                Err("busy")
+            },
+        );
+        assert!(r.is_err());
+        assert!((2..=3).contains(&calls.get()), "{} calls", calls.get());
+    }
+
+    fn holder(sys: &Path, dev: &str, name: &str, dm_name: &str, uuid: &str) {
+        let h = sys.join(format!("dev/block/{dev}/holders/{name}/dm"));
+        std::fs::create_dir_all(&h).unwrap();
+        std::fs::write(h.join("uuid"), format!("{uuid}\n")).unwrap();
+        std::fs::write(h.join("name"), format!("{dm_name}\n")).unwrap();
+    }
+
+    #[test]
+    fn partition_holders_are_the_kpartx_mappings_only() {
+        let sys = std::env::temp_dir().join(format!("svcmgr-vg-sysfs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&sys);
+        holder(&sys, "254:0", "dm-3", "vgdata-lvweb1", "part1-LVM-abc");
+        holder(&sys, "254:0", "dm-4", "vgdata-lvweb2", "part2-LVM-abc");
+        holder(&sys, "254:0", "dm-5", "crypt", "CRYPT-LUKS2-xyz");
+        std::fs::create_dir_all(sys.join("dev/block/254:1/holders")).unwrap();
+        assert_eq!(
+            partition_holders(&sys, (254, 0)),
+            ["vgdata-lvweb1", "vgdata-lvweb2"]
+        );
+        assert!(partition_holders(&sys, (254, 1)).is_empty());
+        assert!(partition_holders(&sys, (254, 9)).is_empty());
+        std::fs::remove_dir_all(&sys).unwrap();
+    }
+
+    #[test]
+    fn one_line_joins_lvm_messages() {
+        assert_eq!(
+            one_line("  Volume group \"vgx\" not found\n  Cannot process volume group vgx\n"),
+            "Volume group \"vgx\" not found / Cannot process volume group vgx"
+        );
+    }
+}

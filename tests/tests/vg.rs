@@ -1,0 +1,466 @@
+//! Lab tests of the vg driver: a real LVM volume group on loop device PVs.
+//!
+//! This kernel has no device-mapper, so the VGs here have no LV: tagging and `vgchange -a`
+//! work on them, LV activation would not (the LV paths are unit-tested on canned reports).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
+
+const SVC: &str = "vgsvc";
+
+/// A one-node lab with a VG on its own loop device PVs; the VG and PVs are removed on drop,
+/// before the loop devices go.
+struct VgLab {
+    lab: Lab,
+    vg: String,
+    pvs: Vec<LoopDev>,
+}
+
+impl VgLab {
+    fn new(pv_count: usize) -> VgLab {
+        let lab = Lab::new(&["n1"]);
+        let vg = lab::unique("vgt");
+        let pvs: Vec<LoopDev> = (0..pv_count).map(|_| LoopDev::new(lab.dir(), 16)).collect();
+        let s = VgLab { lab, vg, pvs };
+        let paths: Vec<String> = s.pvs.iter().map(|p| p.path().to_string()).collect();
+        for p in &paths {
+            lvm(&["pvcreate", "-q", p]).assert_ok("pvcreate");
+        }
+        let mut argv = vec!["vgcreate", "-q", s.vg.as_str()];
+        argv.extend(paths.iter().map(String::as_str));
+        lvm(&argv).assert_ok("vgcreate");
+        s.conf(&format!("[vg#1]\nvgname = {}\n", s.vg));
+        s
+    }
+
+    fn n1(&self) -> &Node {
+        self.lab.node("n1")
+    }
+
+    fn conf(&self, sections: &str) {
+        self.n1()
+            .write_conf(SVC, &format!("[DEFAULT]\nnodes = n1\n\n{sections}"));
+    }
+
+    fn svcmgr(&self, args: &[&str]) -> Output {
+        let mut v = vec!["-s", SVC];
+        v.extend_from_slice(args);
+        self.n1().svcmgr(&v)
+    }
+
+    /// The VG's tags as `vgs -o tags` reports them.
+    fn tags(&self) -> String {
+        let o = lvm(&["vgs", "--noheadings", "-o", "tags", &self.vg]);
+        o.assert_ok("vgs -o tags");
+        o.stdout_str().trim().to_string()
+    }
+}
+
+impl Drop for VgLab {
+    fn drop(&mut self) {
+        quiet(&["vgremove", "-f", &self.vg]);
+        for p in &self.pvs {
+            quiet(&["pvremove", "-ff", "-y", p.path()]);
+        }
+    }
+}
+
+fn lvm_cmd(argv: &[&str]) -> Command {
+    let mut c = Command::new(argv[0]);
+    c.args(&argv[1..])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .env("LC_ALL", "C");
+    c
+}
+
+/// An LVM command on the host (every lab node sees the same loop devices).
+fn lvm(argv: &[&str]) -> Output {
+    lvm_cmd(argv)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", argv.join(" ")))
+}
+
+/// Teardown: report failures, never panic.
+fn quiet(argv: &[&str]) {
+    match lvm_cmd(argv).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => eprintln!("vg lab teardown: {}: {}", argv.join(" "), o.stderr_str()),
+        Err(e) => eprintln!("vg lab teardown: {}: {e}", argv.join(" ")),
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn all_output(o: &Output) -> String {
+    format!("{}{}", o.stdout_str(), o.stderr_str())
+}
+
+/// The `vg#1` line of `print status`.
+fn vg_line(s: &VgLab, rid: &str) -> String {
+    let o = s.svcmgr(&["print", "status"]);
+    o.assert_ok("print status");
+    let text = o.stdout_str();
+    let at = text
+        .find(&format!("{rid} "))
+        .unwrap_or_else(|| panic!("no {rid} line:\n{text}"));
+    text[at..].to_string()
+}
+
+fn json_res(s: &VgLab) -> serde_json::Value {
+    let o = s.svcmgr(&["print", "status", "--format", "json"]);
+    o.assert_ok("print status json");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout_str()).expect("status json");
+    v["resources"][0].clone()
+}
+
+/// The real binary of an LVM tool, for shims that wrap it.
+fn real_tool(name: &str) -> PathBuf {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found"))
+}
+
+/// A `vgchange` first on the nodes' PATH, running `script` before the real one.
+fn vgchange_shim(s: &mut VgLab, script: &str) -> PathBuf {
+    let dir = s.lab.dir().join("shim");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("vgchange");
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\n{script}\nexec {} \"$@\"\n",
+            real_tool("vgchange").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.lab.add_path_dir(&dir);
+    dir
+}
+
+#[test]
+fn start_status_stop_with_the_host_tag() {
+    if !lab::require_root("start_status_stop_with_the_host_tag") {
+        return;
+    }
+    let s = VgLab::new(1);
+    let vg = s.vg.clone();
+    let up = SVC.to_uppercase();
+
+    s.svcmgr(&["validate", "config"]).assert_ok("validate");
+    assert_eq!(code(&s.svcmgr(&["status"])), 1);
+    let line = vg_line(&s, "vg#1");
+    assert!(line.starts_with("vg#1"), "{line}");
+    assert!(line.lines().next().unwrap().contains(" down "), "{line}");
+    assert!(
+        line.lines().next().unwrap().ends_with(&vg),
+        "label is the VG name: {line}"
+    );
+
+    // dry-run changes nothing.
+    let dry = s.svcmgr(&["start", "--dry-run"]);
+    dry.assert_ok("dry-run start");
+    assert!(
+        dry.stdout_str().contains("dry-run: vgchange --addtag @n1"),
+        "{}",
+        dry.stdout_str()
+    );
+    assert_eq!(s.tags(), "");
+
+    let out = s.svcmgr(&["start"]);
+    out.assert_ok("start");
+    let log = out.stdout_str();
+    let tag_at = log
+        .find(&format!("{up}.VG#1 vgchange --addtag @n1 {vg}"))
+        .expect(&log);
+    let act_at = log
+        .find(&format!("{up}.VG#1 vgchange -a y {vg}"))
+        .expect(&log);
+    assert!(tag_at < act_at, "tag before activation:\n{log}");
+    assert_eq!(s.tags(), "n1");
+    assert_eq!(code(&s.svcmgr(&["status"])), 0);
+    let r = json_res(&s);
+    assert_eq!(r["rid"], "vg#1");
+    assert_eq!(r["status"], "up");
+    assert_eq!(r["label"], vg.as_str());
+
+    let again = s.svcmgr(&["start"]);
+    again.assert_ok("start again");
+    assert!(
+        again.stdout_str().contains("already up"),
+        "{}",
+        again.stdout_str()
+    );
+    assert!(
+        !again.stdout_str().contains("vgchange"),
+        "{}",
+        again.stdout_str()
+    );
+
+    let out = s.svcmgr(&["stop"]);
+    out.assert_ok("stop");
+    let log = out.stdout_str();
+    let deact_at = log
+        .find(&format!("{up}.VG#1 vgchange -a n {vg}"))
+        .expect(&log);
+    let del_at = log
+        .find(&format!("{up}.VG#1 vgchange --deltag @n1 {vg}"))
+        .expect(&log);
+    assert!(
+        deact_at < del_at,
+        "deactivation before the tag goes:\n{log}"
+    );
+    assert_eq!(s.tags(), "", "stop removes our tag");
+    assert_eq!(code(&s.svcmgr(&["status"])), 1);
+
+    let again = s.svcmgr(&["stop"]);
+    again.assert_ok("stop again");
+    assert!(
+        again.stdout_str().contains("already down"),
+        "{}",
+        again.stdout_str()
+    );
+    assert!(
+        !again.stdout_str().contains("vgchange"),
+        "{}",
+        again.stdout_str()
+    );
+
+    // startvg / stopvg select the group.
+    s.svcmgr(&["startvg"]).assert_ok("startvg");
+    assert_eq!(s.tags(), "n1");
+    s.svcmgr(&["stopdisk"]).assert_ok("stopdisk");
+    assert_eq!(s.tags(), "");
+}
+
+#[test]
+fn foreign_tag_refused_unless_forced() {
+    if !lab::require_root("foreign_tag_refused_unless_forced") {
+        return;
+    }
+    let s = VgLab::new(1);
+    let vg = s.vg.clone();
+    lvm(&["vgchange", "--addtag", "@othernode", &vg]).assert_ok("foreign tag");
+
+    // Owned elsewhere, nothing active here: down, and the owner is named.
+    let r = json_res(&s);
+    assert_eq!(r["status"], "down");
+    assert_eq!(r["log"][0], "tagged for node othernode", "{r}");
+
+    let out = s.svcmgr(&["start"]);
+    out.assert_fails("start with a foreign tag");
+    assert_eq!(code(&out), 1);
+    let text = all_output(&out);
+    assert!(
+        text.contains(&format!(
+            "volume group {vg} is tagged for node othernode: use --force to override"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("--addtag"), "nothing changed:\n{text}");
+    assert_eq!(s.tags(), "othernode");
+
+    let out = s.svcmgr(&["start", "--force"]);
+    out.assert_ok("start --force");
+    assert!(
+        out.stdout_str()
+            .contains(&format!("vgchange --deltag @othernode {vg}")),
+        "{}",
+        out.stdout_str()
+    );
+    assert_eq!(s.tags(), "n1", "the stale tag is gone, ours is set");
+    assert_eq!(code(&s.svcmgr(&["status"])), 0);
+
+    // Another node tags it behind our back while we hold it: warn.
+    lvm(&["vgchange", "--addtag", "@intruder", &vg]).assert_ok("second tag");
+    assert_eq!(code(&s.svcmgr(&["status"])), 2);
+    let r = json_res(&s);
+    assert_eq!(r["status"], "warn");
+    assert_eq!(r["log"][0], "also tagged for node intruder", "{r}");
+    // Stop only drops our own tag.
+    s.svcmgr(&["stop"]).assert_ok("stop");
+    assert_eq!(s.tags(), "intruder");
+}
+
+#[test]
+fn disk_section_with_type_vg_and_name_alias() {
+    if !lab::require_root("disk_section_with_type_vg_and_name_alias") {
+        return;
+    }
+    let s = VgLab::new(1);
+    s.conf(&format!("[disk#1]\ntype = vg\nname = {}\n", s.vg));
+    let out = s.svcmgr(&["start"]);
+    out.assert_ok("start");
+    assert!(
+        out.stdout_str()
+            .contains(&format!("VGSVC.DISK#1 vgchange --addtag @n1 {}", s.vg)),
+        "{}",
+        out.stdout_str()
+    );
+    assert_eq!(s.tags(), "n1");
+    let r = json_res(&s);
+    assert_eq!(r["rid"], "disk#1");
+    assert_eq!(r["status"], "up");
+    assert_eq!(r["label"], s.vg.as_str());
+    s.svcmgr(&["stop"]).assert_ok("stop");
+    assert_eq!(s.tags(), "");
+}
+
+#[test]
+fn missing_pv_refuses_start() {
+    if !lab::require_root("missing_pv_refuses_start") {
+        return;
+    }
+    let mut s = VgLab::new(2);
+    let vg = s.vg.clone();
+    let gone = s.pvs.pop().expect("second pv");
+    let uuid = lvm(&["pvs", "--noheadings", "-o", "pv_uuid", gone.path()])
+        .stdout_str()
+        .trim()
+        .to_string();
+    assert!(!uuid.is_empty());
+    // The disk vanishes: detach its loop device.
+    drop(gone);
+
+    let r = json_res(&s);
+    assert_eq!(r["status"], "warn", "{r}");
+    assert_eq!(
+        r["log"][0],
+        format!("volume group {vg} is missing 1 physical volume(s)").as_str()
+    );
+
+    for args in [&["start"][..], &["start", "--force"][..]] {
+        let out = s.svcmgr(args);
+        out.assert_fails("start with a missing pv");
+        assert_eq!(code(&out), 1);
+        let text = all_output(&out);
+        assert!(
+            text.contains(&format!(
+                "volume group {vg} is missing 1 physical volume(s) (uuid {uuid})"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("--addtag"), "{text}");
+    }
+    assert_eq!(s.tags(), "");
+}
+
+#[test]
+fn volume_group_that_does_not_exist() {
+    if !lab::require_root("volume_group_that_does_not_exist") {
+        return;
+    }
+    let s = VgLab::new(1);
+    let ghost = lab::unique("vgghost");
+    s.conf(&format!("[vg#1]\nvgname = {ghost}\n"));
+
+    let out = s.svcmgr(&["start"]);
+    out.assert_fails("start of a missing VG");
+    assert_eq!(code(&out), 1);
+    let text = all_output(&out);
+    assert!(
+        text.contains(&format!("volume group {ghost} not found")),
+        "{text}"
+    );
+    // LVM's own words come along.
+    assert!(
+        text.contains(&format!("Volume group \"{ghost}\" not found")),
+        "{text}"
+    );
+
+    assert_eq!(code(&s.svcmgr(&["status"])), 1);
+    let r = json_res(&s);
+    assert_eq!(r["status"], "down");
+    assert_eq!(
+        r["log"][0],
+        format!("volume group {ghost} not found").as_str()
+    );
+    // Nothing to stop is not an error.
+    s.svcmgr(&["stop"]).assert_ok("stop of a missing VG");
+}
+
+#[test]
+fn vg_section_without_vgname_is_a_config_error() {
+    if !lab::require_root("vg_section_without_vgname_is_a_config_error") {
+        return;
+    }
+    let s = VgLab::new(1);
+    s.conf("[vg#1]\nscsireserv = false\n");
+    let out = s.svcmgr(&["validate", "config"]);
+    assert_eq!(code(&out), 1, "{}", all_output(&out));
+    let text = all_output(&out);
+    assert!(text.contains("vgname"), "{text}");
+    assert!(text.contains("vg#1"), "{text}");
+    let out = s.svcmgr(&["start"]);
+    assert_eq!(code(&out), 1, "{}", all_output(&out));
+    assert!(!all_output(&out).contains("vgchange"));
+}
+
+#[test]
+fn failed_activation_takes_our_tag_back() {
+    if !lab::require_root("failed_activation_takes_our_tag_back") {
+        return;
+    }
+    let mut s = VgLab::new(1);
+    vgchange_shim(
+        &mut s,
+        "case \"$*\" in *'-a y'*) echo 'simulated activation failure' >&2; exit 5;; esac",
+    );
+    let out = s.svcmgr(&["start"]);
+    out.assert_fails("start with a failing activation");
+    let text = all_output(&out);
+    assert!(text.contains("simulated activation failure"), "{text}");
+    assert!(
+        text.contains(&format!("vgchange --deltag @n1 {}", s.vg)),
+        "{text}"
+    );
+    assert_eq!(s.tags(), "", "the tag was taken back");
+}
+
+#[test]
+fn deactivation_is_retried_and_bounded() {
+    if !lab::require_root("deactivation_is_retried_and_bounded") {
+        return;
+    }
+    let mut s = VgLab::new(1);
+    let counter = s.lab.dir().join("deactivations");
+    let limit = s.lab.dir().join("busy_until");
+    std::fs::write(&limit, "2").unwrap();
+    vgchange_shim(
+        &mut s,
+        &format!(
+            "case \"$*\" in *'-a n'*) n=$(($(cat {c} 2>/dev/null || echo 0) + 1)); echo $n > {c}; \
+             if [ $n -le $(cat {l}) ]; then echo 'Logical volume in use' >&2; exit 5; fi;; esac",
+            c = counter.display(),
+            l = limit.display()
+        ),
+    );
+    s.svcmgr(&["start"]).assert_ok("start");
+
+    // Busy twice, then free: stop succeeds on the third attempt.
+    let out = s.svcmgr(&["stop"]);
+    out.assert_ok("stop with a briefly busy VG");
+    let text = all_output(&out);
+    assert!(text.contains("deactivation attempt 1/5 failed"), "{text}");
+    assert!(text.contains("deactivation attempt 2/5 failed"), "{text}");
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "3");
+    assert_eq!(s.tags(), "");
+
+    // Busy for good: stop fails after 5 attempts and keeps our tag.
+    std::fs::write(&counter, "0").unwrap();
+    std::fs::write(&limit, "1000").unwrap();
+    s.svcmgr(&["start"]).assert_ok("start again");
+    let out = s.svcmgr(&["stop"]);
+    out.assert_fails("stop with a VG busy for good");
+    assert_eq!(code(&out), 1);
+    assert!(all_output(&out).contains("Logical volume in use"));
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "5");
+    assert_eq!(s.tags(), "n1", "the tag stays while the VG may be in use");
+}
