@@ -1,6 +1,7 @@
 //! resources: the drivers that make a service real on this node, the one command runner, and
 //! the status algebra. Nothing here knows about the CLI or other nodes.
 
+pub mod container;
 pub mod ctx;
 pub mod error;
 pub mod exec;
@@ -9,6 +10,7 @@ pub mod fake;
 pub mod fs;
 pub mod ip;
 pub mod status;
+pub mod vg;
 
 pub use ctx::Ctx;
 pub use error::{Error, Result};
@@ -31,6 +33,8 @@ pub trait Driver: Send + Sync {
 pub enum Resource {
     Ip(ip::Ip),
     Fs(fs::Fs),
+    Container(container::Container),
+    Vg(vg::Vg),
     #[cfg(feature = "fakes")]
     Fake(fake::Fake),
 }
@@ -41,13 +45,8 @@ impl Resource {
         Ok(match rc.group {
             Group::Ip => Resource::Ip(ip::Ip::new(rc)?),
             Group::Fs => Resource::Fs(fs::Fs::new(rc)?),
-            g => {
-                return Err(Error::Failed(format!(
-                    "{}: resource type {} is not supported by this agent",
-                    rc.rid,
-                    g.name()
-                )))
-            }
+            Group::Container => Resource::Container(container::Container::new(rc)?),
+            Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
         })
     }
 
@@ -55,6 +54,8 @@ impl Resource {
         match self {
             Resource::Ip(r) => r,
             Resource::Fs(r) => r,
+            Resource::Container(r) => r,
+            Resource::Vg(r) => r,
             #[cfg(feature = "fakes")]
             Resource::Fake(r) => r,
         }

@@ -1,0 +1,357 @@
+//! The container driver: one named container run by podman or docker (same CLI surface),
+//! the runtime binary taken from PATH and configured by the inherited environment
+//! (`CONTAINERS_CONF`, `DOCKER_HOST`).
+//!
+//! A runtime that cannot answer is an error or a warning, never "down": a service must not
+//! be started elsewhere because this node's runtime is sick.
+
+pub mod inspect;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use svcconf::ResourceConfig;
+
+use crate::exec::{self, Cmd, ExecError};
+use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
+use inspect::{Inspect, Runtime};
+
+/// Bound on read-only runtime calls and on `kill`/`rm`.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Added to the stop grace for the `stop` call itself.
+const STOP_MARGIN: Duration = Duration::from_secs(30);
+/// How long a killed container may take to be seen down.
+const KILL_WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(250);
+
+pub struct Container {
+    rid: String,
+    runtime: Runtime,
+    image: String,
+    run_args: Vec<String>,
+    run_command: Vec<String>,
+    /// The `name` keyword; unset: `<svcname>.container.<N>`.
+    name: Option<String>,
+    index: u32,
+    start_timeout: Duration,
+    grace: u64,
+    /// `<shortid>@<image>` as last seen by `status`, for the label.
+    seen: Mutex<Option<String>>,
+}
+
+impl Container {
+    pub fn new(rc: &ResourceConfig) -> Result<Container> {
+        let rtype = rc.rtype.as_deref().unwrap_or("");
+        let runtime = Runtime::from_type(rtype).ok_or_else(|| {
+            Error::Failed(format!(
+                "{}: container type '{rtype}' is not supported (expected podman or docker)",
+                rc.rid
+            ))
+        })?;
+        let image = rc
+            .str("run_image")
+            .map(str::to_string)
+            .ok_or_else(|| Error::Failed(format!("{}: run_image is not set", rc.rid)))?;
+        Ok(Container {
+            rid: rc.rid.clone(),
+            runtime,
+            image,
+            run_args: rc.list("run_args").to_vec(),
+            run_command: rc.list("run_command").to_vec(),
+            name: rc.str("name").map(str::to_string),
+            index: rc.index(),
+            start_timeout: rc
+                .duration("start_timeout")
+                .unwrap_or(exec::DEFAULT_TIMEOUT),
+            grace: inspect::stop_grace(rc.duration("stop_timeout")),
+            seen: Mutex::new(None),
+        })
+    }
+
+    /// The container name: the service name is only known at action time.
+    pub fn name(&self, ctx: &Ctx) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}.container.{}", ctx.svcname, self.index))
+    }
+
+    fn cmd(&self, argv: Vec<String>, timeout: Duration) -> Cmd {
+        Cmd::new(argv).timeout(timeout)
+    }
+
+    /// The container, `None` when the runtime says there is none. Any other runtime
+    /// failure is an error. `cached`: share one query per status run.
+    fn inspect(&self, ctx: &Ctx, name: &str, cached: bool) -> Result<Option<Inspect>> {
+        let cmd = self.cmd(inspect::inspect_args(self.runtime, name), QUERY_TIMEOUT);
+        let out = if cached {
+            ctx.query_cached(&cmd)
+        } else {
+            exec::query(&cmd)
+        };
+        match out {
+            Ok(o) => inspect::parse(&o.stdout).map_err(|e| {
+                Error::Failed(format!(
+                    "can not parse the output of {}: {e}",
+                    cmd.display()
+                ))
+            }),
+            Err(ExecError::Failed { code, stderr, .. }) if inspect::is_absent(code, &stderr) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn remember(&self, label: Option<String>) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = label;
+    }
+
+    fn label_of(&self, c: &Inspect) -> String {
+        let image = match c.image_label() {
+            "" => self.image.as_str(),
+            i => i,
+        };
+        format!("{}@{image}", c.short_id())
+    }
+
+    /// Poll until the container runs; fail early when it ended, bounded by start_timeout.
+    fn wait_up(&self, ctx: &Ctx, name: &str) -> Result<()> {
+        tracing::info!(rid = %self.rid, "wait for container up status");
+        let deadline = Instant::now() + self.start_timeout;
+        loop {
+            match self.inspect(ctx, name, false)? {
+                Some(c) if c.is_up() => return Ok(()),
+                Some(c) if c.has_ended() => {
+                    return Err(Error::Failed(format!(
+                        "container {name} did not stay up: {}",
+                        c.describe_state()
+                    )))
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Failed(format!(
+                    "container {name} is not up after {:?} (start_timeout)",
+                    self.start_timeout
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Whether the container still runs (paused counts as running: it holds its resources).
+    fn still_running(&self, ctx: &Ctx, name: &str) -> Result<bool> {
+        Ok(self
+            .inspect(ctx, name, false)?
+            .is_some_and(|c| c.state.running || c.state.paused))
+    }
+
+    fn kill(&self, ctx: &Ctx, name: &str) -> Result<()> {
+        let killed = ctx.change(
+            &self.rid,
+            &self.cmd(inspect::kill_args(self.runtime, name), QUERY_TIMEOUT),
+        );
+        let deadline = Instant::now() + KILL_WAIT;
+        loop {
+            if !self.still_running(ctx, name)? {
+                // A kill that lost the race with the container's own exit is fine.
+                return Ok(());
+            }
+            if let Err(e) = &killed {
+                return Err(e.clone().into());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Failed(format!(
+                    "container {name} is still running {KILL_WAIT:?} after kill"
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Driver for Container {
+    fn rid(&self) -> &str {
+        &self.rid
+    }
+
+    /// `<shortid>@<image>` once a status run saw the container, else the configured image.
+    fn label(&self) -> String {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| self.image.clone())
+    }
+
+    fn status(&self, ctx: &Ctx) -> ResStatus {
+        let name = self.name(ctx);
+        let c = match self.inspect(ctx, &name, true) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                self.remember(None);
+                return ResStatus::with(Status::Down, "can not find container id");
+            }
+            Err(e) => {
+                self.remember(None);
+                return ResStatus::with(Status::Warn, e.to_string());
+            }
+        };
+        self.remember(Some(self.label_of(&c)));
+        if c.is_up() {
+            if inspect::image_matches(&self.image, &c) {
+                ResStatus::new(Status::Up)
+            } else {
+                ResStatus::with(
+                    Status::Warn,
+                    format!(
+                        "running image {} differs from run_image {}",
+                        c.image_label(),
+                        self.image
+                    ),
+                )
+            }
+        } else if c.state.paused || c.state.status == "paused" {
+            ResStatus::with(Status::Warn, format!("container {name} is paused"))
+        } else {
+            ResStatus::with(
+                Status::Down,
+                format!("container {name} is {}", c.describe_state()),
+            )
+        }
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<bool> {
+        let name = self.name(ctx);
+        let rt = self.runtime;
+        match self.inspect(ctx, &name, false)? {
+            Some(c) if c.is_up() => {
+                tracing::info!(rid = %self.rid, "container {name} is already up");
+                return Ok(false);
+            }
+            Some(c) if c.state.paused || c.state.status == "paused" => {
+                return Err(Error::Failed(format!(
+                    "container {name} is paused: unpause or stop it first"
+                )));
+            }
+            Some(c) if inspect::image_matches(&self.image, &c) => {
+                ctx.change(
+                    &self.rid,
+                    &self.cmd(inspect::start_args(rt, &name), self.start_timeout),
+                )?;
+            }
+            found => {
+                if let Some(c) = found {
+                    tracing::info!(
+                        rid = %self.rid,
+                        "container {name} has image {}, not {}: recreate it",
+                        c.image_label(),
+                        self.image
+                    );
+                    ctx.change(
+                        &self.rid,
+                        &self.cmd(inspect::rm_args(rt, &name), QUERY_TIMEOUT),
+                    )?;
+                }
+                let argv =
+                    inspect::run_args(rt, &name, &self.run_args, &self.image, &self.run_command);
+                ctx.change(&self.rid, &self.cmd(argv, self.start_timeout))?;
+            }
+        }
+        if !ctx.dry_run {
+            self.wait_up(ctx, &name)?;
+        }
+        Ok(true)
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<bool> {
+        let name = self.name(ctx);
+        match self.inspect(ctx, &name, false)? {
+            None => {
+                tracing::info!(rid = %self.rid, "container {name} does not exist, already down");
+                return Ok(false);
+            }
+            Some(c) if !c.state.running && !c.state.paused => {
+                tracing::info!(
+                    rid = %self.rid,
+                    "container {name} is already down ({})",
+                    c.describe_state()
+                );
+                return Ok(false);
+            }
+            Some(_) => {}
+        }
+        let timeout = Duration::from_secs(self.grace) + STOP_MARGIN;
+        let stopped = ctx.change(
+            &self.rid,
+            &self.cmd(inspect::stop_args(self.runtime, &name, self.grace), timeout),
+        );
+        if ctx.dry_run {
+            return Ok(true);
+        }
+        tracing::info!(rid = %self.rid, "wait for container down status");
+        if !self.still_running(ctx, &name)? {
+            return Ok(true);
+        }
+        if let Err(e) = stopped {
+            tracing::warn!(rid = %self.rid, "stop failed, kill the container: {e}");
+        }
+        self.kill(ctx, &name)?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn driver(section: &str) -> Result<Container> {
+        let text = format!("[DEFAULT]\nnodes = n1\n[container#2]\n{section}");
+        let l = svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        Container::new(&l.config.resources[0])
+    }
+
+    fn ctx() -> Ctx {
+        Ctx::new("web", "n1", PathBuf::from("/nonexistent"))
+    }
+
+    #[test]
+    fn default_name_from_service_and_rid() {
+        let c = driver("type = podman\nrun_image = busybox\n").unwrap();
+        assert_eq!(c.name(&ctx()), "web.container.2");
+        assert_eq!(c.runtime, Runtime::Podman);
+        assert_eq!(c.grace, 10);
+        assert_eq!(c.start_timeout, exec::DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn keywords_are_taken() {
+        let c = driver(
+            "type = docker\nrun_image = b073e328878e\nname = {svcname}-db\n\
+             run_args = --network none -e 'A=b c'\nrun_command = sleep 100\n\
+             start_timeout = 5s\nstop_timeout = 20s\n",
+        )
+        .unwrap();
+        assert_eq!(c.name(&ctx()), "web-db");
+        assert_eq!(c.runtime, Runtime::Docker);
+        assert_eq!(c.run_args, ["--network", "none", "-e", "A=b c"]);
+        assert_eq!(c.run_command, ["sleep", "100"]);
+        assert_eq!(c.start_timeout, Duration::from_secs(5));
+        assert_eq!(c.grace, 15);
+    }
+
+    #[test]
+    fn label_is_the_image_until_a_container_is_seen() {
+        let c = driver("type = podman\nrun_image = localhost/busybox:lab\n").unwrap();
+        assert_eq!(c.label(), "localhost/busybox:lab");
+        let seen = inspect::parse(include_str!("testdata/podman-running.json"))
+            .unwrap()
+            .unwrap();
+        c.remember(Some(c.label_of(&seen)));
+        assert_eq!(c.label(), "c338972ecf02@localhost/bbx:t");
+        c.remember(None);
+        assert_eq!(c.label(), "localhost/busybox:lab");
+    }
+}

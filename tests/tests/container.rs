@@ -1,0 +1,515 @@
+//! Lab tests of the container driver on real podman (per-node storage, runc, an imported
+//! busybox image), and of an ip + fs + container service.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
+use serde_json::Value;
+
+/// A container that exits on SIGTERM (busybox sh as pid 1 ignores it otherwise).
+const RUN_COMMAND: &str = r#"/bin/sh -c "trap 'exit 0' TERM; while true; do sleep 1; done""#;
+const CNAME: &str = "web.container.1";
+
+fn container_section(image: &str, extra: &str) -> String {
+    format!(
+        "[container#1]\ntype = podman\nrun_image = {image}\nrun_args = --network none\n\
+         run_command = {RUN_COMMAND}\nstop_timeout = 8s\n{extra}"
+    )
+}
+
+fn container_conf(image: &str, extra: &str) -> String {
+    format!(
+        "[DEFAULT]\nnodes = n1\n\n{}",
+        container_section(image, extra)
+    )
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Console output of an action: stdout and stderr together.
+fn all_output(o: &Output) -> String {
+    format!("{}{}", o.stdout_str(), o.stderr_str())
+}
+
+/// `print status --format json` of service `web`.
+fn status_json(n: &Node) -> Value {
+    let o = n.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
+    o.assert_ok("print status --format json");
+    serde_json::from_str(&o.stdout_str())
+        .unwrap_or_else(|e| panic!("status json: {e}\n{}", o.stdout_str()))
+}
+
+/// (status, label, log) of one resource.
+fn res(n: &Node, rid: &str) -> (String, String, Vec<String>) {
+    let st = status_json(n);
+    let r = st["resources"]
+        .as_array()
+        .expect("resources array")
+        .iter()
+        .find(|r| r["rid"] == rid)
+        .unwrap_or_else(|| panic!("no {rid} in {st}"))
+        .clone();
+    let log = r["log"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|x| x.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        r["status"].as_str().unwrap_or("").to_string(),
+        r["label"].as_str().unwrap_or("").to_string(),
+        log,
+    )
+}
+
+/// The container as podman sees it, `None` when it does not exist.
+fn podman_inspect(n: &Node, name: &str) -> Option<Value> {
+    let o = n.sh(&["podman", "container", "inspect", "--format", "json", name]);
+    if !o.status.success() {
+        assert!(
+            o.stderr_str().contains("no such container"),
+            "podman inspect {name}: {}",
+            o.stderr_str()
+        );
+        return None;
+    }
+    let v: Value = serde_json::from_str(&o.stdout_str()).expect("inspect json");
+    v.as_array().and_then(|a| a.first()).cloned()
+}
+
+fn podman_id(n: &Node, name: &str) -> String {
+    let c = podman_inspect(n, name).unwrap_or_else(|| panic!("container {name} is missing"));
+    c["Id"].as_str().expect("Id").to_string()
+}
+
+fn podman_running(n: &Node, name: &str) -> bool {
+    podman_inspect(n, name).is_some_and(|c| c["State"]["Running"] == true)
+}
+
+/// Position of `needle` in `log`, with the log in the panic message.
+fn at(log: &str, needle: &str) -> usize {
+    log.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in:\n{log}"))
+}
+
+fn podman_lab() -> (Lab, String) {
+    let mut lab = Lab::new(&["n1"]);
+    let image = lab.podman_env();
+    (lab, image)
+}
+
+#[test]
+fn container_start_stop_and_restart_reuses_it() {
+    if !lab::require_root("container_start_stop_and_restart_reuses_it") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    n1.write_conf("web", &container_conf(&image, ""));
+    n1.svcmgr(&["-s", "web", "validate", "config"])
+        .assert_ok("validate config");
+
+    let (st, label, log) = res(n1, "container#1");
+    assert_eq!((st.as_str(), label.as_str()), ("down", image.as_str()));
+    assert_eq!(log, ["can not find container id"]);
+    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start");
+    let log = all_output(&out);
+    let run_at = at(
+        &log,
+        &format!("WEB.CONTAINER#1 podman run -d --name {CNAME} --network none {image} /bin/sh -c"),
+    );
+    assert!(run_at < at(&log, "wait for container up status"), "{log}");
+    assert!(podman_running(n1, CNAME));
+    let id = podman_id(n1, CNAME);
+    let (st, label, _) = res(n1, "container#1");
+    assert_eq!(st, "up");
+    assert_eq!(label, format!("{}@{image}", &id[..12]));
+    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 0);
+    let tree = n1.svcmgr(&["-s", "web", "print", "status"]).stdout_str();
+    assert!(
+        tree.contains(&format!(
+            "container#1    .... up         {}@{image}",
+            &id[..12]
+        )),
+        "{tree}"
+    );
+
+    // Idempotent start: nothing run, same container.
+    let again = n1.svcmgr(&["-s", "web", "start"]);
+    again.assert_ok("second start");
+    assert!(
+        all_output(&again).contains("is already up"),
+        "{}",
+        all_output(&again)
+    );
+    assert!(!all_output(&again).contains("podman run"));
+    assert_eq!(podman_id(n1, CNAME), id);
+
+    // Stop: grace = stop_timeout 8s minus the 5s margin.
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop");
+    let log = all_output(&out);
+    assert!(
+        at(&log, &format!("podman stop -t 3 {CNAME}")) < at(&log, "wait for container down status")
+    );
+    assert!(
+        !log.contains("podman kill"),
+        "the container obeys SIGTERM:\n{log}"
+    );
+    let c = podman_inspect(n1, CNAME).expect("a stopped container stays");
+    assert_eq!(c["State"]["Running"], false);
+    let (st, label, log) = res(n1, "container#1");
+    assert_eq!(st, "down");
+    assert_eq!(label, format!("{}@{image}", &id[..12]));
+    assert!(log[0].contains("exited"), "{log:?}");
+    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+
+    let again = n1.svcmgr(&["-s", "web", "stop"]);
+    again.assert_ok("second stop");
+    assert!(
+        all_output(&again).contains("is already down"),
+        "{}",
+        all_output(&again)
+    );
+
+    // Restart of the existing stopped container: `start`, same id.
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("restart");
+    let log = all_output(&out);
+    at(&log, &format!("WEB.CONTAINER#1 podman start {CNAME}"));
+    assert!(!log.contains("podman run"), "{log}");
+    assert_eq!(podman_id(n1, CNAME), id, "start reuses the container");
+    assert_eq!(res(n1, "container#1").0, "up");
+
+    n1.svcmgr(&["-s", "web", "stopcontainer"])
+        .assert_ok("stopcontainer");
+    assert!(!podman_running(n1, CNAME));
+}
+
+#[test]
+fn container_killed_behind_our_back_shows_down() {
+    if !lab::require_root("container_killed_behind_our_back_shows_down") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    n1.write_conf("web", &container_conf(&image, "name = {svcname}-app\n"));
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    let id = podman_id(n1, "web-app");
+    assert_eq!(res(n1, "container#1").0, "up");
+
+    n1.sh(&["podman", "kill", "web-app"])
+        .assert_ok("podman kill");
+    assert!(lab::wait_until(
+        Duration::from_secs(30),
+        "container down",
+        || { !podman_running(n1, "web-app") }
+    ));
+    let (st, _, log) = res(n1, "container#1");
+    assert_eq!(st, "down", "{log:?}");
+    assert_eq!(log, ["container web-app is exited (code 137)"]);
+    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+
+    // Stopping a dead container is a no-op; starting brings the same one back.
+    let stop = n1.svcmgr(&["-s", "web", "stop"]);
+    stop.assert_ok("stop of a dead container");
+    assert!(all_output(&stop).contains("is already down"));
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start again");
+    assert_eq!(podman_id(n1, "web-app"), id);
+    assert_eq!(res(n1, "container#1").0, "up");
+}
+
+#[test]
+fn container_missing_image_fails_start_with_podmans_error() {
+    if !lab::require_root("container_missing_image_fails_start_with_podmans_error") {
+        return;
+    }
+    let (lab, _image) = podman_lab();
+    let n1 = lab.node("n1");
+    let missing = format!("localhost/{}:none", lab::unique("nosuch"));
+    // --pull never: the registry is never asked.
+    let conf = container_conf(&missing, "").replace(
+        "run_args = --network none",
+        "run_args = --network none --pull never",
+    );
+    n1.write_conf("web", &conf);
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    assert_eq!(code(&out), 1, "{}", all_output(&out));
+    let log = all_output(&out);
+    assert!(
+        log.contains(&format!("{missing}: image not known")),
+        "podman's error is in the message:\n{log}"
+    );
+    assert!(!log.contains("wait for container up status"), "{log}");
+    assert!(podman_inspect(n1, CNAME).is_none());
+    let (st, label, _) = res(n1, "container#1");
+    assert_eq!((st.as_str(), label.as_str()), ("down", missing.as_str()));
+}
+
+#[test]
+fn container_that_exits_at_once_fails_start() {
+    if !lab::require_root("container_that_exits_at_once_fails_start") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    let conf = container_conf(&image, "").replace(RUN_COMMAND, "/bin/false");
+    n1.write_conf("web", &conf);
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    assert_eq!(code(&out), 1, "{}", all_output(&out));
+    let log = all_output(&out);
+    // podman shows "stopped" until its cleanup marks the container "exited".
+    let ended = ["exited", "stopped"]
+        .iter()
+        .any(|s| log.contains(&format!("container {CNAME} did not stay up: {s} (code 1)")));
+    assert!(ended, "{log}");
+    assert!(
+        !log.contains("is not up after"),
+        "failed at once, not at the timeout:\n{log}"
+    );
+    assert_eq!(res(n1, "container#1").0, "down");
+}
+
+#[test]
+fn container_bad_config_fails_validate() {
+    if !lab::require_root("container_bad_config_fails_validate") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    let cases = [
+        (
+            container_conf(&image, "").replace("type = podman", "type = lxc"),
+            "type",
+        ),
+        (
+            container_conf(&image, "").replace(&format!("run_image = {image}\n"), ""),
+            "run_image",
+        ),
+    ];
+    for (conf, kw) in cases {
+        n1.write_conf("web", &conf);
+        let v = n1.svcmgr(&["-s", "web", "validate", "config"]);
+        assert_eq!(code(&v), 1, "{conf}\n{}", all_output(&v));
+        let msg = all_output(&v);
+        assert!(msg.contains("web.conf") && msg.contains(kw), "{msg}");
+        let s = n1.svcmgr(&["-s", "web", "start"]);
+        assert_eq!(code(&s), 1, "{}", all_output(&s));
+        assert!(!all_output(&s).contains("podman run"));
+    }
+    let ps = n1.sh(&["podman", "ps", "-a", "--format", "{{.Names}}"]);
+    ps.assert_ok("podman ps");
+    assert_eq!(ps.stdout_str().trim(), "", "nothing was started");
+}
+
+#[test]
+fn container_image_change_warns_then_recreates() {
+    if !lab::require_root("container_image_change_warns_then_recreates") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    let other = format!("localhost/{}:lab", lab::unique("other"));
+    n1.sh(&["podman", "tag", &image, &other])
+        .assert_ok("podman tag");
+    n1.write_conf("web", &container_conf(&image, ""));
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    let id = podman_id(n1, CNAME);
+
+    n1.write_conf("web", &container_conf(&other, ""));
+    let (st, _, log) = res(n1, "container#1");
+    assert_eq!(st, "warn");
+    assert_eq!(
+        log,
+        [format!(
+            "running image {image} differs from run_image {other}"
+        )]
+    );
+    let again = n1.svcmgr(&["-s", "web", "start"]);
+    again.assert_ok("start while running another image");
+    assert!(all_output(&again).contains("is already up"));
+    assert_eq!(podman_id(n1, CNAME), id);
+
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop");
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start with the new image");
+    let log = all_output(&out);
+    let rm = at(&log, &format!("podman rm -f {CNAME}"));
+    assert!(rm < at(&log, "podman run -d"), "{log}");
+    assert!(log.contains("recreate it"), "{log}");
+    let new_id = podman_id(n1, CNAME);
+    assert_ne!(new_id, id, "a new container");
+    let (st, label, _) = res(n1, "container#1");
+    assert_eq!(st, "up");
+    assert_eq!(label, format!("{}@{other}", &new_id[..12]));
+}
+
+#[test]
+fn container_runtime_unreachable_is_an_error_not_down() {
+    if !lab::require_root("container_runtime_unreachable_is_an_error_not_down") {
+        return;
+    }
+    let mut lab = Lab::new(&["n1"]);
+    // docker with a daemon socket nobody listens on.
+    let sock = lab.dir().join("no-docker.sock");
+    lab.set_env("n1", "DOCKER_HOST", &format!("unix://{}", sock.display()));
+    let n1 = lab.node("n1");
+    n1.write_conf(
+        "web",
+        &container_conf("busybox", "").replace("type = podman", "type = docker"),
+    );
+    let (st, label, log) = res(n1, "container#1");
+    assert_eq!((st.as_str(), label.as_str()), ("warn", "busybox"));
+    assert!(
+        log.len() == 1 && log[0].contains("Cannot connect to the Docker daemon"),
+        "{log:?}"
+    );
+    for action in ["stop", "start"] {
+        let o = n1.svcmgr(&["-s", "web", action]);
+        assert_eq!(code(&o), 1, "{action}: {}", all_output(&o));
+        let out = all_output(&o);
+        assert!(out.contains("Cannot connect to the Docker daemon"), "{out}");
+        assert!(!out.contains("already down"), "{out}");
+    }
+
+    // No runtime binary at all.
+    let empty = lab.dir().join("empty-bin");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    lab.set_env("n1", "PATH", &empty.display().to_string());
+    let n1 = lab.node("n1");
+    n1.write_conf("web", &container_conf("busybox", ""));
+    let (st, _, log) = res(n1, "container#1");
+    assert_eq!(st, "warn");
+    assert!(
+        log[0].contains("podman") && log[0].contains("cannot execute"),
+        "{log:?}"
+    );
+    let o = n1.svcmgr(&["-s", "web", "stop"]);
+    assert_eq!(code(&o), 1, "{}", all_output(&o));
+    assert!(all_output(&o).contains("cannot execute"));
+}
+
+struct Full {
+    lab: Lab,
+    dev: LoopDev,
+    image: String,
+    ip: String,
+    mnt: PathBuf,
+}
+
+fn full_conf(f: &Full, image: &str, run_args: &str) -> String {
+    let dev = f.dev.path();
+    let cmd = r#"/bin/sh -c "touch /data/alive; trap 'exit 0' TERM; while true; do sleep 1; done""#;
+    format!(
+        "[DEFAULT]\nnodes = n1\n\n\
+         [container#1]\ntype = podman\nrun_image = {image}\n\
+         run_args = --network none --volume {mnt}:/data {run_args}\nrun_command = {cmd}\n\n\
+         [fs#1]\ndev = {dev}\nmnt = {mnt}\ntype = ext4\n\n\
+         [ip#1]\nipname = {ip}\nipdev = eth0\nnetmask = 24\n",
+        mnt = f.mnt.display(),
+        ip = f.ip,
+    )
+}
+
+fn has_ip(n: &Node, ip: &str) -> bool {
+    n.sh(&["ip", "-o", "addr", "show", "dev", "eth0"])
+        .stdout_str()
+        .contains(&format!("inet {ip}/"))
+}
+
+fn mounted(n: &Node, mnt: &Path) -> bool {
+    n.mountinfo()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&mnt.display().to_string()))
+}
+
+#[test]
+fn full_service_orders_start_and_stop_and_rolls_back() {
+    if !lab::require_root("full_service_orders_start_and_stop_and_rolls_back") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let dev = LoopDev::new(lab.dir(), 32);
+    dev.mkfs_ext4();
+    let f = Full {
+        ip: lab.subnet_ip(60),
+        mnt: lab.dir().join("mnt/web"),
+        lab,
+        dev,
+        image,
+    };
+    let n1 = f.lab.node("n1");
+    n1.write_conf("web", &full_conf(&f, &f.image, ""));
+
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start");
+    let log = all_output(&out);
+    let ip_at = at(&log, "WEB.IP#1 ip addr add");
+    let fs_at = at(&log, "WEB.FS#1 mount -t ext4");
+    let ct_at = at(&log, "WEB.CONTAINER#1 podman run -d");
+    assert!(
+        ip_at < fs_at && fs_at < ct_at,
+        "start order ip, fs, container:\n{log}"
+    );
+    assert!(has_ip(n1, &f.ip));
+    assert!(mounted(n1, &f.mnt));
+    // The container wrote into the mounted filesystem: it started after the mount.
+    n1.sh(&["test", "-e", &f.mnt.join("alive").display().to_string()])
+        .assert_ok("file written by the container on the fs");
+    let st = status_json(n1);
+    assert_eq!(st["avail"], "up", "{st}");
+    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 0);
+
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop");
+    let log = all_output(&out);
+    let ct_at = at(&log, &format!("WEB.CONTAINER#1 podman stop -t 10 {CNAME}"));
+    let fs_at = at(&log, "WEB.FS#1 umount");
+    let ip_at = at(&log, "WEB.IP#1 ip addr del");
+    assert!(
+        ct_at < fs_at && fs_at < ip_at,
+        "stop order container, fs, ip:\n{log}"
+    );
+    assert!(!has_ip(n1, &f.ip));
+    assert!(!mounted(n1, &f.mnt));
+    assert!(!podman_running(n1, CNAME));
+    assert_eq!(status_json(n1)["avail"], "down");
+
+    // Rollback: the container cannot start, so fs and ip go down again, fs first.
+    n1.sh(&["podman", "rm", "-f", CNAME]).assert_ok("podman rm");
+    let missing = format!("localhost/{}:none", lab::unique("nosuch"));
+    n1.write_conf("web", &full_conf(&f, &missing, "--pull never"));
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    assert_eq!(code(&out), 1, "{}", all_output(&out));
+    let log = all_output(&out);
+    let fail_at = at(&log, "image not known");
+    let rb_at = at(&log, "rollback");
+    let umount_at = at(&log, "WEB.FS#1 umount");
+    let del_at = at(&log, "WEB.IP#1 ip addr del");
+    assert!(
+        fail_at < rb_at && rb_at < umount_at && umount_at < del_at,
+        "{log}"
+    );
+    assert!(!has_ip(n1, &f.ip));
+    assert!(!mounted(n1, &f.mnt));
+    for rid in ["ip#1", "fs#1", "container#1"] {
+        assert_eq!(res(n1, rid).0, "down", "{rid} after rollback");
+    }
+
+    // --disable-rollback leaves ip and fs up.
+    let out = n1.svcmgr(&["-s", "web", "start", "--disable-rollback"]);
+    assert_eq!(code(&out), 1, "{}", all_output(&out));
+    assert!(has_ip(n1, &f.ip));
+    assert!(mounted(n1, &f.mnt));
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("final stop");
+    assert!(!mounted(n1, &f.mnt));
+}
