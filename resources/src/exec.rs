@@ -206,16 +206,22 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
     })
 }
 
-/// When `SVCMGR_EXEC_TIMES` names a file, append each command's wall time to it, so a
-/// benchmark can subtract the time spent in child commands from an action's total.
-fn record_time(argv: &str, took: Duration) {
+/// When `SVCMGR_EXEC_TIMES` names a file, append each command's wall-clock interval to it
+/// (and any other wait on the system, such as an ARP probe), so a benchmark can subtract
+/// the time spent waiting from an action's total. Intervals, not durations: commands run
+/// in parallel overlap.
+pub fn record_time(argv: &str, took: Duration) {
     static SINK: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
     let Some(path) = SINK.get_or_init(|| std::env::var_os("SVCMGR_EXEC_TIMES").map(Into::into))
     else {
         return;
     };
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let start = end.saturating_sub(took);
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(f, "{}\t{argv}", took.as_micros());
+        let _ = writeln!(f, "{}\t{}\t{argv}", start.as_micros(), end.as_micros());
     }
 }
 

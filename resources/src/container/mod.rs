@@ -22,7 +22,16 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_MARGIN: Duration = Duration::from_secs(30);
 /// How long a killed container may take to be seen down.
 const KILL_WAIT: Duration = Duration::from_secs(30);
+/// Polling starts fast (a container is usually up by the time `run -d` returns) and backs
+/// off to this.
 const POLL: Duration = Duration::from_millis(250);
+const FIRST_POLL: Duration = Duration::from_millis(10);
+
+fn backoff(d: &mut Duration) -> Duration {
+    let now = *d;
+    *d = (*d * 2).min(POLL);
+    now
+}
 
 pub struct Container {
     rid: String,
@@ -118,6 +127,7 @@ impl Container {
     fn wait_up(&self, ctx: &Ctx, name: &str) -> Result<()> {
         tracing::info!(rid = %self.rid, "wait for container up status");
         let deadline = Instant::now() + self.start_timeout;
+        let mut pause = FIRST_POLL;
         loop {
             match self.inspect(ctx, name, false)? {
                 Some(c) if c.is_up() => return Ok(()),
@@ -135,7 +145,7 @@ impl Container {
                     self.start_timeout
                 )));
             }
-            std::thread::sleep(POLL);
+            std::thread::sleep(backoff(&mut pause));
         }
     }
 
@@ -152,6 +162,7 @@ impl Container {
             &self.cmd(inspect::kill_args(self.runtime, name), QUERY_TIMEOUT),
         );
         let deadline = Instant::now() + KILL_WAIT;
+        let mut pause = FIRST_POLL;
         loop {
             if !self.still_running(ctx, name)? {
                 // A kill that lost the race with the container's own exit is fine.
@@ -165,7 +176,7 @@ impl Container {
                     "container {name} is still running {KILL_WAIT:?} after kill"
                 )));
             }
-            std::thread::sleep(POLL);
+            std::thread::sleep(backoff(&mut pause));
         }
     }
 }

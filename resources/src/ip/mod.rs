@@ -137,7 +137,10 @@ impl Driver for Ip {
             })?;
 
         tracing::info!(rid = %self.rid, "checking {ip} availability (ARP probe on {})", self.dev);
-        match arp::probe(&self.dev, ip, PROBES, PROBE_WAIT) {
+        let t0 = std::time::Instant::now();
+        let probe = arp::probe(&self.dev, ip, PROBES, PROBE_WAIT);
+        exec::record_time("arp probe", t0.elapsed());
+        match probe {
             Ok(None) => {}
             Ok(Some(mac)) => {
                 return Err(Error::Refused(format!(

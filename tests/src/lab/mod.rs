@@ -6,6 +6,7 @@
 
 mod cluster;
 mod loopdev;
+mod lvm;
 mod netns;
 mod node;
 mod podman;
@@ -14,6 +15,7 @@ mod util;
 
 pub use cluster::Lab;
 pub use loopdev::LoopDev;
+pub use lvm::VolumeGroup;
 pub use netns::SUBNET;
 pub use node::{Node, NODE_CMD_TIMEOUT};
 pub use sshd::{SshSetup, SSH_PORT};
