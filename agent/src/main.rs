@@ -8,8 +8,11 @@ mod exitcode;
 mod lock;
 mod logging;
 mod paths;
+mod prkey;
 mod render;
 mod service;
+mod ssh;
+mod sync;
 
 use clap::Parser;
 

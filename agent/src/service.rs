@@ -95,7 +95,7 @@ pub fn load_node(root: &Root) -> anyhow::Result<NodeConfig> {
 
 impl Service {
     pub fn load(root: &Root, name: &str) -> anyhow::Result<Service> {
-        let node = load_node(root)?;
+        let mut node = load_node(root)?;
         let path: PathBuf = root.service_conf(name);
         if !path.exists() {
             anyhow::bail!("service {name} not found: no {} (nor .env)", path.display());
@@ -109,6 +109,8 @@ impl Service {
         for rc in &cfg.resources {
             let res =
                 Resource::new(rc).with_context(|| format!("{}: [{}]", path.display(), rc.rid))?;
+            let pr = crate::prkey::reservation_item(root, &mut node, rc);
+            items.extend(pr.with_context(|| format!("{}: [{}]", path.display(), rc.rid))?);
             items.push(Item {
                 rc: rc.clone(),
                 res,
@@ -206,7 +208,9 @@ impl Service {
                 })
                 .collect()
         });
-        let sync_resources: Vec<ResEntry> = Vec::new();
+        let sync_resources: Vec<ResEntry> = crate::sync::status_entry(self, &resources)
+            .into_iter()
+            .collect();
         summarize(self, resources, sync_resources)
     }
 }

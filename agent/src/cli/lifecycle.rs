@@ -20,6 +20,9 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let s = Service::load(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
+    if verb == "start" {
+        super::relocate::refuse_if_up_elsewhere(&s, cli)?;
+    }
     let sel = Selection {
         rids: cli.rid.clone(),
         tags: cli.tags.clone(),

@@ -4,8 +4,11 @@
 
 mod config;
 mod lifecycle;
+mod pr;
+mod relocate;
 mod state;
 mod status;
+mod sync;
 
 use std::path::Path;
 
@@ -84,6 +87,11 @@ Actions:
   startcontainer | stopcontainer
   freeze | thaw                  stop / allow the daemon's orchestration of the service
   install                        create the symlink <root>/etc/<svc> -> svcmgr
+  syncnodes [--force]            push the service config to the other nodes (within sync_period)
+  postsync                       receive a config push on stdin (run by syncnodes on peers)
+  switch --to NODE               stop here, start on NODE; restart here if that fails
+  takeover | giveback            move the service here / back to the first of its nodes
+  prstart | prstop | prstatus     the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
   ls                             list services";
 
 /// Argument vector with the symlink dispatch applied.
@@ -117,6 +125,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "print_config" => config::print_config(&root, &needs_svc(&action)?),
         "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
         "install" => config::install(&root, &needs_svc(&action)?),
+        "prstart" => pr::run(&root, &needs_svc(&action)?, &cli, "start"),
+        "prstop" => pr::run(&root, &needs_svc(&action)?, &cli, "stop"),
+        "prstatus" => pr::status(&root, &needs_svc(&action)?, &cli),
+        "syncnodes" => sync::syncnodes(&root, &needs_svc(&action)?, &cli),
+        "postsync" => sync::postsync(&root, &needs_svc(&action)?, &cli),
+        "switch" => relocate::switch(&root, &needs_svc(&action)?, &cli),
+        "takeover" => relocate::takeover(&root, &needs_svc(&action)?, &cli),
+        "giveback" => relocate::giveback(&root, &needs_svc(&action)?, &cli),
         "freeze" => state::freeze(&root, &needs_svc(&action)?, &cli, true),
         "thaw" => state::freeze(&root, &needs_svc(&action)?, &cli, false),
         "start" | "stop" | "restart" => {

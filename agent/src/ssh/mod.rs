@@ -1,0 +1,408 @@
+//! The ssh client used to reach peers (config pushes, relocation, the peer-up check):
+//! ssh2 sessions with a connect timeout, an overall command deadline, public key auth from
+//! an identity file and host key checking against a known_hosts file.
+
+mod remote;
+
+pub use remote::{run_all, Peer, RemoteRun};
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ssh2::{CheckResult, ExtendedData, KnownHostFileKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("{node}: can not resolve {addr}")]
+    Resolve {
+        node: String,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{node}: can not connect to {addr}")]
+    Connect {
+        node: String,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{node}: ssh handshake with {addr} failed")]
+    Handshake {
+        node: String,
+        addr: String,
+        #[source]
+        source: ssh2::Error,
+    },
+    #[error(
+        "{node}: host key of {addr} is not in {known_hosts} (add it, or set \
+         strict_host_key_checking = false in node.toml [ssh])"
+    )]
+    HostKeyUnknown {
+        node: String,
+        addr: String,
+        known_hosts: String,
+    },
+    #[error(
+        "{node}: host key of {addr} does not match the one in {known_hosts}: \
+         the host changed, or someone is in the middle"
+    )]
+    HostKeyChanged {
+        node: String,
+        addr: String,
+        known_hosts: String,
+    },
+    #[error("{node}: can not read known hosts {path}")]
+    KnownHosts {
+        node: String,
+        path: String,
+        #[source]
+        source: ssh2::Error,
+    },
+    #[error("{node}: authentication as {user} with {identity} failed")]
+    Auth {
+        node: String,
+        user: String,
+        identity: String,
+        #[source]
+        source: Option<ssh2::Error>,
+    },
+    #[error("{node}: running {command} failed")]
+    Channel {
+        node: String,
+        command: String,
+        #[source]
+        source: ssh2::Error,
+    },
+    #[error("{node}: {command} did not finish within {timeout:?}")]
+    Timeout {
+        node: String,
+        command: String,
+        timeout: Duration,
+    },
+    #[error("{node}: connection lost while running {command}")]
+    Io {
+        node: String,
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything needed to reach one peer (from node.toml `[ssh]` and `[nodes.<peer>]`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub node: String,
+    pub addr: String,
+    pub port: u16,
+    pub user: String,
+    /// None: the usual files under ~/.ssh, the first one that exists.
+    pub identity: Option<PathBuf>,
+    /// None: ~/.ssh/known_hosts.
+    pub known_hosts: Option<PathBuf>,
+    pub strict: bool,
+}
+
+impl Target {
+    pub fn from_node_config(node: &svcconf::NodeConfig, peer: &str) -> Target {
+        let (addr, port) = node.peer_addr(peer);
+        Target {
+            node: peer.to_string(),
+            addr,
+            port,
+            user: node.ssh.user.clone(),
+            identity: node.ssh.identity.clone(),
+            known_hosts: node.ssh.known_hosts.clone(),
+            strict: node.ssh.strict_host_key_checking,
+        }
+    }
+
+    fn addr_display(&self) -> String {
+        format!("{}:{}", self.addr, self.port)
+    }
+}
+
+fn home_ssh(file: &str) -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".ssh").join(file)
+}
+
+/// A connected, authenticated session to one peer.
+pub struct Session {
+    sess: ssh2::Session,
+    node: String,
+}
+
+/// Connect within `connect_timeout` (TCP connect, handshake and auth each bounded by it),
+/// check the host key, authenticate.
+pub fn connect(t: &Target, connect_timeout: Duration) -> Result<Session, SshError> {
+    let addr_s = t.addr_display();
+    let addrs: Vec<SocketAddr> = (t.addr.as_str(), t.port)
+        .to_socket_addrs()
+        .map_err(|source| SshError::Resolve {
+            node: t.node.clone(),
+            addr: t.addr.clone(),
+            source,
+        })?
+        .collect();
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+    let mut tcp = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, connect_timeout) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let tcp = tcp.ok_or_else(|| SshError::Connect {
+        node: t.node.clone(),
+        addr: addr_s.clone(),
+        source: last,
+    })?;
+    let _ = tcp.set_nodelay(true);
+    let handshake = |source| SshError::Handshake {
+        node: t.node.clone(),
+        addr: addr_s.clone(),
+        source,
+    };
+    let mut sess = ssh2::Session::new().map_err(handshake)?;
+    sess.set_tcp_stream(tcp);
+    sess.set_timeout(millis(connect_timeout));
+    sess.handshake().map_err(handshake)?;
+    if t.strict {
+        check_host_key(&sess, t)?;
+    }
+    authenticate(&sess, t)?;
+    Ok(Session {
+        sess,
+        node: t.node.clone(),
+    })
+}
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
+}
+
+fn check_host_key(sess: &ssh2::Session, t: &Target) -> Result<(), SshError> {
+    let path = t
+        .known_hosts
+        .clone()
+        .unwrap_or_else(|| home_ssh("known_hosts"));
+    let path_s = path.display().to_string();
+    let kh_err = |source| SshError::KnownHosts {
+        node: t.node.clone(),
+        path: path_s.clone(),
+        source,
+    };
+    let mut kh = sess.known_hosts().map_err(kh_err)?;
+    if path.exists() {
+        kh.read_file(&path, KnownHostFileKind::OpenSSH)
+            .map_err(kh_err)?;
+    }
+    let (key, _) = sess.host_key().ok_or_else(|| SshError::HostKeyUnknown {
+        node: t.node.clone(),
+        addr: t.addr_display(),
+        known_hosts: path_s.clone(),
+    })?;
+    match kh.check_port(&t.addr, t.port, key) {
+        CheckResult::Match => Ok(()),
+        CheckResult::Mismatch => Err(SshError::HostKeyChanged {
+            node: t.node.clone(),
+            addr: t.addr_display(),
+            known_hosts: path_s,
+        }),
+        CheckResult::NotFound | CheckResult::Failure => Err(SshError::HostKeyUnknown {
+            node: t.node.clone(),
+            addr: t.addr_display(),
+            known_hosts: path_s,
+        }),
+    }
+}
+
+fn authenticate(sess: &ssh2::Session, t: &Target) -> Result<(), SshError> {
+    let candidates: Vec<PathBuf> = match &t.identity {
+        Some(p) => vec![p.clone()],
+        None => ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|f| home_ssh(f))
+            .filter(|p| p.exists())
+            .collect(),
+    };
+    let mut last = None;
+    for id in &candidates {
+        match sess.userauth_pubkey_file(&t.user, None, id, None) {
+            Ok(()) if sess.authenticated() => return Ok(()),
+            Ok(()) => {}
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(SshError::Auth {
+        node: t.node.clone(),
+        user: t.user.clone(),
+        identity: match candidates.len() {
+            0 => "no identity file (none configured, none in ~/.ssh)".to_string(),
+            _ => candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        source: last,
+    })
+}
+
+/// Quote one word for the remote shell: single quotes, `'` as `'\''`.
+pub fn shell_quote(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+#".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
+pub fn command_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Session {
+    /// Run `argv` on the peer; `stdin` is sent then closed. Output (stderr merged into
+    /// stdout) is handed to `on_line` line by line as it arrives. Returns the exit status.
+    /// The whole run is bounded by `timeout`.
+    pub fn exec(
+        &self,
+        argv: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<i32, SshError> {
+        let command = command_line(argv);
+        let deadline = Instant::now() + timeout;
+        let chan_err = |source| SshError::Channel {
+            node: self.node.clone(),
+            command: command.clone(),
+            source,
+        };
+        let timed_out = || SshError::Timeout {
+            node: self.node.clone(),
+            command: command.clone(),
+            timeout,
+        };
+        let io_err = |source: std::io::Error| {
+            if source.kind() == std::io::ErrorKind::TimedOut || Instant::now() >= deadline {
+                timed_out()
+            } else {
+                SshError::Io {
+                    node: self.node.clone(),
+                    command: command.clone(),
+                    source,
+                }
+            }
+        };
+        let remaining = || deadline.saturating_duration_since(Instant::now());
+        self.sess.set_timeout(millis(remaining()));
+        let mut ch = self.sess.channel_session().map_err(chan_err)?;
+        ch.handle_extended_data(ExtendedData::Merge)
+            .map_err(chan_err)?;
+        ch.exec(&command).map_err(chan_err)?;
+        if let Some(data) = stdin {
+            self.sess.set_timeout(millis(remaining()));
+            ch.write_all(data).map_err(io_err)?;
+            ch.flush().map_err(io_err)?;
+        }
+        ch.send_eof().map_err(chan_err)?;
+        let mut pending: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if remaining().is_zero() {
+                return Err(timed_out());
+            }
+            self.sess.set_timeout(millis(remaining()));
+            let n = ch.read(&mut buf).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=pos).collect();
+                on_line(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r'));
+            }
+        }
+        if !pending.is_empty() {
+            on_line(&String::from_utf8_lossy(&pending));
+        }
+        self.sess.set_timeout(millis(remaining()));
+        ch.wait_close().map_err(chan_err)?;
+        ch.exit_status().map_err(chan_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_words_intact() {
+        assert_eq!(shell_quote("/usr/bin/svcmgr"), "/usr/bin/svcmgr");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$(reboot)"), "'$(reboot)'");
+        let argv: Vec<String> = ["svcmgr", "-s", "web", "start", "--local"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(command_line(&argv), "svcmgr -s web start --local");
+    }
+
+    #[test]
+    fn unreachable_peer_fails_fast_naming_it() {
+        // A port nobody listens on, on loopback: refused at once.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let t = Target {
+            node: "n9".into(),
+            addr: "127.0.0.1".into(),
+            port,
+            user: "root".into(),
+            identity: None,
+            known_hosts: None,
+            strict: true,
+        };
+        let start = Instant::now();
+        let e = connect(&t, Duration::from_secs(2))
+            .err()
+            .expect("must fail");
+        assert!(start.elapsed() < Duration::from_secs(3));
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("n9: can not connect to 127.0.0.1:"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn peer_address_from_node_config() {
+        let (node, _) = svcconf::parse_node(
+            "nodename = \"n1\"\n[ssh]\nport = 2222\n[nodes.n2]\naddr = \"10.0.0.2\"\n",
+            std::path::Path::new("node.toml"),
+            "h",
+        )
+        .unwrap();
+        let t = Target::from_node_config(&node, "n2");
+        assert_eq!((t.addr.as_str(), t.port), ("10.0.0.2", 2222));
+        let t = Target::from_node_config(&node, "n3");
+        assert_eq!((t.addr.as_str(), t.port), ("n3", 2222));
+        assert!(t.strict);
+    }
+}

@@ -1,0 +1,203 @@
+//! `postsync`: install a pushed config, under the service lock, only when it is complete
+//! (length and checksum) and not older than the config in place.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::generation::{self, Generation, PayloadError, Verdict};
+use super::{gen_file, records, sha256};
+use crate::lock::{self, LockError};
+use crate::paths::Root;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("push refused, the config in place is unchanged")]
+    Payload(#[source] PayloadError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(
+        "refused stale push from {from}: generation {incoming} is not newer than generation \
+         {local} in place (its config differs)"
+    )]
+    Stale {
+        from: String,
+        incoming: u64,
+        local: u64,
+    },
+    #[error("can not install {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    Installed { gen: u64, from: String },
+    Current { gen: u64, from: String },
+}
+
+pub fn postsync(
+    root: &Root,
+    svc: &str,
+    raw: &[u8],
+    waitlock: Duration,
+) -> Result<Received, ReceiveError> {
+    let (h, body) = generation::decode(raw).map_err(ReceiveError::Payload)?;
+    let _lock = lock::acquire(&root.lock(svc), "postsync", waitlock)?;
+    let var = root.svc_var(svc);
+    let gpath = gen_file(&var);
+    let conf = root.etc.join(format!("{svc}.conf"));
+    let write_err = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| ReceiveError::Write { path, source }
+    };
+    let local: Option<Generation> = match std::fs::read(&conf) {
+        Ok(data) => generation::load(&gpath).map(|rec| {
+            generation::current(Some(&rec), &sha256::hex(&data), generation::mtime_of(&conf)).0
+        }),
+        Err(_) => None,
+    };
+    let incoming = &h.generation;
+    let verdict = generation::judge(incoming, local.as_ref());
+    match verdict {
+        Verdict::Stale => {
+            let local = local.map_or(0, |l| l.gen);
+            return Err(ReceiveError::Stale {
+                from: h.from,
+                incoming: incoming.gen,
+                local,
+            });
+        }
+        Verdict::Install => install(&conf, body).map_err(write_err(&conf))?,
+        Verdict::Current => {}
+    }
+    // Keep the higher of the two generations for the same content.
+    let keep = match &local {
+        Some(l) if verdict == Verdict::Current && !incoming.newer_than(l) => l.clone(),
+        _ => incoming.clone(),
+    };
+    if local.as_ref() != Some(&keep) {
+        generation::save(&gpath, &keep).map_err(write_err(&gpath))?;
+    }
+    // The pusher holds what it pushed.
+    records::save(&var, &h.from, incoming).map_err(write_err(&records::dir(&var)))?;
+    Ok(match verdict {
+        Verdict::Install => Received::Installed {
+            gen: incoming.gen,
+            from: h.from,
+        },
+        _ => Received::Current {
+            gen: keep.gen,
+            from: h.from,
+        },
+    })
+}
+
+/// Temp file in the same directory, synced, then renamed over the config.
+fn install(conf: &std::path::Path, body: &[u8]) -> std::io::Result<()> {
+    let dir = conf.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = conf.file_name().and_then(|n| n.to_str()).unwrap_or("svc");
+    let tmp = dir.join(format!(".{name}.push.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, conf)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(data: &[u8], gen: u64, stamp: i64) -> Vec<u8> {
+        let g = Generation {
+            gen,
+            stamp,
+            sum: sha256::hex(data),
+        };
+        generation::encode(&g, "n1", data)
+    }
+
+    #[test]
+    fn install_refuse_stale_and_damaged() {
+        let d = std::env::temp_dir().join(format!("svcmgr-recv-{}", std::process::id()));
+        let root = Root::under(&d);
+        let conf = root.etc.join("web.conf");
+        let w = Duration::from_secs(1);
+        // A hand-written, untracked config is replaced by any push.
+        std::fs::create_dir_all(&root.etc).unwrap();
+        std::fs::write(&conf, "hand").unwrap();
+        let r = postsync(&root, "web", &push(b"v2", 2, 10), w).unwrap();
+        assert_eq!(
+            r,
+            Received::Installed {
+                gen: 2,
+                from: "n1".into()
+            }
+        );
+        assert_eq!(std::fs::read(&conf).unwrap(), b"v2");
+        assert_eq!(records::load(&root.svc_var("web"), "n1").unwrap().gen, 2);
+        // The same again: nothing to do.
+        let r = postsync(&root, "web", &push(b"v2", 2, 10), w).unwrap();
+        assert_eq!(
+            r,
+            Received::Current {
+                gen: 2,
+                from: "n1".into()
+            }
+        );
+        // An older generation with other content is refused.
+        let e = postsync(&root, "web", &push(b"v1", 1, 5), w).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ReceiveError::Stale {
+                    incoming: 1,
+                    local: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&conf).unwrap(), b"v2");
+        // A cut push changes nothing.
+        let mut cut = push(b"v3 longer", 3, 20);
+        cut.truncate(cut.len() - 3);
+        let e = postsync(&root, "web", &cut, w).unwrap_err();
+        assert!(matches!(
+            e,
+            ReceiveError::Payload(PayloadError::Truncated { .. })
+        ));
+        assert_eq!(std::fs::read(&conf).unwrap(), b"v2");
+        // A local edit bumps the local generation: a push of the old next number loses.
+        std::fs::write(&conf, "local edit").unwrap();
+        let e = postsync(&root, "web", &push(b"v3", 2, 30), w).unwrap_err();
+        assert!(matches!(e, ReceiveError::Stale { .. }), "{e}");
+        let r = postsync(&root, "web", &push(b"v4", 4, 40), w).unwrap();
+        assert_eq!(
+            r,
+            Received::Installed {
+                gen: 4,
+                from: "n1".into()
+            }
+        );
+        assert_eq!(std::fs::read(&conf).unwrap(), b"v4");
+        // No temp file left behind.
+        let names: Vec<String> = std::fs::read_dir(&root.etc)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["web.conf"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
