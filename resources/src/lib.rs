@@ -9,6 +9,7 @@ pub mod exec;
 pub mod fake;
 pub mod fs;
 pub mod ip;
+pub mod scsireserv;
 pub mod status;
 pub mod vg;
 
@@ -35,6 +36,8 @@ pub enum Resource {
     Fs(fs::Fs),
     Container(container::Container),
     Vg(vg::Vg),
+    /// Built by the service loader next to a vg with `scsireserv`, not by `new`.
+    Pr(scsireserv::Pr),
     #[cfg(feature = "fakes")]
     Fake(fake::Fake),
 }
@@ -56,18 +59,22 @@ impl Resource {
             Resource::Fs(r) => r,
             Resource::Container(r) => r,
             Resource::Vg(r) => r,
+            Resource::Pr(r) => r,
             #[cfg(feature = "fakes")]
             Resource::Fake(r) => r,
         }
     }
 
     /// Start order: group first, then what the driver says (fs: parents before children),
-    /// then the rid's number.
-    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, u32) {
+    /// then the rid's number; a vg's reservation (`vg#1pr`) goes just before its vg.
+    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, u32, u8) {
         let within = match self {
             Resource::Fs(f) => f.mnt().to_string(),
             _ => String::new(),
         };
-        (rc.group, within, rc.index())
+        match self {
+            Resource::Pr(p) => (rc.group, within, p.vg_index(), 0),
+            _ => (rc.group, within, rc.index(), 1),
+        }
     }
 }

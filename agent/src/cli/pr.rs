@@ -1,0 +1,209 @@
+//! `prstart`, `prstop`, `prstatus`: the SCSI-3 persistent reservations (`<vgrid>pr`) of a
+//! service alone, without their volume groups.
+
+use std::time::Duration;
+
+use resources::scsireserv::common::DevicePr;
+use resources::scsireserv::Pr;
+use resources::{Driver, ResStatus, Resource, Status};
+
+use super::{Cli, Format};
+use crate::engine::Options;
+use crate::exitcode;
+use crate::lock;
+use crate::paths::Root;
+use crate::service::{Item, Service};
+
+/// The reservation items of the service, narrowed by `--rid` (a reservation's rid, its
+/// vg's rid, or a group name) and `--tags`.
+fn pr_items<'a>(s: &'a Service, cli: &Cli) -> anyhow::Result<Vec<&'a Item>> {
+    let all: Vec<&Item> = s
+        .items
+        .iter()
+        .filter(|it| matches!(it.res, Resource::Pr(_)))
+        .collect();
+    if all.is_empty() {
+        anyhow::bail!(
+            "service {} has no SCSI reservation: set scsireserv = true on a vg resource",
+            s.name
+        );
+    }
+    let picked: Vec<&Item> = all
+        .into_iter()
+        .filter(|it| {
+            let rid = it.rid();
+            let vg_rid = rid.strip_suffix("pr").unwrap_or(rid);
+            let rid_ok = cli.rid.is_empty()
+                || cli.rid.iter().any(|r| {
+                    r == rid
+                        || r == vg_rid
+                        || svcconf::Group::from_name(r).is_some_and(|g| g == it.rc.group)
+                });
+            let tag_ok =
+                cli.tags.is_empty() || cli.tags.iter().any(|t| it.rc.common.tags.contains(t));
+            rid_ok && tag_ok
+        })
+        .collect();
+    if picked.is_empty() {
+        anyhow::bail!(
+            "no SCSI reservation of service {} matches the selection",
+            s.name
+        );
+    }
+    Ok(picked)
+}
+
+/// `prstart` (verb "start") or `prstop` (verb "stop").
+pub fn run(root: &Root, svc: &str, cli: &Cli, verb: &str) -> anyhow::Result<i32> {
+    let s = Service::load(root, svc)?;
+    crate::logging::init(svc, Some(&root.log_file(svc)));
+    let items = pr_items(&s, cli)?;
+    let _lock = lock::acquire(
+        &root.lock(svc),
+        &format!("pr{verb}"),
+        Duration::from_secs(cli.waitlock),
+    )?;
+    let mut ctx = s.ctx();
+    ctx.force = cli.force;
+    ctx.dry_run = cli.dry_run;
+    let opts = Options {
+        disable_rollback: cli.disable_rollback,
+        force: cli.force,
+    };
+    let result = match verb {
+        "start" => s.start(&ctx, &items, &opts),
+        _ => s.stop(&ctx, &items, &opts),
+    };
+    ctx.invalidate();
+    if !cli.dry_run {
+        s.cache_status(&s.status(&ctx));
+    }
+    Ok(match result {
+        Ok(()) => exitcode::OK,
+        Err(_) => exitcode::FAILED,
+    })
+}
+
+struct Report {
+    rid: String,
+    status: ResStatus,
+    label: String,
+    devices: Vec<Result<DevicePr, String>>,
+    backends: Vec<&'static str>,
+}
+
+fn report(s: &Service, it: &Item, pr: &Pr) -> Report {
+    let ctx = s.ctx();
+    let mut r = Report {
+        rid: it.rid().to_string(),
+        status: ResStatus::new(Status::NotApplicable),
+        label: String::new(),
+        devices: Vec::new(),
+        backends: Vec::new(),
+    };
+    if !it.rc.common.disable {
+        match pr.devices() {
+            Ok(devs) => {
+                r.devices = pr.inspect(&devs);
+                r.backends = devs.iter().map(|d| d.backend.prog()).collect();
+                r.status = pr.assess(&ctx, &r.devices);
+            }
+            Err(e) => r.status = ResStatus::with(Status::Undef, e.to_string()),
+        }
+        if it.rc.common.standby {
+            r.status.status = r.status.status.as_standby();
+        }
+    }
+    r.label = pr.label();
+    r
+}
+
+/// Each reservation's status line, its messages and every device's keys and holder. The
+/// exit code is their merged status code, as `status` gives the service's.
+pub fn status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
+    let s = Service::load(root, svc)?;
+    let items = pr_items(&s, cli)?;
+    let prs: Vec<(&Item, &Pr)> = items
+        .iter()
+        .filter_map(|it| match &it.res {
+            Resource::Pr(p) => Some((*it, p)),
+            _ => None,
+        })
+        .collect();
+    let reports: Vec<Report> = std::thread::scope(|scope| {
+        let hs: Vec<_> = prs
+            .iter()
+            .map(|&(it, pr)| scope.spawn(|| report(&s, it, pr)))
+            .collect();
+        hs.into_iter()
+            .zip(&prs)
+            .map(|(h, (it, _))| {
+                h.join().unwrap_or_else(|_| Report {
+                    rid: it.rid().to_string(),
+                    status: ResStatus::with(Status::Undef, "status check panicked"),
+                    label: String::new(),
+                    devices: Vec::new(),
+                    backends: Vec::new(),
+                })
+            })
+            .collect()
+    });
+    let merged = Status::merge_all(reports.iter().map(|r| r.status.status));
+    match cli.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json(&reports))?),
+        Format::Text => print!("{}", text(&reports)),
+    }
+    Ok(merged.code())
+}
+
+fn text(reports: &[Report]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let line = format!("{:<14} {:<10} {}", r.rid, r.status.status, r.label);
+        out.push_str(line.trim_end());
+        out.push('\n');
+        for m in &r.status.log {
+            out.push_str(&format!("  # {m}\n"));
+        }
+        for (d, prog) in r.devices.iter().zip(&r.backends) {
+            if let Ok(d) = d {
+                out.push_str(&format!("  {} ({prog}): {}\n", d.dev, d.describe()));
+            }
+        }
+    }
+    out
+}
+
+fn json(reports: &[Report]) -> serde_json::Value {
+    serde_json::Value::Array(
+        reports
+            .iter()
+            .map(|r| {
+                let devices: Vec<serde_json::Value> = r
+                    .devices
+                    .iter()
+                    .zip(&r.backends)
+                    .map(|(d, prog)| match d {
+                        Ok(d) => serde_json::json!({
+                            "dev": d.dev,
+                            "backend": prog,
+                            "keys": d.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                            "reservation": d.reservation.as_ref().map(|res| serde_json::json!({
+                                "key": res.key.to_string(),
+                                "type": res.pr_type,
+                            })),
+                        }),
+                        Err(e) => serde_json::json!({ "backend": prog, "error": e }),
+                    })
+                    .collect();
+                serde_json::json!({
+                    "rid": r.rid,
+                    "status": r.status.status,
+                    "label": r.label,
+                    "log": r.status.log,
+                    "devices": devices,
+                })
+            })
+            .collect(),
+    )
+}

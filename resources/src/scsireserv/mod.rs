@@ -1,0 +1,470 @@
+//! The SCSI-3 persistent reservation guard of a volume group (`scsireserv = true`): the
+//! `<vgrid>pr` resource, started just before its VG and stopped just after it.
+//!
+//! Start registers the node's key on every PV of the VG and takes a Write Exclusive,
+//! Registrants Only reservation (type 5), so a node that is not registered cannot write
+//! the disks. A reservation held by another key is refused unless forced; forced, it is
+//! preempted (and aborted) and verified. Stop releases and unregisters, but never touches
+//! a reservation another node took from us. Multipath maps go through `mpathpersist`,
+//! other devices through `sg_persist`.
+
+pub mod common;
+pub mod devices;
+pub mod mpathpersist;
+pub mod sgpersist;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use svcconf::ResourceConfig;
+
+use crate::exec::{self, Cmd, ExecError};
+use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
+use common::{DevicePr, Holder, Op, PrKey};
+use devices::{Backend, Dev};
+
+/// Reads answered with a UNIT ATTENTION are retried this many times, this far apart.
+const UA_ATTEMPTS: u32 = 10;
+const UA_PAUSE: Duration = Duration::from_millis(100);
+const SYSFS: &str = "/sys";
+
+pub struct Pr {
+    rid: String,
+    vgname: String,
+    vg_index: u32,
+    key: PrKey,
+    /// The key as configured, for the status label.
+    key_text: String,
+    forced: Option<Backend>,
+    no_preempt_abort: bool,
+    start_timeout: Duration,
+    stop_timeout: Duration,
+    /// Devices held / devices, from the last status run (for the label).
+    counts: Mutex<Option<(usize, usize)>>,
+}
+
+/// What a start did on one device, so a failure can undo it.
+enum Undo {
+    Release(Dev),
+    Unregister(Dev),
+}
+
+impl Pr {
+    /// The rid of the reservation guarding the VG resource `vg_rid`: `vg#1` -> `vg#1pr`.
+    pub fn rid_of(vg_rid: &str) -> String {
+        format!("{vg_rid}pr")
+    }
+
+    /// The reservation of the vg resource `vg`, keyed by its `prkey` keyword or else by
+    /// `node_key` (the node's prkey).
+    pub fn new(vg: &ResourceConfig, node_key: Option<&str>) -> Result<Pr> {
+        let rid = Pr::rid_of(&vg.rid);
+        let vgname = vg
+            .str("vgname")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Failed(format!("{}: vgname is not set", vg.rid)))?;
+        let key_text = vg.str("prkey").or(node_key).ok_or_else(|| {
+            Error::Failed(format!(
+                "{rid}: no reservation key: set prkey in node.toml or on [{}]",
+                vg.rid
+            ))
+        })?;
+        let key = key_text
+            .parse::<PrKey>()
+            .ok()
+            .filter(|k| k.0 != 0)
+            .ok_or_else(|| {
+                Error::Failed(format!(
+                    "{rid}: bad reservation key '{key_text}': expected 0x and 1 to 16 hex digits, not all zero"
+                ))
+            })?;
+        let forced = match vg.str("pr_backend") {
+            None => None,
+            Some(b) => Some(Backend::from_keyword(b).ok_or_else(|| {
+                Error::Failed(format!("{}: pr_backend: unknown tool '{b}'", vg.rid))
+            })?),
+        };
+        Ok(Pr {
+            rid,
+            vgname: vgname.to_string(),
+            vg_index: vg.index(),
+            key,
+            key_text: key_text.to_string(),
+            forced,
+            no_preempt_abort: vg.bool("no_preempt_abort"),
+            start_timeout: vg
+                .duration("start_timeout")
+                .unwrap_or(exec::DEFAULT_TIMEOUT),
+            stop_timeout: vg.duration("stop_timeout").unwrap_or(exec::DEFAULT_TIMEOUT),
+            counts: Mutex::new(None),
+        })
+    }
+
+    /// The number of the vg resource this reservation guards (for the start order).
+    pub fn vg_index(&self) -> u32 {
+        self.vg_index
+    }
+
+    pub fn key(&self) -> PrKey {
+        self.key
+    }
+
+    fn pvs_cmd() -> Cmd {
+        // Exit 5 is LVM's "some VG had a problem": the other PVs are still listed.
+        Cmd::new(devices::pvs_args())
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .ok_codes(&[0, 5])
+    }
+
+    fn devices_from(&self, pvs_out: &str) -> Result<Vec<Dev>> {
+        let paths = devices::dedup_devices(devices::parse_pvs(pvs_out, &self.vgname));
+        if paths.is_empty() {
+            return Err(Error::Failed(format!(
+                "no physical volume of volume group {} found",
+                self.vgname
+            )));
+        }
+        Ok(devices::assign(paths, self.forced, Path::new(SYSFS)))
+    }
+
+    /// The devices of the VG, freshly listed (for actions).
+    pub fn devices(&self) -> Result<Vec<Dev>> {
+        self.devices_from(&exec::query(&Self::pvs_cmd())?.stdout)
+    }
+
+    /// One PR IN read, repeated while the device answers with a UNIT ATTENTION.
+    fn read_op(&self, dev: &Dev, op: Op, timeout: Duration) -> Result<String> {
+        let cmd = Cmd::new(dev.backend.args(&op, &dev.path)).timeout(timeout);
+        let mut attempt = 1;
+        loop {
+            let out = exec::output(&cmd)?;
+            if out.code == 0 {
+                return Ok(out.stdout);
+            }
+            if attempt < UA_ATTEMPTS
+                && dev
+                    .backend
+                    .is_unit_attention(out.code, &out.stdout, &out.stderr)
+            {
+                tracing::debug!(rid = %self.rid, "unit attention on {}, reading again", dev.path);
+                std::thread::sleep(UA_PAUSE);
+                attempt += 1;
+                continue;
+            }
+            return Err(Error::Exec(ExecError::Failed {
+                argv: cmd.display(),
+                code: out.code,
+                stdout: out.stdout,
+                stderr: out.stderr,
+            }));
+        }
+    }
+
+    fn read_keys(&self, dev: &Dev, timeout: Duration) -> Result<Vec<PrKey>> {
+        let out = self.read_op(dev, Op::ReadKeys, timeout)?;
+        dev.backend
+            .parse_keys(&out)
+            .map_err(|e| Error::Failed(format!("{}: {e}", dev.path)))
+    }
+
+    fn read_reservation(
+        &self,
+        dev: &Dev,
+        timeout: Duration,
+    ) -> Result<Option<common::Reservation>> {
+        let out = self.read_op(dev, Op::ReadReservation, timeout)?;
+        dev.backend
+            .parse_reservation(&out)
+            .map_err(|e| Error::Failed(format!("{}: {e}", dev.path)))
+    }
+
+    /// Keys then reservation of one device. The first read also clears pending unit
+    /// attentions.
+    fn read(&self, dev: &Dev, timeout: Duration) -> Result<DevicePr> {
+        let keys = self.read_keys(dev, timeout)?;
+        let reservation = self.read_reservation(dev, timeout)?;
+        Ok(DevicePr {
+            dev: dev.path.clone(),
+            keys,
+            reservation,
+        })
+    }
+
+    /// Every device's state, each device's two reads in their own thread.
+    pub fn inspect(&self, devs: &[Dev]) -> Vec<std::result::Result<DevicePr, String>> {
+        let t = exec::DEFAULT_TIMEOUT;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = devs
+                .iter()
+                .map(|d| {
+                    (
+                        s.spawn(move || self.read_keys(d, t)),
+                        s.spawn(move || self.read_reservation(d, t)),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(devs)
+                .map(|((k, r), d)| {
+                    let keys = join(k).map_err(|e| format!("{}: {e}", d.path))?;
+                    let reservation = join(r).map_err(|e| format!("{}: {e}", d.path))?;
+                    Ok(DevicePr {
+                        dev: d.path.clone(),
+                        keys,
+                        reservation,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Set while this node holds (or should hold) the reservation: between a start and the
+    /// next stop.
+    fn started_flag(&self, ctx: &Ctx) -> PathBuf {
+        ctx.var_dir.join(format!("{}.started", self.rid))
+    }
+
+    fn set_started(&self, ctx: &Ctx, on: bool) {
+        if ctx.dry_run {
+            return;
+        }
+        let flag = self.started_flag(ctx);
+        let r = if on {
+            std::fs::create_dir_all(&ctx.var_dir).and_then(|_| std::fs::write(&flag, b""))
+        } else {
+            match std::fs::remove_file(&flag) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                r => r,
+            }
+        };
+        if let Err(e) = r {
+            tracing::warn!(rid = %self.rid, "can not update {}: {e}", flag.display());
+        }
+    }
+
+    /// The status of already inspected devices; remembers the counts for the label.
+    pub fn assess(&self, ctx: &Ctx, states: &[std::result::Result<DevicePr, String>]) -> ResStatus {
+        let started = self.started_flag(ctx).exists();
+        let (st, held) = common::assess(self.key, states, started);
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = Some((held, states.len()));
+        st
+    }
+
+    /// A PR OUT command; a reservation conflict gets its own message.
+    fn change(&self, ctx: &Ctx, dev: &Dev, op: Op, timeout: Duration) -> Result<()> {
+        let cmd = Cmd::new(dev.backend.args(&op, &dev.path)).timeout(timeout);
+        match ctx.change(&self.rid, &cmd) {
+            Ok(_) => Ok(()),
+            Err(ExecError::Failed { code, .. }) if code == dev.backend.conflict() => {
+                Err(Error::Failed(format!(
+                    "reservation conflict on {}: the device refused {} (exit status {code})",
+                    dev.path,
+                    cmd.display()
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn refuse(&self, dev: &Dev, holder: PrKey) -> Error {
+        Error::Refused(format!(
+            "reservation on {} is held by {holder}, not by our key {}: use --force to override",
+            dev.path, self.key
+        ))
+    }
+
+    /// Register and reserve one device; what was done is pushed on `undo`.
+    fn start_dev(&self, ctx: &Ctx, dev: &Dev, undo: &mut Vec<Undo>) -> Result<bool> {
+        let t = self.start_timeout;
+        let st = self.read(dev, t)?;
+        let registered = st.registered(self.key);
+        match st.holder(self.key) {
+            Holder::Us if registered => {
+                tracing::info!(rid = %self.rid, "{} is already reserved with our key {}", dev.path, self.key);
+                return Ok(false);
+            }
+            // Never register while another node holds it: under type 5 a registrant may write.
+            Holder::Other(r) if !ctx.force => return Err(self.refuse(dev, r.key)),
+            _ => {}
+        }
+        if !registered {
+            self.change(ctx, dev, Op::Register(self.key), t)?;
+            undo.push(Undo::Unregister(dev.clone()));
+        }
+        let now = DevicePr {
+            reservation: self.read_reservation(dev, t)?,
+            ..st
+        };
+        match now.holder(self.key) {
+            Holder::Us => {}
+            Holder::Nobody => {
+                self.change(ctx, dev, Op::Reserve(self.key), t)?;
+                undo.push(Undo::Release(dev.clone()));
+            }
+            Holder::Other(r) if !ctx.force => return Err(self.refuse(dev, r.key)),
+            Holder::Other(r) => self.preempt(ctx, dev, r.key)?,
+        }
+        Ok(true)
+    }
+
+    /// Take the reservation from `victim` (--force), then check that it took.
+    fn preempt(&self, ctx: &Ctx, dev: &Dev, victim: PrKey) -> Result<()> {
+        let abort = !self.no_preempt_abort;
+        tracing::warn!(
+            rid = %self.rid,
+            "preempt the reservation of {victim} on {} (--force){}",
+            dev.path,
+            if abort { ", aborting its commands" } else { "" }
+        );
+        let op = Op::Preempt {
+            key: self.key,
+            victim,
+            abort,
+        };
+        self.change(ctx, dev, op, self.start_timeout)?;
+        if ctx.dry_run {
+            return Ok(());
+        }
+        let after = self.read(dev, self.start_timeout)?;
+        if after.registered(victim) || !after.held_by(self.key) {
+            return Err(Error::Failed(format!(
+                "preemption of {victim} on {} did not take: {}",
+                dev.path,
+                after.describe()
+            )));
+        }
+        Ok(())
+    }
+
+    fn rollback(&self, ctx: &Ctx, undo: Vec<Undo>) {
+        for u in undo.into_iter().rev() {
+            let (dev, op, what) = match u {
+                Undo::Release(d) => (d, Op::Release(self.key), "release"),
+                Undo::Unregister(d) => (d, Op::Unregister(self.key), "unregister"),
+            };
+            tracing::info!(rid = %self.rid, "rollback: {what} {}", dev.path);
+            if let Err(e) = self.change(ctx, &dev, op, self.stop_timeout) {
+                tracing::warn!(rid = %self.rid, "rollback: can not {what} {}: {e}", dev.path);
+            }
+        }
+    }
+
+    /// Release and unregister one device, leaving alone a reservation another key holds.
+    fn stop_dev(&self, ctx: &Ctx, dev: &Dev) -> Result<bool> {
+        let t = self.stop_timeout;
+        let st = self.read(dev, t)?;
+        let registered = st.registered(self.key);
+        let mut changed = false;
+        match st.holder(self.key) {
+            Holder::Us => {
+                self.change(ctx, dev, Op::Release(self.key), t)?;
+                changed = true;
+            }
+            Holder::Other(r) => {
+                let how = if registered {
+                    "unregister our key only"
+                } else {
+                    "our key was preempted"
+                };
+                tracing::warn!(
+                    rid = %self.rid,
+                    "reservation on {} is held by {}, left untouched: {how}",
+                    dev.path,
+                    r.key
+                );
+            }
+            Holder::Nobody => {}
+        }
+        if registered {
+            self.change(ctx, dev, Op::Unregister(self.key), t)?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+}
+
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    h.join()
+        .unwrap_or_else(|_| Err(Error::Failed("read thread panicked".into())))
+}
+
+impl Driver for Pr {
+    fn rid(&self) -> &str {
+        &self.rid
+    }
+
+    fn label(&self) -> String {
+        common::label(
+            &self.key_text,
+            *self.counts.lock().unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    fn status(&self, ctx: &Ctx) -> ResStatus {
+        let devs = ctx
+            .query_cached(&Self::pvs_cmd())
+            .map_err(Error::from)
+            .and_then(|o| self.devices_from(&o.stdout));
+        match devs {
+            Ok(devs) => self.assess(ctx, &self.inspect(&devs)),
+            Err(e) => {
+                *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                ResStatus::with(Status::Undef, e.to_string())
+            }
+        }
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<bool> {
+        let devs = self.devices()?;
+        let mut undo = Vec::new();
+        let mut changed = false;
+        for dev in &devs {
+            match self.start_dev(ctx, dev, &mut undo) {
+                Ok(c) => changed |= c,
+                Err(e) => {
+                    self.rollback(ctx, undo);
+                    return Err(e);
+                }
+            }
+        }
+        self.set_started(ctx, true);
+        if !changed {
+            tracing::info!(rid = %self.rid, "reservation already held with {} on {} device(s)", self.key, devs.len());
+        }
+        Ok(changed)
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<bool> {
+        let pvs = exec::query(&Self::pvs_cmd())?;
+        let devs = match self.devices_from(&pvs.stdout) {
+            Ok(d) => d,
+            // Nothing left to release: the VG is gone from this node's view.
+            Err(e) => {
+                tracing::warn!(rid = %self.rid, "{e}: nothing to release");
+                self.set_started(ctx, false);
+                return Ok(false);
+            }
+        };
+        let mut changed = false;
+        let mut first_err = None;
+        for dev in &devs {
+            match self.stop_dev(ctx, dev) {
+                Ok(c) => changed |= c,
+                Err(e) => {
+                    tracing::error!(rid = %self.rid, "{}: {e}", dev.path);
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
+        }
+        self.set_started(ctx, false);
+        if !changed {
+            tracing::info!(rid = %self.rid, "no reservation nor registration of {} left: already down", self.key);
+        }
+        Ok(changed)
+    }
+}

@@ -1,0 +1,229 @@
+//! sg3_utils' `sg_persist`: argument lists and output parsers (pure, unit-tested).
+//!
+//! Every command runs with `-n` (no INQUIRY first). Answers look like:
+//! ```text
+//!   PR generation=0x2, 2 registered reservation keys follow:
+//!     0x74ca0002
+//!   PR generation=0x2, Reservation follows:
+//!     Key=0x74ca0000
+//!     scope: LU_SCOPE,  type: Write Exclusive, registrants only
+//!   PR generation=0x2, there is NO reservation held
+//! ```
+
+use super::common::{
+    after_generation, parse_key_list, Op, ParseError, PrKey, Reservation, PR_TYPE,
+};
+
+pub const PROG: &str = "sg_persist";
+/// sg3_utils' exit status for a RESERVATION CONFLICT.
+pub const CONFLICT: i32 = 24;
+/// sg3_utils' exit status for a UNIT ATTENTION sense.
+pub const UNIT_ATTENTION: i32 = 6;
+
+pub fn args(op: &Op, dev: &str) -> Vec<String> {
+    let mut v: Vec<String> = vec![PROG.into(), "-n".into()];
+    let prout_type = format!("--prout-type={PR_TYPE}");
+    match *op {
+        Op::ReadKeys => v.extend(["--in".into(), "--read-keys".into()]),
+        Op::ReadReservation => v.extend(["--in".into(), "--read-reservation".into()]),
+        Op::Register(k) => v.extend([
+            "--out".into(),
+            "--register-ignore".into(),
+            format!("--param-sark={k}"),
+        ]),
+        Op::Reserve(k) => v.extend([
+            "--out".into(),
+            "--reserve".into(),
+            format!("--param-rk={k}"),
+            prout_type,
+        ]),
+        Op::Release(k) => v.extend([
+            "--out".into(),
+            "--release".into(),
+            format!("--param-rk={k}"),
+            prout_type,
+        ]),
+        Op::Unregister(k) => v.extend([
+            "--out".into(),
+            "--register".into(),
+            format!("--param-rk={k}"),
+            "--param-sark=0".into(),
+        ]),
+        Op::Preempt { key, victim, abort } => v.extend([
+            "--out".into(),
+            if abort {
+                "--preempt-abort"
+            } else {
+                "--preempt"
+            }
+            .into(),
+            format!("--param-rk={key}"),
+            format!("--param-sark={victim}"),
+            prout_type,
+        ]),
+    }
+    v.push(dev.into());
+    v
+}
+
+/// `sg_persist -n --in --read-keys` output.
+pub fn parse_keys(out: &str) -> Result<Vec<PrKey>, ParseError> {
+    parse_key_list(out)
+}
+
+/// `sg_persist -n --in --read-reservation` output; `None` when no reservation is held.
+pub fn parse_reservation(out: &str) -> Result<Option<Reservation>, ParseError> {
+    const WHAT: &str = "sg_persist reservation";
+    let (i, rest) = after_generation(out, WHAT)?;
+    if rest.starts_with("there is NO reservation held") {
+        return Ok(None);
+    }
+    if !rest.starts_with("Reservation follows") {
+        return Err(ParseError::new(WHAT, format!("unexpected header '{rest}'")));
+    }
+    let mut key = None;
+    let mut pr_type = None;
+    for l in out.lines().skip(i + 1).map(str::trim) {
+        if let Some(k) = l.strip_prefix("Key=") {
+            key = Some(
+                k.parse::<PrKey>()
+                    .map_err(|_| ParseError::new(WHAT, format!("bad key line '{l}'")))?,
+            );
+        } else if let Some((_, t)) = l.split_once("type:") {
+            pr_type = Some(t.trim().to_string());
+        }
+    }
+    match (key, pr_type) {
+        (Some(key), Some(pr_type)) => Ok(Some(Reservation { key, pr_type })),
+        _ => Err(ParseError::new(WHAT, "no Key= or type: line")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(op: Op) -> String {
+        args(&op, "/dev/sdb").join(" ")
+    }
+
+    #[test]
+    fn argument_lists() {
+        let k = PrKey(0x8a3f01c2d4e5f607);
+        let old = PrKey(0x74ca0000);
+        assert_eq!(
+            argv(Op::ReadKeys),
+            "sg_persist -n --in --read-keys /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::ReadReservation),
+            "sg_persist -n --in --read-reservation /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::Register(k)),
+            "sg_persist -n --out --register-ignore --param-sark=0x8a3f01c2d4e5f607 /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::Reserve(k)),
+            "sg_persist -n --out --reserve --param-rk=0x8a3f01c2d4e5f607 --prout-type=5 /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::Release(k)),
+            "sg_persist -n --out --release --param-rk=0x8a3f01c2d4e5f607 --prout-type=5 /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::Unregister(k)),
+            "sg_persist -n --out --register --param-rk=0x8a3f01c2d4e5f607 --param-sark=0 /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::Preempt {
+                key: k,
+                victim: old,
+                abort: true
+            }),
+            "sg_persist -n --out --preempt-abort --param-rk=0x8a3f01c2d4e5f607 \
+             --param-sark=0x74ca0000 --prout-type=5 /dev/sdb"
+        );
+        assert_eq!(
+            argv(Op::Preempt {
+                key: k,
+                victim: old,
+                abort: false
+            }),
+            "sg_persist -n --out --preempt --param-rk=0x8a3f01c2d4e5f607 \
+             --param-sark=0x74ca0000 --prout-type=5 /dev/sdb"
+        );
+    }
+
+    #[test]
+    fn keys_zero_one_two() {
+        assert_eq!(
+            parse_keys("  PR generation=0x0, there are NO registered reservation keys\n"),
+            Ok(vec![])
+        );
+        assert_eq!(
+            parse_keys(
+                "  PR generation=0x1, 1 registered reservation key follows:\n    0x74ca0000\n"
+            ),
+            Ok(vec![PrKey(0x74ca0000)])
+        );
+        assert_eq!(
+            parse_keys(
+                "  PR generation=0x2, 2 registered reservation keys follow:\n    0x74ca0002\n    0x74ca0000\n"
+            ),
+            Ok(vec![PrKey(0x74ca0002), PrKey(0x74ca0000)])
+        );
+    }
+
+    #[test]
+    fn keys_upper_case_leading_zeros_and_inquiry_lines() {
+        let out = "  SVCEMU    SPC3 PR emulator  0001\n  Peripheral device type: disk\n\
+                     PR generation=0x5, 2 registered reservation keys follow:\n    0X00000000000000FF\n    0x8A3F01C2D4E5F607\n";
+        assert_eq!(
+            parse_keys(out),
+            Ok(vec![PrKey(0xff), PrKey(0x8a3f01c2d4e5f607)])
+        );
+    }
+
+    #[test]
+    fn keys_garbage_is_an_error() {
+        assert!(parse_keys("").is_err());
+        assert!(parse_keys("sg_persist: error opening file\n").is_err());
+        // The header and the list disagree: a truncated answer.
+        let e = parse_keys("  PR generation=0x2, 2 registered reservation keys follow:\n    0x1\n")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "can not parse registered keys: header announces 2 key(s), 1 listed"
+        );
+        assert!(
+            parse_keys("  PR generation=0x1, 1 registered reservation key follows:\n    zz\n")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn reservation_none_and_held() {
+        assert_eq!(
+            parse_reservation("  PR generation=0x2, there is NO reservation held\n"),
+            Ok(None)
+        );
+        let held = "  PR generation=0x2, Reservation follows:\n    Key=0x74ca0000\n    \
+                    scope: LU_SCOPE,  type: Write Exclusive, registrants only\n";
+        assert_eq!(
+            parse_reservation(held),
+            Ok(Some(Reservation {
+                key: PrKey(0x74ca0000),
+                pr_type: "Write Exclusive, registrants only".into()
+            }))
+        );
+        let upper = "  PR generation=0x9, Reservation follows:\n    Key=0x00000000DEADBEEF\n    \
+                     scope: LU_SCOPE,  type: Exclusive Access\n";
+        assert_eq!(
+            parse_reservation(upper).unwrap().unwrap().key,
+            PrKey(0xdeadbeef)
+        );
+        assert!(parse_reservation("  PR generation=0x2, Reservation follows:\n").is_err());
+        assert!(parse_reservation("nothing\n").is_err());
+    }
+}
