@@ -1,7 +1,7 @@
 //! The demo service used by `make demo` and `make bench`: the seed's busybox service on a
 //! lab: an ip, a volume group, an ext4 filesystem and a podman container.
 
-use crate::lab::{Lab, LoopDev, VolumeGroup};
+use crate::lab::{Lab, LoopDev, Node, OutputExt, VolumeGroup};
 
 /// The disks behind the service; dropping them removes the VG and detaches the loops.
 pub struct Disks {
@@ -29,4 +29,18 @@ pub fn busybox(lab: &mut Lab, nodes: &str) -> (String, Disks) {
         mnt = lab.dir().join("srv/busybox").display(),
     );
     (conf, Disks { vg, fs })
+}
+
+/// A `sync_period` window that does not contain the node's current local time, and the
+/// message `syncnodes` prints for it.
+pub fn period_excluding_now(n: &Node) -> (String, String) {
+    let now = n.sh(&["date", "+%H:%M"]).assert_ok("date").stdout_str();
+    let (h, m) = now.trim().split_once(':').expect("HH:MM");
+    let now: u32 = h.parse::<u32>().unwrap() * 60 + m.parse::<u32>().unwrap();
+    let f = |x: u32| format!("{:02}:{:02}", (x % 1440) / 60, x % 60);
+    let (a, b) = (f(now + 120), f(now + 180));
+    (
+        format!("{a}-{b}"),
+        format!("skip sync: not in allowed period (['{a}', '{b}'])"),
+    )
 }

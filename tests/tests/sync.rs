@@ -4,21 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use labtests::fixture::period_excluding_now;
 use labtests::lab::{self, svcmgr_bin, Lab, Node, OutputExt};
-
-/// `sync_period` windows that do not contain the current local time, and the message
-/// syncnodes prints for them.
-fn period_excluding_now(n: &Node) -> (String, String) {
-    let now = n.sh(&["date", "+%H:%M"]).assert_ok("date").stdout_str();
-    let (h, m) = now.trim().split_once(':').expect("HH:MM");
-    let now: u32 = h.parse::<u32>().unwrap() * 60 + m.parse::<u32>().unwrap();
-    let f = |x: u32| format!("{:02}:{:02}", (x % 1440) / 60, x % 60);
-    let (a, b) = (f(now + 120), f(now + 180));
-    (
-        format!("{a}-{b}"),
-        format!("skip sync: not in allowed period (['{a}', '{b}'])"),
-    )
-}
 
 fn conf(ip: &str, period: &str, extra: &str) -> String {
     format!(
