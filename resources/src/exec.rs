@@ -220,7 +220,11 @@ pub fn record_time(argv: &str, took: Duration) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let start = end.saturating_sub(took);
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = writeln!(f, "{}\t{}\t{argv}", start.as_micros(), end.as_micros());
     }
 }
