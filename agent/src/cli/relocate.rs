@@ -16,7 +16,7 @@ use crate::lock;
 use crate::paths::Root;
 use crate::render;
 use crate::service::Service;
-use crate::ssh::{run_all, Peer, RemoteRun};
+use crate::ssh::{run_all, Peer, RemoteRun, Session, SshError};
 
 /// Refuse a start while another node of `nodes` reports the service up (or partly up).
 /// Peers that cannot be asked are skipped, with a warning.
@@ -128,6 +128,17 @@ fn act_local(s: &Service, cli: &Cli, verb: &str) -> anyhow::Result<bool> {
 
 /// Run `svcmgr -s SVC <verb> --local` on a peer, its lines prefixed with its name.
 fn act_remote(s: &Service, cli: &Cli, peer: &Peer, verb: &str) -> bool {
+    act_remote_on(s, cli, peer, verb, peer.connect(RemoteRun::ACTION))
+}
+
+/// `act_remote` on a session opened beforehand.
+fn act_remote_on(
+    s: &Service,
+    cli: &Cli,
+    peer: &Peer,
+    verb: &str,
+    sess: Result<Session, SshError>,
+) -> bool {
     let wait = cli.waitlock.to_string();
     let mut args = vec!["-s", s.name.as_str(), verb, "--local", "--waitlock", &wait];
     if cli.disable_rollback {
@@ -135,7 +146,9 @@ fn act_remote(s: &Service, cli: &Cli, peer: &Peer, verb: &str) -> bool {
     }
     tracing::info!("{verb} on {}", peer.name());
     let name = peer.name().to_string();
-    match peer.run(&args, None, RemoteRun::ACTION, |l| println!("{name}: {l}")) {
+    match peer.run_on(sess, &args, None, RemoteRun::ACTION, |l| {
+        println!("{name}: {l}")
+    }) {
         Ok(0) => true,
         Ok(code) => {
             tracing::error!("{verb} on {name} failed (exit code {code})");
@@ -211,11 +224,19 @@ fn relocate_to(s: &Service, cli: &Cli, to: &str) -> anyhow::Result<i32> {
         );
     }
     let peer = Peer::new(&s.node, to);
-    if !act_local(s, cli, "stop")? {
+    // Connect to the destination while stopping here: the ssh handshake leaves the
+    // critical path of the relocation.
+    let (stopped, sess) = std::thread::scope(|sc| {
+        let pre = sc.spawn(|| peer.connect(RemoteRun::ACTION));
+        let stopped = act_local(s, cli, "stop");
+        (stopped, pre.join())
+    });
+    if !stopped? {
         tracing::error!("stop on {here} failed: not starting on {to}");
         return Ok(exitcode::FAILED);
     }
-    let ok = act_remote(s, cli, &peer, "start");
+    let sess = sess.map_err(|_| anyhow::anyhow!("ssh connect thread to {to} panicked"))?;
+    let ok = act_remote_on(s, cli, &peer, "start", sess);
     if !ok {
         rollback(s, cli, here)?;
     }

@@ -3,7 +3,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{connect, SshError, Target};
+use super::{connect, Session, SshError, Target};
 
 /// Time bounds of one remote run.
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +69,24 @@ impl Peer {
         t: RemoteRun,
         on_line: impl FnMut(&str),
     ) -> Result<i32, SshError> {
-        let sess = connect(&self.target, t.connect)?;
-        sess.exec(&self.argv(args), stdin, t.command, on_line)
+        self.run_on(connect(&self.target, t.connect), args, stdin, t, on_line)
+    }
+
+    /// `run` on a session connected beforehand (or fail with its connection error).
+    pub fn run_on(
+        &self,
+        sess: Result<Session, SshError>,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+        t: RemoteRun,
+        on_line: impl FnMut(&str),
+    ) -> Result<i32, SshError> {
+        sess?.exec(&self.argv(args), stdin, t.command, on_line)
+    }
+
+    /// Open the session now (e.g. while something else runs), for `run_on`.
+    pub fn connect(&self, t: RemoteRun) -> Result<Session, SshError> {
+        connect(&self.target, t.connect)
     }
 }
 

@@ -8,10 +8,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod cluster;
+
 use labtests::fixture;
 use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -21,12 +23,12 @@ fn p90(mut v: Vec<f64>) -> f64 {
     v[(v.len() * 9 / 10).min(v.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// Wall time of one run of `argv` in the node, in ms.
-fn time_run(node: &Node, argv: &[&str]) -> f64 {
+pub fn time_run(node: &Node, argv: &[&str]) -> f64 {
     let t0 = Instant::now();
     let out = node.command(argv).output().expect("spawn");
     let took = ms(t0.elapsed());
@@ -34,13 +36,13 @@ fn time_run(node: &Node, argv: &[&str]) -> f64 {
     took
 }
 
-fn nsenter_baseline(node: &Node) -> f64 {
+pub fn nsenter_baseline(node: &Node) -> f64 {
     median((0..30).map(|_| time_run(node, &["true"])).collect())
 }
 
 /// Wall time covered by the child commands recorded since the file was last cleared (the
 /// union of their intervals: some run in parallel), in ms.
-fn child_ms(times: &Path) -> f64 {
+pub fn child_ms(times: &Path) -> f64 {
     let text = std::fs::read_to_string(times).unwrap_or_default();
     let _ = std::fs::remove_file(times);
     let mut spans: Vec<(u128, u128)> = text
@@ -150,6 +152,10 @@ fn main() {
         .assert_ok("stop busybox");
     bench_cycle(n1, "busybox", what, base, &times, 3);
     drop(disks);
+    drop(lab);
+
+    cluster::relocation();
+    cluster::sync_fanout(&[1, 4, 16]);
 }
 
 fn num_cores() -> usize {

@@ -1,0 +1,97 @@
+//! Cluster benchmarks: the relocation of the demo service between two nodes, and config
+//! pushes to 1, 4 and 16 peers (one namespace and one sshd each).
+
+use labtests::fixture;
+use labtests::lab::{self, Lab, OutputExt};
+
+use super::{child_ms, median, nsenter_baseline, time_run};
+
+/// `switch --to n2` then back, the busybox service (ip, vg, fs, container): wall time, the
+/// time covered by child commands on both nodes, and the rest, the agent's own cost (ssh
+/// sessions and the remote agent's start-up included).
+pub fn relocation() {
+    let mut lab = Lab::new(&["n1", "n2"]);
+    let times = lab.dir().join("exec-times");
+    for n in ["n1", "n2"] {
+        lab.set_env(n, "SVCMGR_EXEC_TIMES", times.to_str().unwrap());
+    }
+    lab.enable_ssh();
+    let (conf, disks) = fixture::busybox(&mut lab, "n1 n2");
+    let (n1, n2) = (lab.node("n1"), lab.node("n2"));
+    n1.write_conf("busybox", &conf);
+    n1.svcmgr(&["-s", "busybox", "start"]).assert_ok("start");
+    n1.svcmgr(&["-s", "busybox", "syncnodes", "--force"])
+        .assert_ok("syncnodes");
+    let base = nsenter_baseline(n1);
+    let bin = lab::svcmgr_bin();
+    let bin = bin.to_str().unwrap();
+    let (mut wall, mut child, mut own) = (Vec::new(), Vec::new(), Vec::new());
+    let _ = std::fs::remove_file(&times);
+    for _ in 0..3 {
+        for (from, to) in [(n1, "n2"), (n2, "n1")] {
+            let w = time_run(from, &[bin, "-s", "busybox", "switch", "--to", to]) - base;
+            let c = child_ms(&times);
+            wall.push(w);
+            child.push(c);
+            own.push(w - c);
+        }
+    }
+    println!(
+        "relocation (switch), 4 resources, 2 nodes: wall median {:.0} ms = child commands {:.0} ms \
+         + agent overhead {:.0} ms (n={}; includes both nodes' status at the end)",
+        median(wall),
+        median(child),
+        median(own.clone()),
+        own.len()
+    );
+    n1.svcmgr(&["-s", "busybox", "stop"]).assert_ok("stop");
+    drop(disks);
+}
+
+/// CPU time (user + system) used by this process's finished children, in ms.
+fn children_cpu_ms() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let u = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let ms = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1000.0 + t.tv_usec() as f64 / 1000.0;
+    ms(u.user_time()) + ms(u.system_time())
+}
+
+/// `syncnodes --force` from n0 to its first `peers` nodes, for each size. All the peers'
+/// sshd and agents share this machine's cores with the pushing agent, so the wall time of
+/// a wide push here is bounded by their CPU; the pushing agent's own CPU is shown apart.
+pub fn sync_fanout(sizes: &[usize]) {
+    let max = sizes.iter().copied().max().unwrap_or(1);
+    let names: Vec<String> = (0..=max).map(|i| format!("n{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut lab = Lab::new(&refs);
+    lab.enable_ssh();
+    let n0 = lab.node("n0");
+    let base = nsenter_baseline(n0);
+    let bin = lab::svcmgr_bin();
+    let bin = bin.to_str().unwrap();
+    let mut one = None;
+    for &peers in sizes {
+        let svc = format!("s{peers}");
+        n0.write_conf(
+            &svc,
+            &format!("[DEFAULT]\nnodes = {}\n", names[..=peers].join(" ")),
+        );
+        let mut cpu = Vec::new();
+        let runs: Vec<f64> = (0..5)
+            .map(|_| {
+                let before = children_cpu_ms();
+                let w = time_run(n0, &[bin, "-s", &svc, "syncnodes", "--force"]) - base;
+                cpu.push(children_cpu_ms() - before);
+                w
+            })
+            .collect();
+        let m = median(runs);
+        let ratio = *one.get_or_insert(m);
+        println!(
+            "syncnodes --force to {peers:>2} peer(s): median {m:.0} ms ({:.2}x one peer; \
+             pushing agent's own CPU {:.0} ms; n=5)",
+            m / ratio,
+            median(cpu)
+        );
+    }
+}
