@@ -1,0 +1,217 @@
+# shellcheck shell=sh
+# Guest helpers for the role scripts (busybox sh). Console markers, one per line:
+#   @@STEP <name> OK|FAIL <detail>   one checked action
+#   @@SIGNAL <event>                 the host forwards <event> to the other guests
+#   @@OUTPUT <name> BEGIN|END        verbatim command output in between, lines prefixed "@@| "
+#   @@READY <detail>                 storage target is serving
+#   @@EVENTS ready                   the guest listens on its control port
+#   @@RESULT PASS|FAIL               the role's verdict, last line before power off
+
+EVENTS=/run/vmlab/events
+
+mark() { echo "@@$*"; }
+
+indent() { [ -n "$1" ] && printf '%s\n' "$1" | sed 's/^/    | /'; }
+
+# The role failed: tell the peers (so they stop waiting) and leave the role subshell.
+abort_role() {
+    mark "SIGNAL abort"
+    mark "RESULT FAIL"
+    exit 1
+}
+
+# step NAME CMD...: CMD must succeed.
+step() {
+    _name=$1
+    shift
+    _out=$("$@" 2>&1)
+    _rc=$?
+    indent "$_out"
+    if [ "$_rc" -eq 0 ]; then
+        mark "STEP $_name OK"
+        return 0
+    fi
+    mark "STEP $_name FAIL rc=$_rc: $*"
+    abort_role
+}
+
+# step_refused NAME REGEX CMD...: CMD must fail and its output match REGEX (grep -Ei).
+step_refused() {
+    _name=$1
+    _re=$2
+    shift 2
+    _out=$("$@" 2>&1)
+    _rc=$?
+    indent "$_out"
+    if [ "$_rc" -ne 0 ] && printf '%s\n' "$_out" | grep -Eqi "$_re"; then
+        mark "STEP $_name OK refused rc=$_rc: $(printf '%s\n' "$_out" | grep -Ei "$_re" | head -n1)"
+        return 0
+    fi
+    mark "STEP $_name FAIL expected refusal matching /$_re/, got rc=$_rc: $*"
+    abort_role
+}
+
+# capture NAME CMD...: record CMD's exact stdout (and stderr, when any, as NAME.stderr)
+# for the host, whatever its exit status.
+capture() {
+    _name=$1
+    shift
+    "$@" >/tmp/capture.out 2>/tmp/capture.err
+    _rc=$?
+    mark "OUTPUT $_name BEGIN rc=$_rc cmd=$*"
+    sed 's/^/@@| /' /tmp/capture.out
+    mark "OUTPUT $_name END"
+    if [ -s /tmp/capture.err ]; then
+        mark "OUTPUT $_name.stderr BEGIN rc=$_rc cmd=$*"
+        sed 's/^/@@| /' /tmp/capture.err
+        mark "OUTPUT $_name.stderr END"
+    fi
+}
+
+signal() { mark "SIGNAL $1"; }
+
+# wait_for EVENT [SECONDS]: block until the host forwards EVENT from another guest.
+wait_for() {
+    _n=0
+    _max=$((${2:-120} * 5))
+    while ! grep -qx "$1" "$EVENTS" 2>/dev/null; do
+        if grep -qx abort "$EVENTS" 2>/dev/null; then
+            mark "STEP wait_$1 FAIL a peer aborted"
+            mark "RESULT FAIL"
+            exit 1
+        fi
+        _n=$((_n + 1))
+        if [ "$_n" -gt "$_max" ]; then
+            mark "STEP wait_$1 FAIL timeout"
+            abort_role
+        fi
+        sleep 0.2
+    done
+    mark "STEP wait_$1 OK"
+}
+
+# lun_dev: the shared LUN's block device (the LIO disk), waiting for it to appear.
+lun_dev() {
+    _n=0
+    while [ "$_n" -lt 100 ]; do
+        for _b in /sys/block/sd*; do
+            [ -e "$_b/device/vendor" ] || continue
+            case $(cat "$_b/device/vendor") in
+            LIO-ORG*)
+                echo "/dev/${_b##*/}"
+                return 0
+                ;;
+            esac
+        done
+        _n=$((_n + 1))
+        sleep 0.2
+    done
+    return 1
+}
+
+# The control channel: the host writes event names, one a line, to the second serial port.
+# Input reaching a serial port nobody has open is lost, so the host holds events back until
+# this reader has the port open and says so.
+start_events() {
+    : >"$EVENTS"
+    (
+        exec </dev/ttyS1
+        stty raw -echo
+        mark "EVENTS ready"
+        exec tr -d '\r' >>"$EVENTS"
+    ) &
+}
+
+vmlab_main() {
+    _role=$1
+    _scenario=$2
+    start_events
+    if [ "$_role" = storage ]; then
+        (. /etc/vmlab/storage.sh)
+        _rc=$?
+    else
+        _file=/etc/vmlab/scenarios/$_scenario/$_role.sh
+        if [ ! -f "$_file" ]; then
+            mark "STEP role_script FAIL no $_file"
+            mark "RESULT FAIL"
+            return
+        fi
+        # shellcheck disable=SC1090 # the scenario role script
+        (
+            step svcmgr_runs svcmgr --version
+            . "$_file"
+        )
+        _rc=$?
+    fi
+    [ "$_rc" -eq 0 ] && mark "RESULT PASS"
+}
+
+# ---- helpers shared by scenarios -------------------------------------------------------
+
+# sg_persist, retried while the target reports a unit attention (after a preempt, the
+# first command from a preempted nexus gets "Registrations preempted"; SG_IO does not retry).
+pr_in() {
+    _i=0
+    while :; do
+        _o=$(sg_persist -n --in "$@" 2>&1)
+        _r=$?
+        if [ "$_r" -ne 0 ] && [ "$_i" -lt 3 ] && printf '%s\n' "$_o" | grep -qi 'unit attention'; then
+            _i=$((_i + 1))
+            continue
+        fi
+        printf '%s\n' "$_o"
+        return "$_r"
+    done
+}
+
+# Registered keys, space separated and sorted ("" when none).
+pr_keys() {
+    pr_in --read-keys "$1" | sed -n 's/^ *\(0x[0-9a-fA-F]*\) *$/\1/p' | sort | tr '\n' ' ' |
+        sed 's/ $//'
+}
+
+# check_keys DEV "KEY..." : the registered keys are exactly these.
+check_keys() {
+    _k=$(pr_keys "$1")
+    echo "registered keys: [${_k}] expected: [$2]"
+    [ "$_k" = "$2" ]
+}
+
+# check_holder DEV KEY|none : who holds the reservation (type 5 expected when held).
+check_holder() {
+    _r=$(pr_in --read-reservation "$1")
+    printf '%s\n' "$_r"
+    if [ "$2" = none ]; then
+        printf '%s\n' "$_r" | grep -qi 'no reservation'
+    else
+        printf '%s\n' "$_r" | grep -qi "Key=$2\$" && printf '%s\n' "$_r" | grep -qi 'registrants only'
+    fi
+}
+
+# Deterministic test data with its checksum next to it.
+write_data() {
+    seq 1 50000 >"$1" && md5sum "$1" | cut -d' ' -f1 >"$1.md5" && sync && cat "$1.md5"
+}
+
+check_data() {
+    _want=$(seq 1 50000 | md5sum | cut -d' ' -f1)
+    _got=$(md5sum "$1" | cut -d' ' -f1)
+    echo "md5 $_got expected $_want (recorded $(cat "$1.md5"))"
+    [ "$_got" = "$_want" ] && [ "$(cat "$1.md5")" = "$_want" ]
+}
+
+# e2fsck that may replay the journal (exit 0 or 1), then must find a clean filesystem.
+fsck_recover() {
+    e2fsck -fy "$1"
+    _rc=$?
+    [ "$_rc" -le 1 ] || return "$_rc"
+    e2fsck -fn "$1"
+}
+
+# One 4 KiB O_DIRECT write at block N of DEV.
+direct_write() {
+    dd if=/dev/urandom of="$1" bs=4096 count=1 seek="$2" oflag=direct conv=notrunc,fsync
+}
+
+# The kernel logged a SCSI reservation conflict.
+conflict_logged() { dmesg | grep -i 'reservation conflict'; }
