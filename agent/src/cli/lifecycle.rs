@@ -9,7 +9,7 @@ use crate::engine::{Options, Selection};
 use crate::exitcode;
 use crate::lock;
 use crate::paths::Root;
-use crate::service::Service;
+use crate::service::{Item, Service};
 
 pub fn run(
     root: &Root,
@@ -33,7 +33,27 @@ pub fn run(
         Some(g) => format!("{verb}{}", g.name()),
         None => verb.to_string(),
     };
-    let _lock = lock::acquire(&root.lock(svc), &intent, Duration::from_secs(cli.waitlock))?;
+    Ok(if act_locked(&s, &items, cli, verb, &intent)? {
+        exitcode::OK
+    } else {
+        exitcode::FAILED
+    })
+}
+
+/// Run `verb` ("start", "stop", anything else: restart) on `items` under the service lock
+/// taken with `intent`, then refresh the status cache; true when the action succeeded.
+pub(super) fn act_locked(
+    s: &Service,
+    items: &[&Item],
+    cli: &Cli,
+    verb: &str,
+    intent: &str,
+) -> anyhow::Result<bool> {
+    let _lock = lock::acquire(
+        &s.root.lock(&s.name),
+        intent,
+        Duration::from_secs(cli.waitlock),
+    )?;
     let mut ctx = s.ctx();
     ctx.force = cli.force;
     ctx.dry_run = cli.dry_run;
@@ -42,18 +62,15 @@ pub fn run(
         force: cli.force,
     };
     let result = match verb {
-        "start" => s.start(&ctx, &items, &opts),
-        "stop" => s.stop(&ctx, &items, &opts),
+        "start" => s.start(&ctx, items, &opts),
+        "stop" => s.stop(&ctx, items, &opts),
         _ => s
-            .stop(&ctx, &items, &opts)
-            .and_then(|_| s.start(&ctx, &items, &opts)),
+            .stop(&ctx, items, &opts)
+            .and_then(|_| s.start(&ctx, items, &opts)),
     };
     ctx.invalidate();
     if !cli.dry_run {
         s.cache_status(&s.status(&ctx));
     }
-    Ok(match result {
-        Ok(()) => exitcode::OK,
-        Err(_) => exitcode::FAILED,
-    })
+    Ok(result.is_ok())
 }

@@ -1,16 +1,12 @@
 //! `prstart`, `prstop`, `prstatus`: the SCSI-3 persistent reservations (`<vgrid>pr`) of a
 //! service alone, without their volume groups.
 
-use std::time::Duration;
-
 use resources::scsireserv::common::DevicePr;
 use resources::scsireserv::Pr;
 use resources::{Driver, ResStatus, Resource, Status};
 
 use super::{Cli, Format};
-use crate::engine::Options;
 use crate::exitcode;
-use crate::lock;
 use crate::paths::Root;
 use crate::service::{Item, Service};
 
@@ -58,30 +54,8 @@ pub fn run(root: &Root, svc: &str, cli: &Cli, verb: &str) -> anyhow::Result<i32>
     let s = Service::load(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
     let items = pr_items(&s, cli)?;
-    let _lock = lock::acquire(
-        &root.lock(svc),
-        &format!("pr{verb}"),
-        Duration::from_secs(cli.waitlock),
-    )?;
-    let mut ctx = s.ctx();
-    ctx.force = cli.force;
-    ctx.dry_run = cli.dry_run;
-    let opts = Options {
-        disable_rollback: cli.disable_rollback,
-        force: cli.force,
-    };
-    let result = match verb {
-        "start" => s.start(&ctx, &items, &opts),
-        _ => s.stop(&ctx, &items, &opts),
-    };
-    ctx.invalidate();
-    if !cli.dry_run {
-        s.cache_status(&s.status(&ctx));
-    }
-    Ok(match result {
-        Ok(()) => exitcode::OK,
-        Err(_) => exitcode::FAILED,
-    })
+    let ok = super::lifecycle::act_locked(&s, &items, cli, verb, &format!("pr{verb}"))?;
+    Ok(if ok { exitcode::OK } else { exitcode::FAILED })
 }
 
 struct Report {

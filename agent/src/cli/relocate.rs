@@ -3,16 +3,13 @@
 //!
 //! Remote invocations pass `--local`, so the peer does not probe back.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use resources::Status;
 
 use super::status::use_color;
 use super::Cli;
-use crate::engine::{error_chain, Options};
+use crate::engine::error_chain;
 use crate::exitcode;
-use crate::lock;
 use crate::paths::Root;
 use crate::render;
 use crate::service::Service;
@@ -106,24 +103,8 @@ fn avail_from_json(out: &str) -> Option<Status> {
 
 /// Start or stop the whole service here, under the lock; true on success.
 fn act_local(s: &Service, cli: &Cli, verb: &str) -> anyhow::Result<bool> {
-    let _lock = lock::acquire(
-        &s.root.lock(&s.name),
-        verb,
-        Duration::from_secs(cli.waitlock),
-    )?;
     let items: Vec<_> = s.items.iter().collect();
-    let ctx = s.ctx();
-    let opts = Options {
-        disable_rollback: cli.disable_rollback,
-        force: cli.force,
-    };
-    let r = match verb {
-        "start" => s.start(&ctx, &items, &opts),
-        _ => s.stop(&ctx, &items, &opts),
-    };
-    ctx.invalidate();
-    s.cache_status(&s.status(&ctx));
-    Ok(r.is_ok())
+    super::lifecycle::act_locked(s, &items, cli, verb, verb)
 }
 
 /// Run `svcmgr -s SVC <verb> --local` on a peer, its lines prefixed with its name.
@@ -194,7 +175,11 @@ fn print_statuses(s: &Service, cli: &Cli, peers: &[Peer]) {
     }
 }
 
-fn load(root: &Root, svc: &str) -> anyhow::Result<Service> {
+fn load(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<Service> {
+    if cli.dry_run {
+        // Half of a relocation runs on another node: a dry run could not be honest.
+        anyhow::bail!("--dry-run is not supported by switch, takeover and giveback");
+    }
     let s = Service::load(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
     Ok(s)
@@ -205,7 +190,7 @@ pub fn switch(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
         .to
         .clone()
         .context("switch needs the destination: switch --to NODE")?;
-    let s = load(root, svc)?;
+    let s = load(root, svc, cli)?;
     relocate_to(&s, cli, &to)
 }
 
@@ -260,7 +245,7 @@ fn rollback(s: &Service, cli: &Cli, here: &str) -> anyhow::Result<()> {
 }
 
 pub fn takeover(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = load(root, svc)?;
+    let s = load(root, svc, cli)?;
     take_here(&s, cli)
 }
 
@@ -301,7 +286,7 @@ fn take_here(s: &Service, cli: &Cli) -> anyhow::Result<i32> {
 
 /// Back to the first node of `nodes`, run from any node.
 pub fn giveback(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = load(root, svc)?;
+    let s = load(root, svc, cli)?;
     let first = s
         .cfg
         .nodes
