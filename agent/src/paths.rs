@@ -77,9 +77,19 @@ impl Root {
     }
 }
 
-/// Write a file atomically: a temp file in the same directory, then rename.
+/// Write a file atomically (readers see the old or the new content, never a mix): a temp
+/// file in the same directory, synced, renamed over `path`, the directory synced. The file
+/// keeps the mode of the one it replaces; a new one gets 0644. A failure leaves no temp file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o644)
+}
+
+/// `write_atomic` with the mode a new file gets (0600 for files holding secrets: the temp
+/// file has the final mode from its creation, never readable by others even for a moment).
+pub fn write_atomic_mode(path: &Path, data: &[u8], new_mode: u32) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mode = std::fs::metadata(path).map_or(new_mode, |m| m.permissions().mode() & 0o7777);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
@@ -87,10 +97,24 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
         std::process::id()
     ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The umask may have narrowed the mode; a leftover temp file may have another one.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 //! The key is `prkey` in node.toml. When absent it is generated once from /dev/urandom and
 //! written back, under a lock, so two first runs at the same time agree on one key.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::io::Read;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,10 +39,12 @@ pub fn ensure(root: &Root, node: &mut NodeConfig) -> anyhow::Result<String> {
         Some(k) => k,
         None => {
             let key = svcconf::generate_prkey(random_u64()?);
-            write_keeping_mode(&path, svcconf::node_text_with_prkey(&text, &key).as_bytes())
-                .with_context(|| {
-                    format!("write the generated prkey {key} to {}", path.display())
-                })?;
+            crate::paths::write_atomic_mode(
+                &path,
+                svcconf::node_text_with_prkey(&text, &key).as_bytes(),
+                0o600,
+            )
+            .with_context(|| format!("write the generated prkey {key} to {}", path.display()))?;
             tracing::info!(
                 "generated the node's reservation key {key} into {}",
                 path.display()
@@ -61,32 +62,6 @@ fn random_u64() -> anyhow::Result<u64> {
         .and_then(|mut f| f.read_exact(&mut b))
         .context("read /dev/urandom")?;
     Ok(u64::from_le_bytes(b))
-}
-
-/// Temp file then rename, like `paths::write_atomic`, but the temp file is created with the
-/// mode of the file it replaces (node.toml holds the cluster secret: never readable by
-/// others, not even for a moment). A new file gets 0600.
-fn write_keeping_mode(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
-        std::process::id()
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)?;
-    // The umask may have narrowed the mode; a leftover temp file may have another one.
-    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The reservation resource guarding `vg` when it has `scsireserv = true`: rid `<vgrid>pr`,
@@ -117,6 +92,8 @@ pub fn reservation_item(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
     use std::path::PathBuf;
 
     fn temp_root(name: &str) -> (PathBuf, Root) {

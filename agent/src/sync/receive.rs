@@ -1,7 +1,6 @@
 //! `postsync`: install a pushed config, under the service lock, only when it is complete
 //! (length and checksum) and not older than the config in place.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -71,7 +70,7 @@ pub fn postsync(
                 local,
             });
         }
-        Verdict::Install => install(&conf, body).map_err(write_err(&conf))?,
+        Verdict::Install => crate::paths::write_atomic(&conf, body).map_err(write_err(&conf))?,
         Verdict::Current => {}
     }
     // Keep the higher of the two generations for the same content.
@@ -94,25 +93,6 @@ pub fn postsync(
             from: h.from,
         },
     })
-}
-
-/// Temp file in the same directory, synced, then renamed over the config.
-fn install(conf: &std::path::Path, body: &[u8]) -> std::io::Result<()> {
-    let dir = conf.parent().unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = conf.file_name().and_then(|n| n.to_str()).unwrap_or("svc");
-    let tmp = dir.join(format!(".{name}.push.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, conf)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
