@@ -1,8 +1,7 @@
 //! Lab tests of the container driver on real podman (per-node storage, runc, an imported
 //! busybox image), and of an ip + fs + container service.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
@@ -24,15 +23,6 @@ fn container_conf(image: &str, extra: &str) -> String {
         "[DEFAULT]\nnodes = n1\n\n{}",
         container_section(image, extra)
     )
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-/// Console output of an action: stdout and stderr together.
-fn all_output(o: &Output) -> String {
-    format!("{}{}", o.stdout_str(), o.stderr_str())
 }
 
 /// `print status --format json` of service `web`.
@@ -118,11 +108,11 @@ fn container_start_stop_and_restart_reuses_it() {
     let (st, label, log) = res(n1, "container#1");
     assert_eq!((st.as_str(), label.as_str()), ("down", image.as_str()));
     assert_eq!(log, ["can not find container id"]);
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
 
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start");
-    let log = all_output(&out);
+    let log = out.all_output();
     let run_at = at(
         &log,
         &format!("WEB.CONTAINER#1 podman run -d --name {CNAME} --network none {image} /bin/sh -c"),
@@ -133,7 +123,7 @@ fn container_start_stop_and_restart_reuses_it() {
     let (st, label, _) = res(n1, "container#1");
     assert_eq!(st, "up");
     assert_eq!(label, format!("{}@{image}", &id[..12]));
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 0);
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
     let tree = n1.svcmgr(&["-s", "web", "print", "status"]).stdout_str();
     assert!(
         tree.contains(&format!(
@@ -147,17 +137,17 @@ fn container_start_stop_and_restart_reuses_it() {
     let again = n1.svcmgr(&["-s", "web", "start"]);
     again.assert_ok("second start");
     assert!(
-        all_output(&again).contains("is already up"),
+        again.all_output().contains("is already up"),
         "{}",
-        all_output(&again)
+        again.all_output()
     );
-    assert!(!all_output(&again).contains("podman run"));
+    assert!(!again.all_output().contains("podman run"));
     assert_eq!(podman_id(n1, CNAME), id);
 
     // Stop: grace = stop_timeout 8s minus the 5s margin.
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop");
-    let log = all_output(&out);
+    let log = out.all_output();
     assert!(
         at(&log, &format!("podman stop -t 3 {CNAME}")) < at(&log, "wait for container down status")
     );
@@ -171,20 +161,20 @@ fn container_start_stop_and_restart_reuses_it() {
     assert_eq!(st, "down");
     assert_eq!(label, format!("{}@{image}", &id[..12]));
     assert!(log[0].contains("exited"), "{log:?}");
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
 
     let again = n1.svcmgr(&["-s", "web", "stop"]);
     again.assert_ok("second stop");
     assert!(
-        all_output(&again).contains("is already down"),
+        again.all_output().contains("is already down"),
         "{}",
-        all_output(&again)
+        again.all_output()
     );
 
     // Restart of the existing stopped container: `start`, same id.
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("restart");
-    let log = all_output(&out);
+    let log = out.all_output();
     at(&log, &format!("WEB.CONTAINER#1 podman start {CNAME}"));
     assert!(!log.contains("podman run"), "{log}");
     assert_eq!(podman_id(n1, CNAME), id, "start reuses the container");
@@ -217,12 +207,12 @@ fn container_killed_behind_our_back_shows_down() {
     let (st, _, log) = res(n1, "container#1");
     assert_eq!(st, "down", "{log:?}");
     assert_eq!(log, ["container web-app is exited (code 137)"]);
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
 
     // Stopping a dead container is a no-op; starting brings the same one back.
     let stop = n1.svcmgr(&["-s", "web", "stop"]);
     stop.assert_ok("stop of a dead container");
-    assert!(all_output(&stop).contains("is already down"));
+    assert!(stop.all_output().contains("is already down"));
     n1.svcmgr(&["-s", "web", "start"]).assert_ok("start again");
     assert_eq!(podman_id(n1, "web-app"), id);
     assert_eq!(res(n1, "container#1").0, "up");
@@ -243,8 +233,8 @@ fn container_missing_image_fails_start_with_podmans_error() {
     );
     n1.write_conf("web", &conf);
     let out = n1.svcmgr(&["-s", "web", "start"]);
-    assert_eq!(code(&out), 1, "{}", all_output(&out));
-    let log = all_output(&out);
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    let log = out.all_output();
     assert!(
         log.contains(&format!("{missing}: image not known")),
         "podman's error is in the message:\n{log}"
@@ -265,8 +255,8 @@ fn container_that_exits_at_once_fails_start() {
     let conf = container_conf(&image, "").replace(RUN_COMMAND, "/bin/false");
     n1.write_conf("web", &conf);
     let out = n1.svcmgr(&["-s", "web", "start"]);
-    assert_eq!(code(&out), 1, "{}", all_output(&out));
-    let log = all_output(&out);
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    let log = out.all_output();
     // podman shows "stopped" until its cleanup marks the container "exited".
     let ended = ["exited", "stopped"]
         .iter()
@@ -299,12 +289,12 @@ fn container_bad_config_fails_validate() {
     for (conf, kw) in cases {
         n1.write_conf("web", &conf);
         let v = n1.svcmgr(&["-s", "web", "validate", "config"]);
-        assert_eq!(code(&v), 1, "{conf}\n{}", all_output(&v));
-        let msg = all_output(&v);
+        assert_eq!(v.code(), 1, "{conf}\n{}", v.all_output());
+        let msg = v.all_output();
         assert!(msg.contains("web.conf") && msg.contains(kw), "{msg}");
         let s = n1.svcmgr(&["-s", "web", "start"]);
-        assert_eq!(code(&s), 1, "{}", all_output(&s));
-        assert!(!all_output(&s).contains("podman run"));
+        assert_eq!(s.code(), 1, "{}", s.all_output());
+        assert!(!s.all_output().contains("podman run"));
     }
     let ps = n1.sh(&["podman", "ps", "-a", "--format", "{{.Names}}"]);
     ps.assert_ok("podman ps");
@@ -336,13 +326,13 @@ fn container_image_change_warns_then_recreates() {
     );
     let again = n1.svcmgr(&["-s", "web", "start"]);
     again.assert_ok("start while running another image");
-    assert!(all_output(&again).contains("is already up"));
+    assert!(again.all_output().contains("is already up"));
     assert_eq!(podman_id(n1, CNAME), id);
 
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop");
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start with the new image");
-    let log = all_output(&out);
+    let log = out.all_output();
     let rm = at(&log, &format!("podman rm -f {CNAME}"));
     assert!(rm < at(&log, "podman run -d"), "{log}");
     assert!(log.contains("recreate it"), "{log}");
@@ -375,8 +365,8 @@ fn container_runtime_unreachable_is_an_error_not_down() {
     );
     for action in ["stop", "start"] {
         let o = n1.svcmgr(&["-s", "web", action]);
-        assert_eq!(code(&o), 1, "{action}: {}", all_output(&o));
-        let out = all_output(&o);
+        assert_eq!(o.code(), 1, "{action}: {}", o.all_output());
+        let out = o.all_output();
         assert!(out.contains("Cannot connect to the Docker daemon"), "{out}");
         assert!(!out.contains("already down"), "{out}");
     }
@@ -394,8 +384,8 @@ fn container_runtime_unreachable_is_an_error_not_down() {
         "{log:?}"
     );
     let o = n1.svcmgr(&["-s", "web", "stop"]);
-    assert_eq!(code(&o), 1, "{}", all_output(&o));
-    assert!(all_output(&o).contains("cannot execute"));
+    assert_eq!(o.code(), 1, "{}", o.all_output());
+    assert!(o.all_output().contains("cannot execute"));
 }
 
 struct Full {
@@ -420,18 +410,6 @@ fn full_conf(f: &Full, image: &str, run_args: &str) -> String {
     )
 }
 
-fn has_ip(n: &Node, ip: &str) -> bool {
-    n.sh(&["ip", "-o", "addr", "show", "dev", "eth0"])
-        .stdout_str()
-        .contains(&format!("inet {ip}/"))
-}
-
-fn mounted(n: &Node, mnt: &Path) -> bool {
-    n.mountinfo()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&mnt.display().to_string()))
-}
-
 #[test]
 fn full_service_orders_start_and_stop_and_rolls_back() {
     if !lab::require_root("full_service_orders_start_and_stop_and_rolls_back") {
@@ -452,7 +430,7 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
 
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start");
-    let log = all_output(&out);
+    let log = out.all_output();
     let ip_at = at(&log, "WEB.IP#1 ip addr add");
     let fs_at = at(&log, "WEB.FS#1 mount -t ext4");
     let ct_at = at(&log, "WEB.CONTAINER#1 podman run -d");
@@ -460,18 +438,18 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
         ip_at < fs_at && fs_at < ct_at,
         "start order ip, fs, container:\n{log}"
     );
-    assert!(has_ip(n1, &f.ip));
-    assert!(mounted(n1, &f.mnt));
+    assert!(n1.has_ip(&f.ip));
+    assert!(n1.is_mounted(&f.mnt));
     // The container wrote into the mounted filesystem: it started after the mount.
     n1.sh(&["test", "-e", &f.mnt.join("alive").display().to_string()])
         .assert_ok("file written by the container on the fs");
     let st = status_json(n1);
     assert_eq!(st["avail"], "up", "{st}");
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 0);
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
 
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop");
-    let log = all_output(&out);
+    let log = out.all_output();
     let ct_at = at(&log, &format!("WEB.CONTAINER#1 podman stop -t 10 {CNAME}"));
     let fs_at = at(&log, "WEB.FS#1 umount");
     let ip_at = at(&log, "WEB.IP#1 ip addr del");
@@ -479,8 +457,8 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
         ct_at < fs_at && fs_at < ip_at,
         "stop order container, fs, ip:\n{log}"
     );
-    assert!(!has_ip(n1, &f.ip));
-    assert!(!mounted(n1, &f.mnt));
+    assert!(!n1.has_ip(&f.ip));
+    assert!(!n1.is_mounted(&f.mnt));
     assert!(!podman_running(n1, CNAME));
     assert_eq!(status_json(n1)["avail"], "down");
 
@@ -489,8 +467,8 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
     let missing = format!("localhost/{}:none", lab::unique("nosuch"));
     n1.write_conf("web", &full_conf(&f, &missing, "--pull never"));
     let out = n1.svcmgr(&["-s", "web", "start"]);
-    assert_eq!(code(&out), 1, "{}", all_output(&out));
-    let log = all_output(&out);
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    let log = out.all_output();
     let fail_at = at(&log, "image not known");
     let rb_at = at(&log, "rollback");
     let umount_at = at(&log, "WEB.FS#1 umount");
@@ -499,17 +477,17 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
         fail_at < rb_at && rb_at < umount_at && umount_at < del_at,
         "{log}"
     );
-    assert!(!has_ip(n1, &f.ip));
-    assert!(!mounted(n1, &f.mnt));
+    assert!(!n1.has_ip(&f.ip));
+    assert!(!n1.is_mounted(&f.mnt));
     for rid in ["ip#1", "fs#1", "container#1"] {
         assert_eq!(res(n1, rid).0, "down", "{rid} after rollback");
     }
 
     // --disable-rollback leaves ip and fs up.
     let out = n1.svcmgr(&["-s", "web", "start", "--disable-rollback"]);
-    assert_eq!(code(&out), 1, "{}", all_output(&out));
-    assert!(has_ip(n1, &f.ip));
-    assert!(mounted(n1, &f.mnt));
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    assert!(n1.has_ip(&f.ip));
+    assert!(n1.is_mounted(&f.mnt));
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("final stop");
-    assert!(!mounted(n1, &f.mnt));
+    assert!(!n1.is_mounted(&f.mnt));
 }

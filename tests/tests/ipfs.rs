@@ -14,22 +14,6 @@ fn conf(ip: &str, dev: &str, mnt: &Path, extra_fs: &str) -> String {
     )
 }
 
-fn has_ip(node: &Node, ip: &str) -> bool {
-    node.sh(&["ip", "-o", "addr", "show", "dev", "eth0"])
-        .stdout_str()
-        .contains(&format!("inet {ip}/"))
-}
-
-fn mounted(node: &Node, mnt: &Path) -> bool {
-    node.mountinfo()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&mnt.display().to_string()))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
 struct Setup {
     lab: lab::Lab,
     dev: LoopDev,
@@ -65,7 +49,7 @@ fn start_status_stop_cycle() {
         "{}",
         st.stdout_str()
     );
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
 
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start");
@@ -74,10 +58,10 @@ fn start_status_stop_cycle() {
     let fs_at = log.find("WEB.FS#1 mount -t ext4").expect(&log);
     assert!(ip_at < fs_at, "ip starts before fs:\n{log}");
     assert!(log.contains("WEB.IP#1 checking"), "{log}");
-    assert!(has_ip(n1, &s.ip));
-    assert!(mounted(n1, &s.mnt));
-    assert!(!mounted(s.lab.node("n1"), Path::new("/nonexistent")));
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 0);
+    assert!(n1.has_ip(&s.ip));
+    assert!(n1.is_mounted(&s.mnt));
+    assert!(!s.lab.node("n1").is_mounted(Path::new("/nonexistent")));
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
 
     // Idempotent: a second start changes nothing and says so.
     let again = n1.svcmgr(&["-s", "web", "start"]);
@@ -106,9 +90,9 @@ fn start_status_stop_cycle() {
         log.find("WEB.FS#1 umount").expect(&log) < log.find("WEB.IP#1 ip addr del").expect(&log),
         "fs stops before ip:\n{log}"
     );
-    assert!(!has_ip(n1, &s.ip));
-    assert!(!mounted(n1, &s.mnt));
-    assert_eq!(code(&n1.svcmgr(&["-s", "web", "status"])), 1);
+    assert!(!n1.has_ip(&s.ip));
+    assert!(!n1.is_mounted(&s.mnt));
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
     // The log file holds the same lines.
     let file = std::fs::read_to_string(n1.root.join("log/web.log")).unwrap();
     assert!(file.contains("WEB.FS#1 umount"), "{file}");
@@ -130,24 +114,24 @@ fn partial_actions_rid_and_dry_run() {
         "{}",
         dry.stdout_str()
     );
-    assert!(!has_ip(n1, &s.ip) && !mounted(n1, &s.mnt));
+    assert!(!n1.has_ip(&s.ip) && !n1.is_mounted(&s.mnt));
 
     n1.svcmgr(&["-s", "web", "startip"]).assert_ok("startip");
-    assert!(has_ip(n1, &s.ip) && !mounted(n1, &s.mnt));
+    assert!(n1.has_ip(&s.ip) && !n1.is_mounted(&s.mnt));
     assert_eq!(
-        code(&n1.svcmgr(&["-s", "web", "status"])),
+        n1.svcmgr(&["-s", "web", "status"]).code(),
         2,
         "ip up + fs down = warn"
     );
 
     n1.svcmgr(&["-s", "web", "start", "--rid", "fs#1"])
         .assert_ok("start --rid fs#1");
-    assert!(mounted(n1, &s.mnt));
+    assert!(n1.is_mounted(&s.mnt));
     n1.svcmgr(&["-s", "web", "stopfs"]).assert_ok("stopfs");
-    assert!(has_ip(n1, &s.ip) && !mounted(n1, &s.mnt));
+    assert!(n1.has_ip(&s.ip) && !n1.is_mounted(&s.mnt));
     n1.svcmgr(&["-s", "web", "stop", "--rid", "ip"])
         .assert_ok("stop --rid ip");
-    assert!(!has_ip(n1, &s.ip));
+    assert!(!n1.has_ip(&s.ip));
 
     let bad = n1.svcmgr(&["-s", "web", "start", "--rid", "vg#7"]);
     bad.assert_fails("start --rid vg#7");
@@ -195,8 +179,8 @@ fn start_refused_when_another_host_answers_for_the_ip() {
     out.assert_fails("start with a duplicate ip");
     let text = out.stdout_str();
     assert!(text.contains("is already up on another host"), "{text}");
-    assert!(!has_ip(n1, &s.ip), "the ip was not added");
-    assert!(!mounted(n1, &s.mnt), "nothing after ip was started");
+    assert!(!n1.has_ip(&s.ip), "the ip was not added");
+    assert!(!n1.is_mounted(&s.mnt), "nothing after ip was started");
 }
 
 #[test]
@@ -228,7 +212,7 @@ fn stop_kills_processes_holding_the_mount() {
         "{}",
         out.stdout_str()
     );
-    assert!(!mounted(n1, &s.mnt));
+    assert!(!n1.is_mounted(&s.mnt));
     assert!(lab::wait_until(
         Duration::from_secs(10),
         "holders gone",
@@ -259,12 +243,12 @@ fn failed_fs_start_rolls_back_the_ip() {
     );
     assert!(log.contains("rollback"), "{log}");
     assert!(log.contains("WEB.IP#1 ip addr del"), "{log}");
-    assert!(!has_ip(n1, &ip));
+    assert!(!n1.has_ip(&ip));
 
     // With --disable-rollback the ip stays up.
     n1.svcmgr(&["-s", "web", "start", "--disable-rollback"])
         .assert_fails("start");
-    assert!(has_ip(n1, &ip));
+    assert!(n1.has_ip(&ip));
 }
 
 #[test]
@@ -283,7 +267,7 @@ fn blocking_trigger_aborts_and_plain_trigger_warns() {
         out.stdout_str()
     );
     assert!(
-        !mounted(n1, &s.mnt) && !has_ip(n1, &s.ip),
+        !n1.is_mounted(&s.mnt) && !n1.has_ip(&s.ip),
         "aborted and rolled back"
     );
 
@@ -297,7 +281,7 @@ fn blocking_trigger_aborts_and_plain_trigger_warns() {
         "{}",
         out.stdout_str()
     );
-    assert!(mounted(n1, &s.mnt));
+    assert!(n1.is_mounted(&s.mnt));
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop");
 }
 
@@ -400,7 +384,7 @@ fn bad_input_fails_with_one_line_errors_and_starts_nothing() {
                 out.stdout_str()
             );
         }
-        assert!(!has_ip(n1, &ip), "{what}: nothing started");
+        assert!(!n1.has_ip(&ip), "{what}: nothing started");
     }
     // An unknown keyword is a warning naming file and line; the config stays valid.
     std::fs::write(

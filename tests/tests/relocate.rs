@@ -1,7 +1,7 @@
 //! Lab tests of relocation: the peer-up check before start, `switch --to`, `giveback`,
 //! `takeover`, and the rollback of a failed switch. Three nodes: n1, n2 (nodes), n3 (drpnode).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
 
@@ -36,21 +36,9 @@ fn setup(ip_host: u8, extra_fs: &str) -> Setup {
     }
 }
 
-fn has_ip(node: &Node, ip: &str) -> bool {
-    node.sh(&["ip", "-o", "addr", "show", "dev", "eth0"])
-        .stdout_str()
-        .contains(&format!("inet {ip}/"))
-}
-
-fn mounted(node: &Node, mnt: &Path) -> bool {
-    node.mountinfo()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&mnt.display().to_string()))
-}
-
 fn runs(s: &Setup, n: &str) -> bool {
     let node = s.lab.node(n);
-    let (ip, mnt) = (has_ip(node, &s.ip), mounted(node, &s.mnt));
+    let (ip, mnt) = (node.has_ip(&s.ip), node.is_mounted(&s.mnt));
     assert_eq!(ip, mnt, "{n}: ip {ip} but fs {mnt}: half started");
     ip
 }
@@ -192,7 +180,7 @@ fn failed_remote_start_restarts_here() {
         "{out}"
     );
     assert!(runs(&s, "n1"), "the service is back on n1");
-    assert!(!has_ip(n2, &s.ip), "n2 rolled its own partial start back");
+    assert!(!n2.has_ip(&s.ip), "n2 rolled its own partial start back");
 
     // Rollback disabled: the service stays down on n1, and n2 keeps what it started.
     let o = n1.svcmgr(&["-s", "web", "switch", "--to", "n2", "--disable-rollback"]);
@@ -203,7 +191,7 @@ fn failed_remote_start_restarts_here() {
         o.stdout_str()
     );
     assert!(!runs(&s, "n1"));
-    assert!(has_ip(n2, &s.ip));
+    assert!(n2.has_ip(&s.ip));
 
     // A destination that is no node of the service is refused before anything stops.
     n2.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n2");

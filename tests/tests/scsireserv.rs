@@ -124,10 +124,6 @@ fn all(o: &Output) -> String {
     format!("{}{}", o.stdout_str(), o.stderr_str()).replace('\'', "")
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
 fn reserved_by(text: &str, key: &str) -> bool {
     text.contains("Reservation follows") && text.contains(&format!("Key={key}\n"))
 }
@@ -246,7 +242,7 @@ fn two_nodes_refuse_preempt_and_leave_the_winner_alone() {
         )])
     );
     assert_eq!(pr["label"], format!("{KEY1} on 0/1 device"));
-    assert_ne!(code(&s.svcmgr("n1", &["status"])), 0);
+    assert_ne!(s.svcmgr("n1", &["status"]).code(), 0);
 
     // n1 stops: n2's reservation is left alone.
     let out = s.svcmgr("n1", &["stop"]);
@@ -265,7 +261,7 @@ fn two_nodes_refuse_preempt_and_leave_the_winner_alone() {
 
     // prstatus / prstop / prstart on n2 act on the reservation alone.
     let st = s.svcmgr("n2", &["prstatus"]);
-    assert_eq!(code(&st), 0, "{}", all(&st));
+    assert_eq!(st.code(), 0, "{}", all(&st));
     let text = st.stdout_str();
     assert!(
         text.starts_with(&format!("vg#1pr         up         {KEY2} on 1/1 device\n")),
@@ -295,7 +291,7 @@ fn two_nodes_refuse_preempt_and_leave_the_winner_alone() {
         .keys(&dev)
         .contains("there are NO registered reservation keys"));
     let st = s.svcmgr("n2", &["prstatus"]);
-    assert_eq!(code(&st), 1, "{}", all(&st));
+    assert_eq!(st.code(), 1, "{}", all(&st));
     let json: serde_json::Value = serde_json::from_str(
         &s.svcmgr("n2", &["print", "status", "--format", "json"])
             .stdout_str(),
@@ -401,7 +397,7 @@ fn prkey_generated_once_and_mpathpersist_backend() {
         s.holder(&dev)
     );
     let st = s.svcmgr("n1", &["prstatus"]);
-    assert_eq!(code(&st), 0, "{}", all(&st));
+    assert_eq!(st.code(), 0, "{}", all(&st));
     assert!(
         st.stdout_str()
             .contains(&format!("{dev} (mpathpersist): keys {tool_key}")),

@@ -92,14 +92,6 @@ fn quiet(argv: &[&str]) {
     }
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn all_output(o: &Output) -> String {
-    format!("{}{}", o.stdout_str(), o.stderr_str())
-}
-
 /// The `vg#1` line of `print status`.
 fn vg_line(s: &VgLab, rid: &str) -> String {
     let o = s.svcmgr(&["print", "status"]);
@@ -155,7 +147,7 @@ fn start_status_stop_with_the_host_tag() {
     let up = SVC.to_uppercase();
 
     s.svcmgr(&["validate", "config"]).assert_ok("validate");
-    assert_eq!(code(&s.svcmgr(&["status"])), 1);
+    assert_eq!(s.svcmgr(&["status"]).code(), 1);
     let line = vg_line(&s, "vg#1");
     assert!(line.starts_with("vg#1"), "{line}");
     assert!(line.lines().next().unwrap().contains(" down "), "{line}");
@@ -185,7 +177,7 @@ fn start_status_stop_with_the_host_tag() {
         .expect(&log);
     assert!(tag_at < act_at, "tag before activation:\n{log}");
     assert_eq!(s.tags(), "n1");
-    assert_eq!(code(&s.svcmgr(&["status"])), 0);
+    assert_eq!(s.svcmgr(&["status"]).code(), 0);
     let r = json_res(&s);
     assert_eq!(r["rid"], "vg#1");
     assert_eq!(r["status"], "up");
@@ -218,7 +210,7 @@ fn start_status_stop_with_the_host_tag() {
         "deactivation before the tag goes:\n{log}"
     );
     assert_eq!(s.tags(), "", "stop removes our tag");
-    assert_eq!(code(&s.svcmgr(&["status"])), 1);
+    assert_eq!(s.svcmgr(&["status"]).code(), 1);
 
     let again = s.svcmgr(&["stop"]);
     again.assert_ok("stop again");
@@ -256,8 +248,8 @@ fn foreign_tag_refused_unless_forced() {
 
     let out = s.svcmgr(&["start"]);
     out.assert_fails("start with a foreign tag");
-    assert_eq!(code(&out), 1);
-    let text = all_output(&out);
+    assert_eq!(out.code(), 1);
+    let text = out.all_output();
     assert!(
         text.contains(&format!(
             "volume group {vg} is tagged for node othernode: use --force to override"
@@ -276,11 +268,11 @@ fn foreign_tag_refused_unless_forced() {
         out.stdout_str()
     );
     assert_eq!(s.tags(), "n1", "the stale tag is gone, ours is set");
-    assert_eq!(code(&s.svcmgr(&["status"])), 0);
+    assert_eq!(s.svcmgr(&["status"]).code(), 0);
 
     // Another node tags it behind our back while we hold it: warn.
     lvm(&["vgchange", "--addtag", "@intruder", &vg]).assert_ok("second tag");
-    assert_eq!(code(&s.svcmgr(&["status"])), 2);
+    assert_eq!(s.svcmgr(&["status"]).code(), 2);
     let r = json_res(&s);
     assert_eq!(r["status"], "warn");
     assert_eq!(r["log"][0], "also tagged for node intruder", "{r}");
@@ -339,8 +331,8 @@ fn missing_pv_refuses_start() {
     for args in [&["start"][..], &["start", "--force"][..]] {
         let out = s.svcmgr(args);
         out.assert_fails("start with a missing pv");
-        assert_eq!(code(&out), 1);
-        let text = all_output(&out);
+        assert_eq!(out.code(), 1);
+        let text = out.all_output();
         assert!(
             text.contains(&format!(
                 "volume group {vg} is missing 1 physical volume(s) (uuid {uuid})"
@@ -363,8 +355,8 @@ fn volume_group_that_does_not_exist() {
 
     let out = s.svcmgr(&["start"]);
     out.assert_fails("start of a missing VG");
-    assert_eq!(code(&out), 1);
-    let text = all_output(&out);
+    assert_eq!(out.code(), 1);
+    let text = out.all_output();
     assert!(
         text.contains(&format!("volume group {ghost} not found")),
         "{text}"
@@ -375,7 +367,7 @@ fn volume_group_that_does_not_exist() {
         "{text}"
     );
 
-    assert_eq!(code(&s.svcmgr(&["status"])), 1);
+    assert_eq!(s.svcmgr(&["status"]).code(), 1);
     let r = json_res(&s);
     assert_eq!(r["status"], "down");
     assert_eq!(
@@ -394,13 +386,13 @@ fn vg_section_without_vgname_is_a_config_error() {
     let s = VgLab::new(1);
     s.conf("[vg#1]\nscsireserv = false\n");
     let out = s.svcmgr(&["validate", "config"]);
-    assert_eq!(code(&out), 1, "{}", all_output(&out));
-    let text = all_output(&out);
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    let text = out.all_output();
     assert!(text.contains("vgname"), "{text}");
     assert!(text.contains("vg#1"), "{text}");
     let out = s.svcmgr(&["start"]);
-    assert_eq!(code(&out), 1, "{}", all_output(&out));
-    assert!(!all_output(&out).contains("vgchange"));
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    assert!(!out.all_output().contains("vgchange"));
 }
 
 #[test]
@@ -415,7 +407,7 @@ fn failed_activation_takes_our_tag_back() {
     );
     let out = s.svcmgr(&["start"]);
     out.assert_fails("start with a failing activation");
-    let text = all_output(&out);
+    let text = out.all_output();
     assert!(text.contains("simulated activation failure"), "{text}");
     assert!(
         text.contains(&format!("vgchange --deltag @n1 {}", s.vg)),
@@ -447,7 +439,7 @@ fn deactivation_is_retried_and_bounded() {
     // Busy twice, then free: stop succeeds on the third attempt.
     let out = s.svcmgr(&["stop"]);
     out.assert_ok("stop with a briefly busy VG");
-    let text = all_output(&out);
+    let text = out.all_output();
     assert!(text.contains("deactivation attempt 1/5 failed"), "{text}");
     assert!(text.contains("deactivation attempt 2/5 failed"), "{text}");
     assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "3");
@@ -459,8 +451,8 @@ fn deactivation_is_retried_and_bounded() {
     s.svcmgr(&["start"]).assert_ok("start again");
     let out = s.svcmgr(&["stop"]);
     out.assert_fails("stop with a VG busy for good");
-    assert_eq!(code(&out), 1);
-    assert!(all_output(&out).contains("Logical volume in use"));
+    assert_eq!(out.code(), 1);
+    assert!(out.all_output().contains("Logical volume in use"));
     assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "5");
     assert_eq!(s.tags(), "n1", "the tag stays while the VG may be in use");
 }

@@ -180,6 +180,20 @@ impl Node {
     }
 
     /// /proc/self/mountinfo as seen in the node's mount namespace.
+    /// Whether `ip` is an address of the node's eth0.
+    pub fn has_ip(&self, ip: &str) -> bool {
+        let out = self.sh(&["ip", "-o", "addr", "show", "dev", "eth0"]);
+        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {ip}/"))
+    }
+
+    /// Whether something is mounted on `mnt` in the node's mount namespace.
+    pub fn is_mounted(&self, mnt: &Path) -> bool {
+        let want = mnt.display().to_string();
+        self.mountinfo()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+    }
+
     pub fn mountinfo(&self) -> String {
         let o = self.sh(&["cat", "/proc/self/mountinfo"]);
         assert_ok(&o, &format!("mountinfo of {}", self.name));

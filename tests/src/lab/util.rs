@@ -121,6 +121,10 @@ pub trait OutputExt {
     fn stderr_str(&self) -> String;
     fn assert_ok(&self, what: &str) -> &Self;
     fn assert_fails(&self, what: &str) -> &Self;
+    /// The exit code; -1 when killed by a signal.
+    fn code(&self) -> i32;
+    /// Console output of an action: stdout then stderr.
+    fn all_output(&self) -> String;
 }
 
 impl OutputExt for Output {
@@ -139,6 +143,12 @@ impl OutputExt for Output {
     fn assert_fails(&self, what: &str) -> &Self {
         assert_fails(self, what);
         self
+    }
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+    fn all_output(&self) -> String {
+        format!("{}{}", stdout(self), stderr(self))
     }
 }
 

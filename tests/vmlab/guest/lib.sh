@@ -148,6 +148,106 @@ vmlab_main() {
 
 # ---- helpers shared by scenarios -------------------------------------------------------
 
+# The service every agent scenario runs: one VG on the shared LUN guarded by a SCSI-3
+# reservation (vg#1pr), and an ext4 filesystem on one of its LVs.
+SVC=data
+VG=vgdata
+LV=/dev/$VG/lv1
+MNT=/srv/data
+
+# write_svcmgr_config NODENAME PRKEY: this node's node.toml and the service configuration
+# (the same on both nodes).
+write_svcmgr_config() {
+    mkdir -p /etc/svcmgr
+    printf 'nodename = "%s"\nprkey = "%s"\n' "$1" "$2" >/etc/svcmgr/node.toml
+    cat >/etc/svcmgr/$SVC.conf <<CONF
+[DEFAULT]
+nodes = n1 n2
+[vg#1]
+vgname = $VG
+scsireserv = true
+[fs#1]
+dev = $LV
+mnt = $MNT
+type = ext4
+CONF
+}
+
+# The agent on the service, colourless.
+svc() { svcmgr -s "$SVC" "$@" --color never; }
+
+# step_exit NAME CODE REGEX CMD...: CMD must exit with CODE, its output matching REGEX
+# (grep -Ei).
+step_exit() {
+    _name=$1
+    _want=$2
+    _re=$3
+    shift 3
+    _out=$("$@" 2>&1)
+    _rc=$?
+    indent "$_out"
+    if [ "$_rc" -eq "$_want" ] && printf '%s\n' "$_out" | grep -Eqi "$_re"; then
+        mark "STEP $_name OK rc=$_rc: $(printf '%s\n' "$_out" | grep -Ei "$_re" | head -n1)"
+        return 0
+    fi
+    mark "STEP $_name FAIL rc=$_rc, expected $_want and output matching /$_re/: $*"
+    abort_role
+}
+
+# check_status "NAME=WORD..." [REGEX]: each resource or section has that status, and the
+# tree (messages included) matches REGEX when given.
+check_status() {
+    _tree=$(svc print status)
+    printf '%s\n' "$_tree"
+    for _p in $1; do
+        _got=$(printf '%s\n' "$_tree" | awk -v n="${_p%%=*}" '
+            { for (i = 1; i < NF; i++) if ($i == n) {
+                  for (j = i + 1; j <= NF; j++) if ($j !~ /^[.MDOE]+$/) { print $j; exit }
+              } }')
+        if [ "$_got" != "${_p#*=}" ]; then
+            echo "${_p%%=*} is '$_got', expected '${_p#*=}'"
+            return 1
+        fi
+    done
+    [ -z "${2:-}" ] || printf '%s\n' "$_tree" | grep -Eq "$2"
+}
+
+# json_has TEXT FRAGMENT...: every fragment occurs in TEXT with all blanks removed.
+json_has() {
+    _flat=$(printf '%s' "$1" | tr -d ' \n\t')
+    shift
+    for _f in "$@"; do
+        case $_flat in
+        *"$_f"*) ;;
+        *)
+            echo "missing $_f"
+            return 1
+            ;;
+        esac
+    done
+}
+
+# check_tags TAGS: the VG's LVM tags are exactly TAGS (comma separated).
+check_tags() {
+    _t=$(vgs --noheadings -o vg_tags "$VG" | tr -d ' ')
+    echo "tags of $VG: [$_t] expected: [$1]"
+    [ "$_t" = "$1" ]
+}
+
+# The LVs of the service, created raw: setup only, before any agent runs.
+make_volumes() {
+    _dev=$1
+    vgcreate -y "$VG" "$_dev" &&
+        lvcreate -y -W n -n lv1 -L 32m "$VG" &&
+        mkfs.ext4 -q "$LV"
+}
+
+# read_block DEV BLOCK / write_block DEV BLOCK: read one 4 KiB block with O_DIRECT into
+# /tmp/block, and write it back unchanged with O_DIRECT (a write that cannot harm the data
+# should the target accept it).
+read_block() { dd if="$1" of=/tmp/block bs=4096 count=1 skip="$2" iflag=direct; }
+write_block() { dd if=/tmp/block of="$1" bs=4096 count=1 seek="$2" oflag=direct conv=notrunc,fsync; }
+
 # sg_persist, retried while the target reports a unit attention (after a preempt, the
 # first command from a preempted nexus gets "Registrations preempted"; SG_IO does not retry).
 pr_in() {

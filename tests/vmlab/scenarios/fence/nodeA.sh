@@ -1,28 +1,30 @@
-# shellcheck shell=sh disable=SC2154 # KEY_node* come from service.sh
-# fence, node A: owns the service, then gets preempted and must no longer write the LUN.
-. /etc/vmlab/scenarios/fence/service.sh
-KEY=$KEY_nodeA
-write_svcmgr_config nodeA "$KEY"
+# shellcheck shell=sh disable=SC2154 # SVC, VG, LV, MNT come from lib.sh
+# fence, node A (n1): the agent starts the service; once node B forced its start, the
+# target must refuse every write from A, and A's agent must say its reservation is gone.
+KEY=0xa1
+write_svcmgr_config n1 $KEY
 DEV=$(lun_dev) || { mark "STEP lun FAIL no LIO disk"; abort_role; }
 mark "STEP lun OK $DEV"
 
-# start: reserve the LUN, build and mount the filesystem, write data
-step register sg_persist --out --register-ignore --param-sark=$KEY "$DEV"
-step reserve sg_persist --out --reserve --param-rk=$KEY --prout-type=5 "$DEV"
+# setup, before any agent runs: the VG, its LV and the filesystem
+step make_volumes make_volumes "$DEV"
+
+step start svc start
+step status_up check_status "vg#1pr=up vg#1=up fs#1=up avail=up"
 step holder_is_A check_holder "$DEV" $KEY
-step vgcreate vgcreate -y --devices "$DEV" $VG "$DEV"
-step lvcreate lvcreate -y -W n --devices "$DEV" -n lv1 -L 32m $VG
-step lvcreate_probe lvcreate -y -W n --devices "$DEV" -n probe -L 4m $VG
-step mkfs mkfs.ext4 -q "$LV"
-step mount sh -c "mkdir -p $MNT && mount -t ext4 $LV $MNT"
+step keys_only_A check_keys "$DEV" "$KEY"
+step tagged_n1 check_tags n1
 step write_data write_data $MNT/data
-step direct_write_before direct_write "$PROBE" 0
+step read_block read_block "$LV" 100
+step write_block_before write_block "$LV" 100
 signal a_written
 
-# B preempts us; every write from here on must be refused by the target.
-wait_for b_preempted
-step_refused direct_write_fenced 'Invalid exchange|reservation conflict' direct_write "$PROBE" 1
+# B forced its start: every write from A must now be refused by the target.
+wait_for b_started
+step_refused write_block_fenced 'Invalid exchange|reservation conflict' write_block "$LV" 100
 step conflict_logged conflict_logged
-step_refused fs_direct_write_fenced 'error|failed|Invalid exchange|conflict' \
+step_refused fs_write_fenced 'error|failed|Invalid exchange|conflict' \
     dd if=/dev/zero of=$MNT/after-fence bs=4096 count=1 oflag=direct conv=fsync
+step status_preempted check_status "vg#1pr=warn avail=warn" \
+    'reservation held by 0xb2 on /dev/sd[a-z]+: our key was preempted'
 signal a_fenced

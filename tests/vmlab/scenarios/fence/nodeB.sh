@@ -1,25 +1,27 @@
-# shellcheck shell=sh disable=SC2154 # KEY_node* come from service.sh
-# fence, node B: cannot reserve while A holds the LUN, preempts A, takes the data over.
-. /etc/vmlab/scenarios/fence/service.sh
-KEY=$KEY_nodeB
-write_svcmgr_config nodeB "$KEY"
+# shellcheck shell=sh disable=SC2154 # SVC, VG, LV, MNT come from lib.sh
+# fence, node B (n2): its start is refused while A holds the LUN; a forced start preempts
+# and aborts A's registration, takes the VG over and mounts A's filesystem.
+KEY=0xb2
+write_svcmgr_config n2 $KEY
 DEV=$(lun_dev) || { mark "STEP lun FAIL no LIO disk"; abort_role; }
 mark "STEP lun OK $DEV"
 
 wait_for a_written
-# start, while A still holds the LUN: the reservation is refused, so the takeover preempts A
-step register sg_persist --out --register-ignore --param-sark=$KEY "$DEV"
-step keys_both check_keys "$DEV" "$KEY_nodeA $KEY"
-step_refused reserve_refused 'conflict' sg_persist --out --reserve --param-rk=$KEY --prout-type=5 "$DEV"
-step preempt_abort sg_persist --out --preempt-abort --param-rk=$KEY --param-sark=$KEY_nodeA --prout-type=5 "$DEV"
-step keys_only_B check_keys "$DEV" "$KEY"
+step status_down check_status "vg#1pr=down fs#1=down"
+step_exit start_refused 1 'held by 0xa1.*use --force' svc start
+step still_A_holder check_holder "$DEV" 0xa1
+step keys_only_A check_keys "$DEV" 0xa1
+step still_tagged_n1 check_tags n1
+step not_mounted sh -c "! grep -q ' $MNT ' /proc/mounts"
+
+step start_forced svc start --force
 step holder_is_B check_holder "$DEV" $KEY
-signal b_preempted
+step keys_only_B check_keys "$DEV" $KEY
+step tagged_n2 check_tags n2
+step status_up check_status "vg#1pr=up vg#1=up fs#1=up avail=up"
+step data_intact check_data $MNT/data
+signal b_started
 
 wait_for a_fenced
-# start, continued
-step vgchange vgchange -ay --devices "$DEV" $VG
-step fsck fsck_recover "$LV"
-step mount sh -c "mkdir -p $MNT && mount -t ext4 $LV $MNT"
-step data_intact check_data $MNT/data
-step write_after_takeover direct_write "$PROBE" 2
+step write_after_takeover write_data $MNT/data-b
+step still_holder check_holder "$DEV" $KEY
