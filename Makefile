@@ -19,7 +19,7 @@ test: build
 	$(MAKE) vmlab
 
 vmlab: build
-	tests/vmlab/run.sh
+	SVCMGR_BIN=$(CURDIR)/target/debug/svcmgr tests/vmlab/run.sh
 
 demo: build
 	target/debug/demo

@@ -227,6 +227,18 @@ json_has() {
     done
 }
 
+# check_prstatus CODE FRAGMENT...: `prstatus --format json` exits with CODE and its answer,
+# blanks removed, holds every FRAGMENT.
+check_prstatus() {
+    _want=$1
+    shift
+    _j=$(svc prstatus --format json)
+    _r=$?
+    printf '%s\n' "$_j"
+    echo "exit status $_r, expected $_want"
+    [ "$_r" -eq "$_want" ] && json_has "$_j" "$@"
+}
+
 # check_tags TAGS: the VG's LVM tags are exactly TAGS (comma separated).
 check_tags() {
     _t=$(vgs --noheadings -o vg_tags "$VG" | tr -d ' ')
@@ -300,18 +312,32 @@ check_data() {
     [ "$_got" = "$_want" ] && [ "$(cat "$1.md5")" = "$_want" ]
 }
 
-# e2fsck that may replay the journal (exit 0 or 1), then must find a clean filesystem.
-fsck_recover() {
-    e2fsck -fy "$1"
-    _rc=$?
-    [ "$_rc" -le 1 ] || return "$_rc"
-    e2fsck -fn "$1"
-}
-
 # One 4 KiB O_DIRECT write at block N of DEV.
 direct_write() {
     dd if=/dev/urandom of="$1" bs=4096 count=1 seek="$2" oflag=direct conv=notrunc,fsync
 }
 
-# The kernel logged a SCSI reservation conflict.
-conflict_logged() { dmesg | grep -i 'reservation conflict'; }
+# fenced_write DEV BLOCK: an O_DIRECT write of BLOCK (as read_block left it) must be
+# refused by the target: EBADE ("Invalid exchange") and one more "reservation conflict" in
+# the kernel log. A first attempt may instead fail with EIO without reaching the target:
+# the block device's page cache still carries the error of a filesystem write the target
+# refused earlier (the kernel reports it to the next direct write, once), so a second
+# attempt is allowed.
+fenced_write() {
+    _before=$(dmesg | grep -c 'reservation conflict')
+    for _try in 1 2; do
+        _o=$(write_block "$1" "$2" 2>&1)
+        _r=$?
+        printf 'attempt %s: rc=%s\n%s\n' "$_try" "$_r" "$_o"
+        [ "$_r" -ne 0 ] || return 1
+        if printf '%s\n' "$_o" | grep -q 'Invalid exchange'; then
+            _after=$(dmesg | grep -c 'reservation conflict')
+            echo "kernel log: $_before reservation conflict(s) before, $_after after"
+            [ "$_after" -gt "$_before" ]
+            return
+        fi
+        printf '%s\n' "$_o" | grep -q 'Input/output error' || return 1
+    done
+    return 1
+}
+

@@ -13,6 +13,7 @@ step holder_stale check_holder "$DEV" $KEY
 step_refused write_new_nexus_refused 'Invalid exchange|reservation conflict' direct_write "$DEV" 1
 step register_again sg_persist --out --register-ignore --param-sark=$KEY "$DEV"
 step keys_twice check_keys "$DEV" "$KEY $KEY"
+capture read-keys-reregistered sg_persist -n --in --read-keys "$DEV"
 capture read-full-status-reregistered sg_persist -n --in --read-full-status "$DEV"
 step_refused write_reregistered_refused 'Invalid exchange|reservation conflict' direct_write "$DEV" 2
 step_refused preempt_own_key_refused 'conflict' \
