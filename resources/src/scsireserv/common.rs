@@ -78,6 +78,41 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The options of this operation; sg_persist and mpathpersist spell them the same.
+    pub fn options(&self) -> Vec<String> {
+        let prout_type = format!("--prout-type={PR_TYPE}");
+        let out = |action: &str, rest: Vec<String>| {
+            let mut v = vec!["--out".to_string(), action.to_string()];
+            v.extend(rest);
+            v
+        };
+        match *self {
+            Op::ReadKeys => vec!["--in".into(), "--read-keys".into()],
+            Op::ReadReservation => vec!["--in".into(), "--read-reservation".into()],
+            Op::Register(k) => out("--register-ignore", vec![format!("--param-sark={k}")]),
+            Op::Reserve(k) => out("--reserve", vec![format!("--param-rk={k}"), prout_type]),
+            Op::Release(k) => out("--release", vec![format!("--param-rk={k}"), prout_type]),
+            Op::Unregister(k) => out(
+                "--register",
+                vec![format!("--param-rk={k}"), "--param-sark=0".into()],
+            ),
+            Op::Preempt { key, victim, abort } => out(
+                if abort {
+                    "--preempt-abort"
+                } else {
+                    "--preempt"
+                },
+                vec![
+                    format!("--param-rk={key}"),
+                    format!("--param-sark={victim}"),
+                    prout_type,
+                ],
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("can not parse {what}: {detail}")]
 pub struct ParseError {

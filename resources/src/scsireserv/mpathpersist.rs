@@ -12,9 +12,7 @@
 //!   PR generation=0x0, there is NO reservation held
 //! ```
 
-use super::common::{
-    after_generation, parse_key_list, Op, ParseError, PrKey, Reservation, PR_TYPE,
-};
+use super::common::{after_generation, parse_key_list, Op, ParseError, PrKey, Reservation};
 
 pub const PROG: &str = "mpathpersist";
 /// libmpathpersist's MPATH_PR_RESERV_CONFLICT.
@@ -24,46 +22,7 @@ pub const UNIT_ATTENTION: i32 = 6;
 
 pub fn args(op: &Op, dev: &str) -> Vec<String> {
     let mut v: Vec<String> = vec![PROG.into()];
-    let prout_type = format!("--prout-type={PR_TYPE}");
-    match *op {
-        Op::ReadKeys => v.extend(["--in".into(), "--read-keys".into()]),
-        Op::ReadReservation => v.extend(["--in".into(), "--read-reservation".into()]),
-        Op::Register(k) => v.extend([
-            "--out".into(),
-            "--register-ignore".into(),
-            format!("--param-sark={k}"),
-        ]),
-        Op::Reserve(k) => v.extend([
-            "--out".into(),
-            "--reserve".into(),
-            format!("--param-rk={k}"),
-            prout_type,
-        ]),
-        Op::Release(k) => v.extend([
-            "--out".into(),
-            "--release".into(),
-            format!("--param-rk={k}"),
-            prout_type,
-        ]),
-        Op::Unregister(k) => v.extend([
-            "--out".into(),
-            "--register".into(),
-            format!("--param-rk={k}"),
-            "--param-sark=0".into(),
-        ]),
-        Op::Preempt { key, victim, abort } => v.extend([
-            "--out".into(),
-            if abort {
-                "--preempt-abort"
-            } else {
-                "--preempt"
-            }
-            .into(),
-            format!("--param-rk={key}"),
-            format!("--param-sark={victim}"),
-            prout_type,
-        ]),
-    }
+    v.extend(op.options());
     v.push(dev.into());
     v
 }
