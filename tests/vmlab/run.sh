@@ -121,12 +121,13 @@ run_scenario() {
 
 declare -a ROWS=()
 failed=0
+npass=0
 for s in "${SCENARIOS[@]}"; do
     echo "vmlab: === $s" >&2
     T_SCEN=$SECONDS
     RESULT=FAIL
     run_scenario "$s"
-    [[ $RESULT == PASS ]] || failed=1
+    if [[ $RESULT == PASS ]]; then npass=$((npass + 1)); else failed=1; fi
     ROWS+=("$(printf '%-12s %-6s %5d' "$s" "$RESULT" $((SECONDS - T_SCEN)))")
 done
 
@@ -134,4 +135,5 @@ echo
 printf '%-12s %-6s %5s\n' scenario result seconds
 printf '%s\n' "${ROWS[@]}"
 echo "total $((SECONDS - t0)) s; logs in $LOGDIR"
+echo "vmlab: $npass passed, $((${#SCENARIOS[@]} - npass)) failed"
 exit $failed
