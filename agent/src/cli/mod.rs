@@ -113,9 +113,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let action = cli.words.join("_");
     let root = Root::from_env();
     let needs_svc = |what: &str| -> anyhow::Result<String> {
-        cli.svc
+        let svc = cli
+            .svc
             .clone()
-            .ok_or_else(|| anyhow::anyhow!("{what} needs a service: svcmgr -s SVC {what}"))
+            .ok_or_else(|| anyhow::anyhow!("{what} needs a service: svcmgr -s SVC {what}"))?;
+        check_service_name(&svc)?;
+        Ok(svc)
     };
     match action.as_str() {
         "ls" => status::ls(&root, &cli),
@@ -153,6 +156,22 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// A service name becomes file names (`etc/<svc>.conf`, `var/lock/<svc>`), on peers too:
+/// no path separators, no hidden files.
+fn check_service_name(svc: &str) -> anyhow::Result<()> {
+    let ok = !svc.is_empty()
+        && !svc.starts_with('.')
+        && svc
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        anyhow::bail!(
+            "bad service name '{svc}': letters, digits, '.', '_' and '-' only, not starting with '.'"
+        );
+    }
+    Ok(())
+}
+
 /// `startip` -> ("start", Ip); `stopdisk` -> ("stop", Vg).
 fn group_action(action: &str) -> Option<(&'static str, Group)> {
     let (verb, rest) = if let Some(r) = action.strip_prefix("start") {
@@ -188,6 +207,16 @@ mod tests {
         assert_eq!(cli.format, Format::Json);
         let cli = Cli::parse_from(["svcmgr", "-s", "web", "start", "--rid", "ip#1,fs"]);
         assert_eq!(cli.rid, vec!["ip#1", "fs"]);
+    }
+
+    #[test]
+    fn service_names() {
+        for good in ["web", "busybox.opensvc.com", "a_b-c1"] {
+            assert!(check_service_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "../etc/x", "a/b", ".hidden", "a b"] {
+            assert!(check_service_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
