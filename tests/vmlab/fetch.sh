@@ -91,7 +91,12 @@ main() {
     exec 9>"$CACHE/.lock"
     flock -w 600 9 || { log "cache $CACHE is locked"; exit 1; }
     kpkg=$(kernel_pkg)
-    [[ -n $kpkg ]] || { log "cannot resolve linux-image-cloud-amd64 (apt-get update?)"; exit 1; }
+    if [[ -z $kpkg ]]; then
+        log "package lists do not know linux-image-cloud-amd64; refreshing them once"
+        apt-get update -q >&2
+        kpkg=$(kernel_pkg)
+    fi
+    [[ -n $kpkg ]] || { log "cannot resolve linux-image-cloud-amd64 from the package lists"; exit 1; }
     qpins=$(pin_versions $QEMU_PKGS)
     gpins=$(pin_versions $GUEST_PKGS "$kpkg")
     check_all "$QEMU_PKGS" "$qpins"
