@@ -304,4 +304,28 @@ fn unknown_or_changed_host_key_is_refused_naming_the_host() {
         "{out}"
     );
     assert_eq!(read_conf(n2), None);
+
+    // n2 listed only with a key of another type (its ECDSA key; the ed25519 one is
+    // negotiated first): the agent asks for that type and accepts it.
+    let ecdsa_of = |n: &Node| {
+        let p = ssh.dir.join(&n.name).join("ssh_host_ecdsa_key.pub");
+        let text = std::fs::read_to_string(p).unwrap();
+        let mut f = text.split_whitespace();
+        format!("{} {}", f.next().unwrap(), f.next().unwrap())
+    };
+    use_known_hosts(&format!("{} {}\n{}\n", n2.ip, ecdsa_of(n2), line_of(n3)));
+    n1.svcmgr(&["-s", "web", "syncnodes", "--force"])
+        .assert_ok("push with only n2's ECDSA key known");
+    assert!(read_conf(n2).is_some());
+
+    // ... but an ECDSA key that is not n2's is still a changed key.
+    use_known_hosts(&format!("{} {}\n{}\n", n2.ip, ecdsa_of(n3), line_of(n3)));
+    let o = n1.svcmgr(&["-s", "web", "syncnodes", "--force"]);
+    o.assert_fails("push with a wrong ECDSA key for n2");
+    assert!(
+        o.stdout_str()
+            .contains(&format!("n2: host key of {}:22 does not match", n2.ip)),
+        "{}",
+        o.stdout_str()
+    );
 }

@@ -138,6 +138,79 @@ pub struct Session {
 /// Connect within `connect_timeout` (TCP connect, handshake and auth each bounded by it),
 /// check the host key, authenticate.
 pub fn connect(t: &Target, connect_timeout: Duration) -> Result<Session, SshError> {
+    let mut sess = handshake(t, connect_timeout, HOST_KEY_ORDER.join(","))?;
+    if t.strict {
+        if let Err(e) = check_host_key(&sess, t) {
+            sess.sess = retry_known_key_types(t, connect_timeout, &sess, e)?;
+        }
+    }
+    authenticate(&sess.sess, t)?;
+    Ok(sess)
+}
+
+/// Host key algorithms, in OpenSSH's order, grouped by key type (the RSA signatures share
+/// one key).
+const HOST_KEY_ORDER: [&str; 5] = [
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+];
+
+/// The negotiated key did not match known_hosts. The host may be listed there with a key
+/// of another type (a host has several, and libssh2 compares any entry for the host, of any
+/// type, as a mismatch), so ask for each other type in turn and accept the first that
+/// matches: passing needs the private key of a listed key. When none matches, a mismatch
+/// seen on any type is reported as a changed key, the alarm case.
+fn retry_known_key_types(
+    t: &Target,
+    connect_timeout: Duration,
+    first: &Session,
+    err: SshError,
+) -> Result<ssh2::Session, SshError> {
+    if !matches!(
+        err,
+        SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. }
+    ) {
+        return Err(err);
+    }
+    let tried = first.sess.host_key().map(|(_, kind)| kind);
+    let mut worst = err;
+    for algs in HOST_KEY_ORDER {
+        if tried.is_some_and(|k| algs.starts_with(key_type_alg(k))) {
+            continue;
+        }
+        // A server without a key of this type fails the handshake: try the next.
+        let Ok(other) = handshake(t, connect_timeout, algs.to_string()) else {
+            continue;
+        };
+        match check_host_key(&other, t) {
+            Ok(()) => return Ok(other.sess),
+            Err(e @ SshError::HostKeyChanged { .. }) => worst = e,
+            Err(_) => {}
+        }
+    }
+    Err(worst)
+}
+
+fn key_type_alg(k: ssh2::HostKeyType) -> &'static str {
+    match k {
+        ssh2::HostKeyType::Ed25519 => "ssh-ed25519",
+        ssh2::HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        ssh2::HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        ssh2::HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        ssh2::HostKeyType::Rsa => "rsa-sha2-512",
+        _ => "unknown",
+    }
+}
+
+/// TCP connect and SSH handshake offering `host_key_algs`.
+fn handshake(
+    t: &Target,
+    connect_timeout: Duration,
+    host_key_algs: String,
+) -> Result<Session, SshError> {
     let addr_s = t.addr_display();
     let addrs: Vec<SocketAddr> = (t.addr.as_str(), t.port)
         .to_socket_addrs()
@@ -170,13 +243,11 @@ pub fn connect(t: &Target, connect_timeout: Duration) -> Result<Session, SshErro
         source,
     };
     let mut sess = ssh2::Session::new().map_err(handshake)?;
+    sess.method_pref(ssh2::MethodType::HostKey, &host_key_algs)
+        .map_err(handshake)?;
     sess.set_tcp_stream(tcp);
     sess.set_timeout(millis(connect_timeout));
     sess.handshake().map_err(handshake)?;
-    if t.strict {
-        check_host_key(&sess, t)?;
-    }
-    authenticate(&sess, t)?;
     Ok(Session {
         sess,
         node: t.node.clone(),
@@ -187,7 +258,7 @@ fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
 }
 
-fn check_host_key(sess: &ssh2::Session, t: &Target) -> Result<(), SshError> {
+fn check_host_key(sess: &Session, t: &Target) -> Result<(), SshError> {
     let path = t
         .known_hosts
         .clone()
@@ -198,16 +269,19 @@ fn check_host_key(sess: &ssh2::Session, t: &Target) -> Result<(), SshError> {
         path: path_s.clone(),
         source,
     };
-    let mut kh = sess.known_hosts().map_err(kh_err)?;
+    let mut kh = sess.sess.known_hosts().map_err(kh_err)?;
     if path.exists() {
         kh.read_file(&path, KnownHostFileKind::OpenSSH)
             .map_err(kh_err)?;
     }
-    let (key, _) = sess.host_key().ok_or_else(|| SshError::HostKeyUnknown {
-        node: t.node.clone(),
-        addr: t.addr_display(),
-        known_hosts: path_s.clone(),
-    })?;
+    let (key, _) = sess
+        .sess
+        .host_key()
+        .ok_or_else(|| SshError::HostKeyUnknown {
+            node: t.node.clone(),
+            addr: t.addr_display(),
+            known_hosts: path_s.clone(),
+        })?;
     match kh.check_port(&t.addr, t.port, key) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(SshError::HostKeyChanged {

@@ -24,12 +24,12 @@ pub struct SshSetup {
     pub authorized_keys: PathBuf,
 }
 
-fn keygen(path: &Path, comment: &str) {
+fn keygen(path: &Path, kind: &str, comment: &str) {
     host(&[
         "ssh-keygen",
         "-q",
         "-t",
-        "ed25519",
+        kind,
         "-N",
         "",
         "-C",
@@ -54,7 +54,7 @@ impl SshSetup {
         // sshd refuses to start without its privilege separation directory.
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
         let identity = dir.join("id_ed25519");
-        keygen(&identity, "lab-client");
+        keygen(&identity, "ed25519", "lab-client");
         let authorized_keys = dir.join("authorized_keys");
         write(&authorized_keys, &read(&identity.with_extension("pub")));
         let mut kh = String::new();
@@ -62,7 +62,10 @@ impl SshSetup {
             let ndir = dir.join(&n.name);
             std::fs::create_dir_all(&ndir).expect("create node ssh dir");
             let hk = ndir.join("ssh_host_ed25519_key");
-            keygen(&hk, &n.name);
+            keygen(&hk, "ed25519", &n.name);
+            // Like a stock Debian sshd, the node also has an ECDSA host key, which
+            // known_hosts does not list (as after an OpenSSH client's first connection).
+            keygen(&ndir.join("ssh_host_ecdsa_key"), "ecdsa", &n.name);
             let public = read(&hk.with_extension("pub"));
             let mut f = public.split_whitespace();
             let (kind, key) = (f.next().expect("key type"), f.next().expect("key"));
@@ -98,6 +101,7 @@ impl SshSetup {
             "Port {SSH_PORT}\n\
              ListenAddress {ip}\n\
              AddressFamily inet\n\
+             HostKey {ecdsa}\n\
              HostKey {hk}\n\
              PidFile {pid}\n\
              AuthorizedKeysFile {ak}\n\
@@ -116,6 +120,7 @@ impl SshSetup {
              SetEnv{env}\n",
             ip = node.ip,
             hk = d.join("ssh_host_ed25519_key").display(),
+            ecdsa = d.join("ssh_host_ecdsa_key").display(),
             pid = d.join("sshd.pid").display(),
             ak = self.authorized_keys.display(),
         )
