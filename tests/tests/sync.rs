@@ -61,6 +61,22 @@ fn postsync(lab: &Lab, n: &Node, payload: &[u8]) -> Output {
     n.sh(&["sh", "-c", &cmd])
 }
 
+/// Whether a `postsync` runs as node `n` (its SVCMGR_ROOT in the environment).
+fn postsync_running(n: &Node) -> bool {
+    let root = format!("SVCMGR_ROOT={}", n.root.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .any(|e| {
+            let read = |f: &str| std::fs::read(e.path().join(f)).unwrap_or_default();
+            let cmdline = read("cmdline");
+            let environ = read("environ");
+            cmdline.split(|b| *b == 0).any(|a| a == b"postsync")
+                && environ.split(|b| *b == 0).any(|v| v == root.as_bytes())
+        })
+}
+
 fn payload(gen: u64, stamp: i64, len: usize, data: &[u8]) -> Vec<u8> {
     let mut v = format!(
         "svcmgr-push 1 gen={gen} stamp={stamp} len={len} sha256={} from=n1\n",
@@ -223,6 +239,49 @@ fn owner_only_stale_and_truncated_pushes() {
         o.stderr_str()
     );
     assert_eq!(read_conf(n2).as_deref(), Some(v2.as_str()));
+    // The same over a real connection cut mid-transfer: the ssh client from n1 dies after
+    // sending half of the push.
+    let mut argv = lab.ssh_argv("n2");
+    argv.push(format!(
+        "{} -s web postsync --waitlock 5",
+        svcmgr_bin().display()
+    ));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut client = n1
+        .command(&argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let full = payload(3, 1, v3.len(), v3.as_bytes());
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(&full[..full.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    assert!(lab::wait_until(
+        std::time::Duration::from_secs(10),
+        "postsync runs on n2",
+        || postsync_running(n2)
+    ));
+    client.kill().unwrap();
+    let _ = client.wait();
+    drop(stdin);
+    // The receiving postsync ends (bounded) without installing anything.
+    assert!(lab::wait_until(
+        std::time::Duration::from_secs(10),
+        "the cut postsync exits",
+        || !n2
+            .sh(&[
+                "pgrep",
+                "-f",
+                "-x",
+                &format!("{} -s web postsync --waitlock 5", svcmgr_bin().display())
+            ])
+            .status
+            .success()
+    ));
+    assert_eq!(read_conf(n2).as_deref(), Some(v2.as_str()));
+
     // A corrupted one too.
     let mut bad = payload(3, 1, v3.len(), v3.as_bytes());
     let last = bad.len() - 1;
