@@ -91,7 +91,7 @@ Actions:
   postsync                       receive a config push on stdin (run by syncnodes on peers)
   switch --to NODE               stop here, start on NODE; restart here if that fails
   takeover | giveback            move the service here / back to the first of its nodes
-  prstart | prstop | prstatus     the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
+  prstart | prstop | prstatus    the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
   ls                             list services";
 
 /// Argument vector with the symlink dispatch applied.
