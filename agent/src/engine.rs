@@ -2,7 +2,7 @@
 //! what a failed start started.
 
 use resources::exec::{self, Cmd};
-use resources::Ctx;
+use resources::{Ctx, Resource};
 use svcconf::{Group, Trigger};
 
 use crate::service::{Item, Service};
@@ -29,7 +29,8 @@ pub enum ActionError {
 /// Which resources an action applies to.
 #[derive(Debug, Default, Clone)]
 pub struct Selection {
-    /// `--rid ip#1,fs`: exact rids or group names.
+    /// `--rid ip#1,fs`: exact rids or group names; a vg's rid also selects its reservation
+    /// (`vg#1` selects `vg#1pr`: a VG is never activated unguarded).
     pub rids: Vec<String>,
     /// `--tags a,b`: resources carrying any of them.
     pub tags: Vec<String>,
@@ -40,10 +41,12 @@ pub struct Selection {
 impl Selection {
     fn matches(&self, it: &Item) -> bool {
         let rid_ok = self.rids.is_empty()
-            || self
-                .rids
-                .iter()
-                .any(|r| r == &it.rc.rid || Group::from_name(r).is_some_and(|g| g == it.rc.group));
+            || self.rids.iter().any(|r| {
+                r == &it.rc.rid
+                    || Group::from_name(r).is_some_and(|g| g == it.rc.group)
+                    || (matches!(it.res, Resource::Pr(_))
+                        && it.rc.rid.strip_suffix("pr") == Some(r.as_str()))
+            });
         let tag_ok =
             self.tags.is_empty() || self.tags.iter().any(|t| it.rc.common.tags.contains(t));
         let group_ok = self.group.is_none_or(|g| g == it.rc.group);
@@ -94,11 +97,20 @@ impl Service {
             match result {
                 Ok(true) => started.push(it),
                 Ok(false) => {}
-                Err(e) if it.rc.common.optional => {
-                    tracing::warn!(rid = it.rid(), "optional resource failed, continuing: {e}");
+                Err(f) if it.rc.common.optional => {
+                    tracing::warn!(
+                        rid = it.rid(),
+                        "optional resource failed, continuing: {}",
+                        f.error
+                    );
                 }
-                Err(e) => {
+                Err(f) => {
+                    let e = f.error;
                     tracing::error!(rid = it.rid(), "{}", error_chain(&e));
+                    // The failed resource itself may be (partly) up: it is undone first.
+                    if f.maybe_up {
+                        started.push(it);
+                    }
                     if opts.disable_rollback {
                         tracing::warn!("rollback disabled: resources started so far stay up");
                     } else if !started.is_empty() {
@@ -149,18 +161,26 @@ impl Service {
     }
 }
 
-fn start_one(ctx: &Ctx, it: &Item) -> Result<bool, ActionError> {
+/// A failed start, and whether it may have left its resource (partly) up: the driver ran
+/// and failed, or it started the resource and the post_start trigger failed.
+struct StartFailure {
+    error: ActionError,
+    maybe_up: bool,
+}
+
+fn start_one(ctx: &Ctx, it: &Item) -> Result<bool, StartFailure> {
     let t = &it.rc.common.triggers;
-    trigger(ctx, it, "pre_start", t.pre_start.as_ref())?;
-    let changed = it
-        .res
-        .driver()
-        .start(ctx)
-        .map_err(|source| ActionError::Resource {
+    let failed = |error, maybe_up| StartFailure { error, maybe_up };
+    trigger(ctx, it, "pre_start", t.pre_start.as_ref()).map_err(|e| failed(e, false))?;
+    let changed = it.res.driver().start(ctx).map_err(|source| {
+        let error = ActionError::Resource {
             rid: it.rid().to_string(),
             source: Box::new(source),
-        })?;
-    trigger(ctx, it, "post_start", t.post_start.as_ref())?;
+        };
+        failed(error, true)
+    })?;
+    // A resource that was up before this action stays up when only its trigger failed.
+    trigger(ctx, it, "post_start", t.post_start.as_ref()).map_err(|e| failed(e, changed))?;
     Ok(changed)
 }
 

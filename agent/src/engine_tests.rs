@@ -255,3 +255,48 @@ fn status_merges_avail_and_optional() {
     assert_eq!(st.avail, resources::Status::Up);
     assert_eq!(st.overall, resources::Status::Warn);
 }
+
+#[test]
+fn rollback_also_stops_the_resource_that_failed_partly_up() {
+    let j = journal();
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (
+            rc("fs#1", Group::Fs),
+            Fake::new("fs#1", &j).failing_start_partly_up(),
+        ),
+    ]);
+    assert!(s.start(&s.ctx(), &all(&s), &Options::default()).is_err());
+    assert_eq!(
+        events(&j),
+        ["start ip#1", "fail-start fs#1", "stop fs#1", "stop ip#1"]
+    );
+}
+
+#[test]
+fn failing_blocking_post_start_undoes_its_resource_unless_it_was_up_before() {
+    let j = journal();
+    let mut failing = rc("fs#1", Group::Fs);
+    failing.common.triggers.post_start = Some(svcconf::Trigger {
+        argv: vec!["false".into()],
+        blocking: true,
+    });
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (failing.clone(), Fake::new("fs#1", &j)),
+    ]);
+    assert!(s.start(&s.ctx(), &all(&s), &Options::default()).is_err());
+    assert_eq!(
+        events(&j),
+        ["start ip#1", "start fs#1", "stop fs#1", "stop ip#1"]
+    );
+
+    // Up before the action: only its trigger failed, it stays up.
+    let j = journal();
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (failing, Fake::new("fs#1", &j).up()),
+    ]);
+    assert!(s.start(&s.ctx(), &all(&s), &Options::default()).is_err());
+    assert_eq!(events(&j), ["start ip#1", "stop ip#1"]);
+}

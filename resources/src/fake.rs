@@ -12,6 +12,8 @@ pub struct Fake {
     rid: String,
     up: Mutex<bool>,
     fail_start: bool,
+    /// A start that fails after doing part of its work.
+    partial_start: bool,
     fail_stop: bool,
     journal: Journal,
 }
@@ -22,6 +24,7 @@ impl Fake {
             rid: rid.into(),
             up: Mutex::new(false),
             fail_start: false,
+            partial_start: false,
             fail_stop: false,
             journal: journal.clone(),
         }
@@ -34,6 +37,13 @@ impl Fake {
 
     pub fn failing_start(mut self) -> Fake {
         self.fail_start = true;
+        self
+    }
+
+    /// Fails its start after coming (partly) up.
+    pub fn failing_start_partly_up(mut self) -> Fake {
+        self.fail_start = true;
+        self.partial_start = true;
         self
     }
 
@@ -74,6 +84,7 @@ impl Driver for Fake {
         }
         if self.fail_start {
             self.note("fail-start");
+            *up = self.partial_start;
             return Err(Error::Failed("fake start failure".into()));
         }
         self.note("start");

@@ -315,6 +315,19 @@ fn two_nodes_refuse_preempt_and_leave_the_winner_alone() {
     let out = s.svcmgr("n2", &["prstop"]);
     out.assert_ok("prstop again");
     assert!(all(&out).contains("already down"), "{}", all(&out));
+
+    // Selecting the vg selects its reservation too: the VG is never activated unguarded.
+    let out = s.svcmgr("n2", &["start", "--rid", "vg#1"]);
+    out.assert_ok("start --rid vg#1");
+    assert!(reserved_by(&s.holder(&dev), KEY2_TOOL), "{}", all(&out));
+    let log = all(&out);
+    assert!(
+        log.find(".VG#1PR ").unwrap_or(usize::MAX) < log.find(".VG#1 vgchange").unwrap_or(0),
+        "the reservation is taken before the VG is activated:\n{log}"
+    );
+    s.svcmgr("n2", &["stop", "--rid", "vg#1"])
+        .assert_ok("stop --rid vg#1");
+    assert!(s.holder(&dev).contains("there is NO reservation held"));
 }
 
 #[test]
@@ -508,8 +521,9 @@ fn unit_attentions_are_read_away_within_bounds() {
     );
     s.svcmgr("n1", &["stop"]).assert_ok("stop");
 
-    // A device that never stops reporting them: the start gives up after 10 reads. (A dry
-    // run: it reads the same, but skips the status refresh after the action, which reads too.)
+    // A device that never stops reporting them: the start gives up after 10 reads, and the
+    // rollback's stop of the failed reservation after 10 more. (A dry run: it reads the
+    // same, but skips the status refresh after the action, which reads too.)
     std::fs::write(&pending, "50").unwrap();
     let out = s.svcmgr("n1", &["start", "--dry-run"]);
     out.assert_fails("start against endless unit attentions");
@@ -520,7 +534,7 @@ fn unit_attentions_are_read_away_within_bounds() {
         )),
         "{log}"
     );
-    assert_eq!(left(), "40");
+    assert_eq!(left(), "30");
     assert!(s
         .keys(&dev)
         .contains("there are NO registered reservation keys"));

@@ -6,6 +6,7 @@ use resources::scsireserv::Pr;
 use resources::{Driver, ResStatus, Resource, Status};
 
 use super::{Cli, Format};
+use crate::engine::Selection;
 use crate::exitcode;
 use crate::paths::Root;
 use crate::service::{Item, Service};
@@ -13,32 +14,21 @@ use crate::service::{Item, Service};
 /// The reservation items of the service, narrowed by `--rid` (a reservation's rid, its
 /// vg's rid, or a group name) and `--tags`.
 fn pr_items<'a>(s: &'a Service, cli: &Cli) -> anyhow::Result<Vec<&'a Item>> {
-    let all: Vec<&Item> = s
-        .items
-        .iter()
-        .filter(|it| matches!(it.res, Resource::Pr(_)))
-        .collect();
-    if all.is_empty() {
+    if !s.items.iter().any(|it| matches!(it.res, Resource::Pr(_))) {
         anyhow::bail!(
             "service {} has no SCSI reservation: set scsireserv = true on a vg resource",
             s.name
         );
     }
-    let picked: Vec<&Item> = all
+    let sel = Selection {
+        rids: cli.rid.clone(),
+        tags: cli.tags.clone(),
+        group: None,
+    };
+    let picked: Vec<&Item> = s
+        .select(&sel)?
         .into_iter()
-        .filter(|it| {
-            let rid = it.rid();
-            let vg_rid = rid.strip_suffix("pr").unwrap_or(rid);
-            let rid_ok = cli.rid.is_empty()
-                || cli.rid.iter().any(|r| {
-                    r == rid
-                        || r == vg_rid
-                        || svcconf::Group::from_name(r).is_some_and(|g| g == it.rc.group)
-                });
-            let tag_ok =
-                cli.tags.is_empty() || cli.tags.iter().any(|t| it.rc.common.tags.contains(t));
-            rid_ok && tag_ok
-        })
+        .filter(|it| matches!(it.res, Resource::Pr(_)))
         .collect();
     if picked.is_empty() {
         anyhow::bail!(
