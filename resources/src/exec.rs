@@ -18,6 +18,9 @@ use nix::unistd::Pid;
 /// left behind may hold them open.
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a killed command may take to die before the agent stops waiting for it.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
@@ -85,10 +88,15 @@ pub struct Output {
 pub enum ExecError {
     #[error("{argv}: cannot execute: {reason}")]
     Spawn { argv: String, reason: String },
-    #[error("{argv}: timed out after {timeout:?}, killed")]
+    #[error("{argv}: timed out after {timeout:?}, {}", if *.reaped { "killed" } else {
+        "killed but still not dead (stuck in uninterruptible I/O?)"
+    })]
     Timeout {
         argv: String,
         timeout: Duration,
+        /// False when even SIGKILL did not end it within a few seconds (a process blocked
+        /// on a dead disk path): it is left behind rather than blocking the agent.
+        reaped: bool,
         stdout: String,
         stderr: String,
     },
@@ -116,13 +124,6 @@ impl ExecError {
         match self {
             ExecError::Failed { code, .. } => Some(*code),
             _ => None,
-        }
-    }
-
-    pub fn stderr(&self) -> &str {
-        match self {
-            ExecError::Failed { stderr, .. } | ExecError::Timeout { stderr, .. } => stderr,
-            ExecError::Spawn { reason, .. } => reason,
         }
     }
 }
@@ -169,14 +170,14 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
     thread::spawn(move || {
         let _ = tx.send(child.wait());
     });
-    let (status, timed_out) = match rx.recv_timeout(cmd.timeout) {
-        Ok(r) => (r, false),
+    let (status, timed_out, reaped) = match rx.recv_timeout(cmd.timeout) {
+        Ok(r) => (r, false, true),
         Err(_) => {
             let _ = killpg(pgid, Signal::SIGKILL);
-            (
-                rx.recv().unwrap_or_else(|e| Err(std::io::Error::other(e))),
-                true,
-            )
+            match rx.recv_timeout(KILL_GRACE) {
+                Ok(r) => (r, true, true),
+                Err(e) => (Err(std::io::Error::other(e)), true, false),
+            }
         }
     };
     // The leader is gone; stop whatever it left in its group so the pipes close.
@@ -188,6 +189,7 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
         return Err(ExecError::Timeout {
             argv,
             timeout: cmd.timeout,
+            reaped,
             stdout,
             stderr,
         });

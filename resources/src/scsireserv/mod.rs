@@ -106,10 +106,6 @@ impl Pr {
         self.vg_index
     }
 
-    pub fn key(&self) -> PrKey {
-        self.key
-    }
-
     fn pvs_cmd() -> Cmd {
         // Exit 5 is LVM's "some VG had a problem": the other PVs are still listed.
         Cmd::new(devices::pvs_args())
