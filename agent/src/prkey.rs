@@ -66,17 +66,22 @@ fn random_u64() -> anyhow::Result<u64> {
 
 /// The reservation resource guarding `vg` when it has `scsireserv = true`: rid `<vgrid>pr`,
 /// the vg's common keywords without its triggers, keyed by the vg's `prkey` or the node's.
+///
+/// Only actions (`for_action`) generate a missing node key: a read-only action leaves
+/// node.toml alone and shows the reservation as keyless.
 pub fn reservation_item(
     root: &Root,
     node: &mut NodeConfig,
     vg: &ResourceConfig,
+    for_action: bool,
 ) -> anyhow::Result<Option<Item>> {
     if vg.group != Group::Vg || !vg.bool("scsireserv") {
         return Ok(None);
     }
-    let node_key = match vg.str("prkey") {
-        Some(_) => None,
-        None => Some(ensure(root, node)?),
+    let node_key = match (vg.str("prkey"), for_action) {
+        (Some(_), _) => None,
+        (None, true) => Some(ensure(root, node)?),
+        (None, false) => node.prkey.clone(),
     };
     let pr = Pr::new(vg, node_key.as_deref())?;
     let mut rc = vg.clone();
@@ -186,6 +191,33 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(mode, 0o600);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn read_only_loads_write_nothing_and_cannot_act() {
+        let (d, r) = temp_root("readonly");
+        std::fs::write(r.node_toml(), "nodename = \"n1\"\n").unwrap();
+        std::fs::write(
+            r.etc.join("web.conf"),
+            "[DEFAULT]\nnodes = n1\n\n[vg#1]\nvgname = vga\nscsireserv = true\n",
+        )
+        .unwrap();
+        let s = crate::service::Service::load_readonly(&r, "web").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(r.node_toml()).unwrap(),
+            "nodename = \"n1\"\n",
+            "node.toml untouched"
+        );
+        assert!(!r.var.join("lock").exists(), "no lock taken");
+        let pr = &s.items[0];
+        assert_eq!(pr.rid(), "vg#1pr");
+        assert!(pr.res.driver().label().contains("no key yet"));
+        let e = pr.res.driver().start(&s.ctx()).unwrap_err();
+        assert!(e.to_string().contains("no reservation key"), "{e}");
+        // An action load generates it.
+        crate::service::Service::load(&r, "web").unwrap();
+        assert!(load(&r).prkey.is_some());
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -94,7 +94,18 @@ pub fn load_node(root: &Root) -> anyhow::Result<NodeConfig> {
 }
 
 impl Service {
+    /// Load for an action: a missing node reservation key is generated (and written to
+    /// node.toml) when a vg has `scsireserv`.
     pub fn load(root: &Root, name: &str) -> anyhow::Result<Service> {
+        Self::load_with(root, name, true)
+    }
+
+    /// Load for a read-only action: nothing is written, no lock is taken.
+    pub fn load_readonly(root: &Root, name: &str) -> anyhow::Result<Service> {
+        Self::load_with(root, name, false)
+    }
+
+    fn load_with(root: &Root, name: &str, for_action: bool) -> anyhow::Result<Service> {
         let mut node = load_node(root)?;
         let path: PathBuf = root.service_conf(name);
         if !path.exists() {
@@ -109,7 +120,7 @@ impl Service {
         for rc in &cfg.resources {
             let res =
                 Resource::new(rc).with_context(|| format!("{}: [{}]", path.display(), rc.rid))?;
-            let pr = crate::prkey::reservation_item(root, &mut node, rc);
+            let pr = crate::prkey::reservation_item(root, &mut node, rc, for_action);
             items.extend(pr.with_context(|| format!("{}: [{}]", path.display(), rc.rid))?);
             items.push(Item {
                 rc: rc.clone(),

@@ -344,12 +344,24 @@ fn prkey_generated_once_and_mpathpersist_backend() {
         .unwrap()
         .contains("prkey"));
 
-    // Two first runs at once agree on one key.
+    // A read-only action leaves node.toml alone and shows the reservation keyless.
+    let st = s.svcmgr("n1", &["print", "status"]);
+    st.assert_ok("print status before any action");
+    assert!(
+        st.stdout_str().contains("(no key yet)"),
+        "{}",
+        st.stdout_str()
+    );
+    assert!(!std::fs::read_to_string(&node_toml)
+        .unwrap()
+        .contains("prkey"));
+
+    // Two first actions at once agree on one key.
     let outs: Vec<Output> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..2)
             .map(|_| {
                 sc.spawn(|| {
-                    n1.svcmgr_cmd(&["-s", SVC, "print", "status"])
+                    n1.svcmgr_cmd(&["-s", SVC, "start", "--dry-run"])
                         .output()
                         .expect("run svcmgr")
                 })
@@ -358,7 +370,7 @@ fn prkey_generated_once_and_mpathpersist_backend() {
         hs.into_iter().map(|h| h.join().expect("join")).collect()
     });
     for o in &outs {
-        o.assert_ok("concurrent first print status");
+        o.assert_ok("concurrent first start --dry-run");
     }
     let text = std::fs::read_to_string(&node_toml).unwrap();
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("prkey = ")).collect();
@@ -368,13 +380,12 @@ fn prkey_generated_once_and_mpathpersist_backend() {
         .trim_end_matches('"')
         .to_string();
     assert!(key.starts_with("0x") && key.len() == 18, "{key}");
-    for o in &outs {
-        assert!(
-            o.stdout_str().contains(&format!("{key} on 0/1 device")),
-            "{}",
-            o.stdout_str()
-        );
-    }
+    let st = s.svcmgr("n1", &["print", "status"]);
+    assert!(
+        st.stdout_str().contains(&format!("{key} on 0/1 device")),
+        "{}",
+        st.stdout_str()
+    );
     // Stable across runs.
     s.svcmgr("n1", &["print", "status"])
         .assert_ok("print status");

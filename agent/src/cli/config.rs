@@ -5,14 +5,14 @@ use crate::paths::Root;
 use crate::service::Service;
 
 pub fn print_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     print!("{}", s.cfg.text);
     Ok(exitcode::OK)
 }
 
 /// Load the config and build every driver; warnings go to stderr, the first error fails.
 pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     println!(
         "{}: valid, {} resource(s)",
         root.service_conf(svc).display(),

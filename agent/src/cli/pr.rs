@@ -85,7 +85,7 @@ fn report(s: &Service, it: &Item, pr: &Pr) -> Report {
 /// Each reservation's status line, its messages and every device's keys and holder. The
 /// exit code is their merged status code, as `status` gives the service's.
 pub fn status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     let items = pr_items(&s, cli)?;
     let prs: Vec<(&Item, &Pr)> = items
         .iter()

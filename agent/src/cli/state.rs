@@ -10,7 +10,7 @@ use crate::paths::{write_atomic, Root};
 use crate::service::Service;
 
 pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
     let intent = if freeze { "freeze" } else { "thaw" };
     let _lock = lock::acquire(&root.lock(svc), intent, Duration::from_secs(cli.waitlock))?;

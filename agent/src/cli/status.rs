@@ -17,7 +17,7 @@ pub fn use_color(c: ColorChoice) -> bool {
 }
 
 pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     let st = s.status(&s.ctx());
     s.cache_status(&st);
     match cli.format {
@@ -29,7 +29,7 @@ pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
 
 /// Exit code = the overall status code; nothing printed.
 pub fn status_code(root: &Root, svc: &str) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     let st = s.status(&s.ctx());
     s.cache_status(&st);
     Ok(st.overall.code())
@@ -42,7 +42,7 @@ pub fn ls(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
         let handles: Vec<_> = names
             .iter()
             .map(|name| {
-                scope.spawn(move || match Service::load(root, name) {
+                scope.spawn(move || match Service::load_readonly(root, name) {
                     Ok(s) => {
                         let st = s.status(&s.ctx());
                         render::ls_line(name, Some(&st), None, color)

@@ -13,7 +13,7 @@ use crate::sync::{self, PushOutcome};
 const MAX_PUSH: u64 = 16 * 1024 * 1024;
 
 pub fn syncnodes(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
+    let s = Service::load_readonly(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
     Ok(match sync::syncnodes(&s, cli.force)? {
         PushOutcome::Skipped | PushOutcome::NoPeers => exitcode::OK,

@@ -64,12 +64,15 @@ impl Pr {
             .str("vgname")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::Failed(format!("{}: vgname is not set", vg.rid)))?;
-        let key_text = vg.str("prkey").or(node_key).ok_or_else(|| {
-            Error::Failed(format!(
-                "{rid}: no reservation key: set prkey in node.toml or on [{}]",
-                vg.rid
-            ))
-        })?;
+        // No key at all: a read-only action on a node whose key is not generated yet. Such a
+        // node holds nothing (0 is never a registered key) and may not act.
+        let Some(key_text) = vg.str("prkey").or(node_key) else {
+            return Ok(Pr {
+                key: PrKey(0),
+                key_text: "(no key yet)".into(),
+                ..Pr::new(vg, Some("0x1"))?
+            });
+        };
         let key = key_text
             .parse::<PrKey>()
             .ok()
@@ -248,6 +251,16 @@ impl Pr {
         st
     }
 
+    fn need_key(&self) -> Result<()> {
+        if self.key.0 == 0 {
+            return Err(Error::Failed(format!(
+                "{}: no reservation key: set prkey in node.toml or on the vg section",
+                self.rid
+            )));
+        }
+        Ok(())
+    }
+
     /// A PR OUT command; a reservation conflict gets its own message.
     fn change(&self, ctx: &Ctx, dev: &Dev, op: Op, timeout: Duration) -> Result<()> {
         let cmd = Cmd::new(dev.backend.args(&op, &dev.path)).timeout(timeout);
@@ -413,6 +426,7 @@ impl Driver for Pr {
     }
 
     fn start(&self, ctx: &Ctx) -> Result<bool> {
+        self.need_key()?;
         let devs = self.devices()?;
         let mut undo = Vec::new();
         let mut changed = false;
@@ -433,6 +447,7 @@ impl Driver for Pr {
     }
 
     fn stop(&self, ctx: &Ctx) -> Result<bool> {
+        self.need_key()?;
         let pvs = exec::query(&Self::pvs_cmd())?;
         let devs = match self.devices_from(&pvs.stdout) {
             Ok(d) => d,
