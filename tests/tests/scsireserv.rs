@@ -670,3 +670,38 @@ impl Drop for PvGuard {
         }
     }
 }
+
+#[test]
+fn leftover_registrations_are_reported_and_removed_with_force() {
+    if !lab::require_root("leftover_registrations_are_reported_and_removed_with_force") {
+        return;
+    }
+    let s = PrLab::new(&[("n1", Some(KEY1))], emulators);
+    s.conf("n1", "");
+    let dev = s.dev().to_string();
+    // A node whose stop could not unregister: under type 5 it could still write.
+    s.emu(&["--out", "--register-ignore", "--param-sark=0xc3"], &dev);
+
+    let out = s.svcmgr("n1", &["start"]);
+    out.assert_ok("start with a leftover registration");
+    assert!(
+        all(&out).contains("0xc3 also registered on"),
+        "{}",
+        all(&out)
+    );
+    let pr = s.pr_json("n1");
+    assert_eq!(pr["status"], "warn", "{pr}");
+    assert!(s.keys(&dev).contains("0xc3"));
+
+    let out = s.svcmgr("n1", &["start", "--force"]);
+    out.assert_ok("start --force removes it");
+    assert!(
+        all(&out).contains("remove the registration of 0xc3"),
+        "{}",
+        all(&out)
+    );
+    assert!(!s.keys(&dev).contains("0xc3"), "{}", s.keys(&dev));
+    assert!(reserved_by(&s.holder(&dev), KEY1_TOOL));
+    assert_eq!(s.pr_json("n1")["status"], "up");
+    s.svcmgr("n1", &["stop"]).assert_ok("stop");
+}

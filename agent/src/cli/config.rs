@@ -1,5 +1,7 @@
 //! `print config`, `validate config`, `install`.
 
+use anyhow::Context;
+
 use crate::exitcode;
 use crate::paths::Root;
 use crate::service::Service;
@@ -23,15 +25,17 @@ pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
 
 /// `<root>/etc/<svc>` -> this binary, so `<svc> ACTION` works.
 pub fn install(root: &Root, svc: &str) -> anyhow::Result<i32> {
-    let exe = std::env::current_exe()?;
+    let exe = std::env::current_exe().context("locate the svcmgr binary")?;
     let link = root.etc.join(svc);
-    std::fs::create_dir_all(&root.etc)?;
+    std::fs::create_dir_all(&root.etc)
+        .with_context(|| format!("create {}", root.etc.display()))?;
     match std::fs::read_link(&link) {
         Ok(target) if target == exe => {
             println!("{} already points to {}", link.display(), exe.display());
             return Ok(exitcode::OK);
         }
-        Ok(_) => std::fs::remove_file(&link)?,
+        Ok(_) => std::fs::remove_file(&link)
+            .with_context(|| format!("replace {}", link.display()))?,
         Err(_) if link.exists() => {
             anyhow::bail!(
                 "{} exists and is not a symlink: not replacing it",
@@ -40,7 +44,8 @@ pub fn install(root: &Root, svc: &str) -> anyhow::Result<i32> {
         }
         Err(_) => {}
     }
-    std::os::unix::fs::symlink(&exe, &link)?;
+    std::os::unix::fs::symlink(&exe, &link)
+        .with_context(|| format!("create {} -> {}", link.display(), exe.display()))?;
     println!("{} -> {}", link.display(), exe.display());
     Ok(exitcode::OK)
 }

@@ -101,7 +101,7 @@ pub fn args_from_argv0(argv: Vec<String>) -> Vec<String> {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if name.is_empty() || name.starts_with("svcmgr") {
+    if name.is_empty() || name == "svcmgr" {
         return argv;
     }
     let mut v = vec!["svcmgr".to_string(), "-s".into(), name];
@@ -196,6 +196,10 @@ mod tests {
         assert_eq!(
             args_from_argv0(v(&["/usr/bin/svcmgr", "ls"])),
             v(&["/usr/bin/svcmgr", "ls"])
+        );
+        assert_eq!(
+            args_from_argv0(v(&["svcmgr-web", "stop"])),
+            v(&["svcmgr", "-s", "svcmgr-web", "stop"])
         );
     }
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use super::Cli;
 use crate::exitcode;
 use crate::lock;
@@ -19,11 +21,13 @@ pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result
         (true, true) => tracing::info!("already frozen"),
         (false, false) => tracing::info!("already thawed"),
         (true, false) => {
-            write_atomic(&flag, chrono::Local::now().to_rfc3339().as_bytes())?;
+            write_atomic(&flag, chrono::Local::now().to_rfc3339().as_bytes())
+                .with_context(|| format!("create {}", flag.display()))?;
             tracing::info!("frozen: the daemon will not start or fail over this service");
         }
         (false, true) => {
-            std::fs::remove_file(&flag)?;
+            std::fs::remove_file(&flag)
+                .with_context(|| format!("remove {}", flag.display()))?;
             tracing::info!("thawed");
         }
     }

@@ -27,9 +27,16 @@ pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
     Ok(exitcode::OK)
 }
 
-/// Exit code = the overall status code; nothing printed.
+/// Exit code = the overall status code; nothing printed. A service that cannot be loaded
+/// (missing or broken config) is undef (5), never a clean "down": the error goes to stderr.
 pub fn status_code(root: &Root, svc: &str) -> anyhow::Result<i32> {
-    let s = Service::load_readonly(root, svc)?;
+    let s = match Service::load_readonly(root, svc) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svcmgr: error: {}", crate::engine::error_chain(e.as_ref()));
+            return Ok(resources::Status::Undef.code());
+        }
+    };
     let st = s.status(&s.ctx());
     s.cache_status(&st);
     Ok(st.overall.code())

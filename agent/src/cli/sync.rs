@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
 
+use anyhow::Context;
+
 use super::Cli;
 use crate::exitcode;
 use crate::paths::Root;
@@ -15,7 +17,7 @@ const MAX_PUSH: u64 = 16 * 1024 * 1024;
 pub fn syncnodes(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
     let s = Service::load_readonly(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
-    Ok(match sync::syncnodes(&s, cli.force)? {
+    Ok(match sync::syncnodes(&s, cli.force, Duration::from_secs(cli.waitlock))? {
         PushOutcome::Skipped | PushOutcome::NoPeers => exitcode::OK,
         PushOutcome::Done { failed } if failed.is_empty() => exitcode::OK,
         PushOutcome::Done { .. } => exitcode::FAILED,
@@ -29,7 +31,11 @@ pub fn postsync(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
         anyhow::bail!("postsync reads a config push on stdin; it is run by syncnodes on a peer");
     }
     let mut raw = Vec::new();
-    stdin.lock().take(MAX_PUSH + 1).read_to_end(&mut raw)?;
+    stdin
+        .lock()
+        .take(MAX_PUSH + 1)
+        .read_to_end(&mut raw)
+        .context("read the config push on stdin")?;
     if raw.len() as u64 > MAX_PUSH {
         anyhow::bail!("config push larger than {MAX_PUSH} bytes refused");
     }

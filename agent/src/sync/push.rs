@@ -1,6 +1,7 @@
 //! `syncnodes`: push the service config to every peer at once, each over its own ssh session,
 //! the file streamed to `svcmgr -s SVC postsync` on the peer's stdin.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use resources::Status;
@@ -23,6 +24,8 @@ pub enum SyncError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error("can not record the config generation in {path}")]
     SaveGen {
         path: PathBuf,
@@ -42,7 +45,11 @@ pub enum PushOutcome {
     },
 }
 
-pub fn syncnodes(svc: &Service, force: bool) -> Result<PushOutcome, SyncError> {
+pub fn syncnodes(
+    svc: &Service,
+    force: bool,
+    waitlock: std::time::Duration,
+) -> Result<PushOutcome, SyncError> {
     let windows = &svc.cfg.sync_period;
     if !force && !in_windows(windows, minute_now()) {
         tracing::info!(
@@ -65,6 +72,10 @@ pub fn syncnodes(svc: &Service, force: bool) -> Result<PushOutcome, SyncError> {
         tracing::info!(rid = RID, "no peer node to push to");
         return Ok(PushOutcome::NoPeers);
     }
+    // Reading the config and recording its generation happen under the service lock, as a
+    // postsync installing a peer's push does: the record always describes the file. The
+    // pushes themselves run unlocked (each peer takes its own lock).
+    let lock = crate::lock::acquire(&svc.root.lock(&svc.name), "syncnodes", waitlock)?;
     let path = &svc.cfg.path;
     let data = std::fs::read(path).map_err(|source| SyncError::Read {
         path: path.clone(),
@@ -84,6 +95,7 @@ pub fn syncnodes(svc: &Service, force: bool) -> Result<PushOutcome, SyncError> {
             source,
         })?;
     }
+    drop(lock);
     let payload = generation::encode(&gen, &svc.node.nodename, &data);
     let args = ["-s", svc.name.as_str(), "postsync", "--waitlock", "3600"];
     let failed: Vec<String> = std::thread::scope(|s| {
@@ -99,7 +111,8 @@ pub fn syncnodes(svc: &Service, force: bool) -> Result<PushOutcome, SyncError> {
                         peer.name()
                     );
                     let r = peer.run(&args, Some(payload), RemoteRun::ACTION, |line| {
-                        println!("{}: {line}", peer.name())
+                        // A closed console must not abort the push.
+                        let _ = writeln!(std::io::stdout().lock(), "{}: {line}", peer.name());
                     });
                     (peer, r)
                 })

@@ -86,12 +86,13 @@ fn send(tx: &mut dyn datalink::DataLinkSender, frame: &[u8]) -> std::io::Result<
         .unwrap_or_else(|| Err(std::io::Error::other("no frame sent")))
 }
 
-/// Probe for `ip` on `dev`: `probes` probes spread over `wait`; the hardware address of
-/// whoever answers, or None when nobody claims the address.
+/// Probe for `ip` on `dev`: `probes` probes `interval` apart, listening until `wait` has
+/// passed; the hardware address of whoever answers, or None when nobody claims the address.
 pub fn probe(
     dev: &str,
     ip: Ipv4Addr,
     probes: u32,
+    interval: Duration,
     wait: Duration,
 ) -> std::io::Result<Option<MacAddr>> {
     let RawLink {
@@ -101,7 +102,6 @@ pub fn probe(
     } = open(dev)?;
     let frame = request_frame(mac, Ipv4Addr::UNSPECIFIED, ip);
     let start = Instant::now();
-    let interval = wait / probes.max(1);
     let mut sent = 0;
     while start.elapsed() < wait {
         if sent < probes && start.elapsed() >= interval * sent {

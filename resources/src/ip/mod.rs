@@ -14,10 +14,12 @@ use crate::exec::{self, Cmd};
 use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
 use iproute::Link;
 
-/// Duplicate address detection: this many probes spread over this long (RFC 5227 uses
-/// seconds; on one segment a few hundred milliseconds is plenty).
+/// Duplicate address detection: this many probes this far apart, listening this long in
+/// all (RFC 5227 uses seconds; on one segment, half a second leaves a slow host 300 ms to
+/// answer the last probe).
 const PROBES: u32 = 3;
-const PROBE_WAIT: Duration = Duration::from_millis(300);
+const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+const PROBE_WAIT: Duration = Duration::from_millis(500);
 
 pub struct Ip {
     rid: String,
@@ -138,7 +140,7 @@ impl Driver for Ip {
 
         tracing::info!(rid = %self.rid, "checking {ip} availability (ARP probe on {})", self.dev);
         let t0 = std::time::Instant::now();
-        let probe = arp::probe(&self.dev, ip, PROBES, PROBE_WAIT);
+        let probe = arp::probe(&self.dev, ip, PROBES, PROBE_INTERVAL, PROBE_WAIT);
         exec::record_time("arp probe", t0.elapsed());
         match probe {
             Ok(None) => {}

@@ -275,6 +275,25 @@ pub fn assess(
             log.push(device_problem(key, d, started));
         }
     }
+    // Under type 5 every registrant may write: another key registered on a device we hold
+    // is a hole in the fence.
+    let mut status = status;
+    for d in devices.iter().flatten().filter(|d| d.held_by(key)) {
+        let mut others: Vec<String> = Vec::new();
+        for k in d.keys.iter().filter(|k| **k != key) {
+            if !others.contains(&k.to_string()) {
+                others.push(k.to_string());
+            }
+        }
+        if !others.is_empty() {
+            status = status.merge(Status::Warn);
+            log.push(format!(
+                "{} also registered on {}: those nodes can still write it",
+                others.join(", "),
+                d.dev
+            ));
+        }
+    }
     (ResStatus { status, log }, held)
 }
 
@@ -359,11 +378,22 @@ mod tests {
 
     #[test]
     fn all_held_is_up() {
-        let (s, held) = assess(US, &[Ok(dev(&[0xa, 0xb], Some(0xa)))], false);
+        let (s, held) = assess(US, &[Ok(dev(&[0xa], Some(0xa)))], false);
         assert_eq!((s.status, held), (Status::Up, 1));
         assert!(s.log.is_empty());
         let (s, _) = assess(US, &[Ok(dev(&[0xa], Some(0xa)))], true);
         assert_eq!(s.status, Status::Up);
+    }
+
+    #[test]
+    fn another_registrant_on_a_device_we_hold_is_a_warning() {
+        // Under type 5 the other registrant can still write.
+        let (s, held) = assess(US, &[Ok(dev(&[0xa, 0xb, 0xb], Some(0xa)))], false);
+        assert_eq!((s.status, held), (Status::Warn, 1));
+        assert_eq!(
+            s.log,
+            ["0xb also registered on /dev/sdb: those nodes can still write it"]
+        );
     }
 
     #[test]

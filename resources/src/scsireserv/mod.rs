@@ -292,6 +292,7 @@ impl Pr {
         match st.holder(self.key) {
             Holder::Us if registered => {
                 tracing::info!(rid = %self.rid, "{} is already reserved with our key {}", dev.path, self.key);
+                self.other_registrants(ctx, dev, &st.keys)?;
                 return Ok(false);
             }
             // Never register while another node holds it: under type 5 a registrant may write.
@@ -315,7 +316,49 @@ impl Pr {
             Holder::Other(r) if !ctx.force => return Err(self.refuse(dev, r.key)),
             Holder::Other(r) => self.preempt(ctx, dev, r.key)?,
         }
+        if !ctx.dry_run {
+            let keys = self.read(dev, t)?.keys;
+            self.other_registrants(ctx, dev, &keys)?;
+        }
         Ok(true)
+    }
+
+    /// Under type 5 every registrant may write: another node's leftover registration (a
+    /// stop that could not unregister) is removed with --force (PREEMPT of a non-holder key
+    /// drops its registrations and leaves our reservation), else reported.
+    fn other_registrants(&self, ctx: &Ctx, dev: &Dev, keys: &[PrKey]) -> Result<()> {
+        let mut others: Vec<PrKey> = Vec::new();
+        for k in keys {
+            if *k != self.key && !others.contains(k) {
+                others.push(*k);
+            }
+        }
+        if others.is_empty() {
+            return Ok(());
+        }
+        let list = others
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !ctx.force {
+            tracing::warn!(
+                rid = %self.rid,
+                "{list} also registered on {}: those nodes can still write it; use --force to remove them",
+                dev.path
+            );
+            return Ok(());
+        }
+        for victim in others {
+            tracing::warn!(rid = %self.rid, "remove the registration of {victim} on {} (--force)", dev.path);
+            let op = Op::Preempt {
+                key: self.key,
+                victim,
+                abort: false,
+            };
+            self.change(ctx, dev, op, self.start_timeout)?;
+        }
+        Ok(())
     }
 
     /// Take the reservation from `victim` (--force), then check that it took.

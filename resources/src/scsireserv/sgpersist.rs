@@ -254,7 +254,12 @@ mod tests {
         };
         let states = [Ok(state)];
         let (holder, held) = assess(PrKey(0xa1), &states, true);
-        assert_eq!((holder.status, held), (Status::Up, 1));
+        // The holder warns: under type 5 the other registrant can write too.
+        assert_eq!((holder.status, held), (Status::Warn, 1));
+        assert_eq!(
+            holder.log,
+            ["0xb2 also registered on /dev/sda: those nodes can still write it"]
+        );
         let (other, held) = assess(PrKey(0xb2), &states, false);
         assert_eq!((other.status, held), (Status::Warn, 0));
         assert_eq!(other.log, ["reservation held by 0xa1 on /dev/sda"]);
