@@ -144,12 +144,12 @@ fn container_start_stop_and_restart_reuses_it() {
     assert!(!again.all_output().contains("podman run"));
     assert_eq!(podman_id(n1, CNAME), id);
 
-    // Stop: grace = stop_timeout 8s minus the 5s margin.
+    // Stop: grace = stop_timeout 8s minus the 5s margin; the container by its full id.
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop");
     let log = out.all_output();
     assert!(
-        at(&log, &format!("podman stop -t 3 {CNAME}")) < at(&log, "wait for container down status")
+        at(&log, &format!("podman stop -t 3 {id}")) < at(&log, "wait for container down status")
     );
     assert!(
         !log.contains("podman kill"),
@@ -175,7 +175,7 @@ fn container_start_stop_and_restart_reuses_it() {
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("restart");
     let log = out.all_output();
-    at(&log, &format!("WEB.CONTAINER#1 podman start {CNAME}"));
+    at(&log, &format!("WEB.CONTAINER#1 podman start {id}"));
     assert!(!log.contains("podman run"), "{log}");
     assert_eq!(podman_id(n1, CNAME), id, "start reuses the container");
     assert_eq!(res(n1, "container#1").0, "up");
@@ -333,7 +333,7 @@ fn container_image_change_warns_then_recreates() {
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start with the new image");
     let log = out.all_output();
-    let rm = at(&log, &format!("podman rm -f {CNAME}"));
+    let rm = at(&log, &format!("podman rm -f {id}"));
     assert!(rm < at(&log, "podman run -d"), "{log}");
     assert!(log.contains("recreate it"), "{log}");
     let new_id = podman_id(n1, CNAME);
@@ -386,6 +386,190 @@ fn container_runtime_unreachable_is_an_error_not_down() {
     let o = n1.svcmgr(&["-s", "web", "stop"]);
     assert_eq!(o.code(), 1, "{}", o.all_output());
     assert!(o.all_output().contains("cannot execute"));
+}
+
+#[test]
+fn container_hex_name_never_touches_an_id_prefix_match() {
+    if !lab::require_root("container_hex_name_never_touches_an_id_prefix_match") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    // An unrelated container on another image; our name is the start of its id, which
+    // podman also accepts to designate it.
+    let other = format!("localhost/{}:lab", lab::unique("other"));
+    n1.sh(&["podman", "tag", &image, &other])
+        .assert_ok("podman tag");
+    let unrelated = lab::unique("unrelated");
+    n1.sh(&[
+        "podman",
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &unrelated,
+        &other,
+        "/bin/sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
+    ])
+    .assert_ok("podman run unrelated");
+    let unrelated_id = podman_id(n1, &unrelated);
+    let hex = unrelated_id[..4].to_string();
+    let found = n1.sh(&[
+        "podman",
+        "container",
+        "inspect",
+        "--format",
+        "{{.Name}}",
+        &hex,
+    ]);
+    found.assert_ok("the runtime resolves the prefix");
+    assert_eq!(found.stdout_str().trim(), unrelated);
+    n1.write_conf("web", &container_conf(&image, &format!("name = {hex}\n")));
+
+    let (st, _, log) = res(n1, "container#1");
+    assert_eq!(st, "down", "{log:?}");
+    assert_eq!(log, ["can not find container id"]);
+    let stop = n1.svcmgr(&["-s", "web", "stop"]);
+    stop.assert_ok("stop with no container of ours");
+    assert!(stop.all_output().contains("does not exist, already down"));
+    assert!(podman_running(n1, &unrelated), "stop left it alone");
+
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start");
+    let log = out.all_output();
+    assert!(!log.contains("already up"), "{log}");
+    at(&log, &format!("podman run -d --name {hex} "));
+    let ours = podman_id(n1, &hex);
+    assert_ne!(ours, unrelated_id);
+    let (st, label, _) = res(n1, "container#1");
+    assert_eq!(
+        (st.as_str(), label),
+        ("up", format!("{}@{image}", &ours[..12]))
+    );
+
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop");
+    let log = out.all_output();
+    at(&log, &format!("podman stop -t 3 {ours}"));
+    assert!(!log.contains(&unrelated_id), "{log}");
+    assert!(!podman_running(n1, &hex));
+    assert!(podman_running(n1, &unrelated), "stop left it alone");
+
+    // Our container gone, the unrelated one stopped with another image: a start must not
+    // take it for ours to recreate (`rm -f`).
+    n1.sh(&["podman", "rm", "-f", &ours])
+        .assert_ok("podman rm ours");
+    n1.sh(&["podman", "stop", "-t", "0", &unrelated])
+        .assert_ok("podman stop unrelated");
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start after removal");
+    let log = out.all_output();
+    assert!(!log.contains("podman rm"), "{log}");
+    assert!(!log.contains("recreate"), "{log}");
+    at(&log, &format!("podman run -d --name {hex} "));
+    assert_eq!(podman_id(n1, &unrelated), unrelated_id, "still there");
+    assert!(!podman_running(n1, &unrelated));
+    assert_eq!(res(n1, "container#1").0, "up");
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("final stop");
+    assert_eq!(podman_id(n1, &unrelated), unrelated_id);
+}
+
+const DOCKER_ID: &str = "5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f";
+
+/// `docker container inspect` of a container named `CNAME` with the given state.
+fn docker_inspect_json(state: &str) -> String {
+    format!(
+        r#"[{{"Id":"{DOCKER_ID}","Name":"/{CNAME}","Image":"sha256:b073e328878e6e8b",
+"Config":{{"Image":"busybox"}},"State":{state}}}]"#
+    )
+}
+
+/// A `docker` first on the node's PATH answering from `state.json` in `dir`: a container
+/// in docker's crash loop, which `start` leaves as it is and `stop` ends. Every call is
+/// appended to `calls`.
+fn docker_shim(lab: &mut Lab) -> PathBuf {
+    let dir = lab.dir().join("docker-shim");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let restarting = docker_inspect_json(
+        r#"{"Status":"restarting","Running":true,"Paused":false,"Restarting":true,"Pid":0,"ExitCode":1,"Error":""}"#,
+    );
+    let exited = docker_inspect_json(
+        r#"{"Status":"exited","Running":false,"Paused":false,"Restarting":false,"Pid":0,"ExitCode":137,"Error":""}"#,
+    );
+    std::fs::write(dir.join("state.json"), restarting).expect("write state");
+    std::fs::write(dir.join("exited.json"), exited).expect("write exited");
+    let d = dir.display();
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> {d}/calls\n\
+         case \"$1 $2\" in 'container inspect')\n\
+         if [ \"$3\" = {CNAME} ]; then cat {d}/state.json; exit 0; fi\n\
+         echo \"[]\"; echo \"Error: No such container: $3\" >&2; exit 1;; esac\n\
+         case \"$1\" in start) echo \"$2\"; exit 0;;\n\
+         stop) cp {d}/exited.json {d}/state.json; echo \"$4\"; exit 0;; esac\n\
+         echo \"unexpected docker call: $*\" >&2; exit 2\n"
+    );
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let p = bin.join("docker");
+    std::fs::write(&p, script).expect("write shim");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    lab.add_path_dir(&bin);
+    dir
+}
+
+#[test]
+fn docker_restarting_container_is_not_up() {
+    if !lab::require_root("docker_restarting_container_is_not_up") {
+        return;
+    }
+    let mut lab = Lab::new(&["n1"]);
+    let dir = docker_shim(&mut lab);
+    let n1 = lab.node("n1");
+    n1.write_conf(
+        "web",
+        &container_conf("busybox", "start_timeout = 2s\n")
+            .replace("type = podman", "type = docker"),
+    );
+
+    let (st, label, log) = res(n1, "container#1");
+    assert_eq!(st, "warn", "{log:?}");
+    assert_eq!(log, [format!("container {CNAME} is restarting (code 1)")]);
+    assert_eq!(label, format!("{}@busybox", &DOCKER_ID[..12]));
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 2);
+
+    let out = n1.svcmgr(&["-s", "web", "start", "--disable-rollback"]);
+    assert_eq!(out.code(), 1, "{}", out.all_output());
+    let log = out.all_output();
+    assert!(!log.contains("already up"), "{log}");
+    at(&log, &format!("WEB.CONTAINER#1 docker start {DOCKER_ID}"));
+    at(
+        &log,
+        &format!("container {CNAME} is not up after 2s (start_timeout): restarting (code 1)"),
+    );
+
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop of a restarting container");
+    let log = out.all_output();
+    at(
+        &log,
+        &format!("WEB.CONTAINER#1 docker stop -t 3 {DOCKER_ID}"),
+    );
+    assert!(!log.contains("docker kill"), "{log}");
+    let (st, _, log) = res(n1, "container#1");
+    assert_eq!(st, "down");
+    assert_eq!(log, [format!("container {CNAME} is exited (code 137)")]);
+    let calls = std::fs::read_to_string(dir.join("calls")).expect("calls");
+    assert!(!calls.contains("unexpected"), "{calls}");
+    assert!(
+        calls.lines().all(|l| l.starts_with("container inspect ")
+            || l == format!("start {DOCKER_ID}")
+            || l == format!("stop -t 3 {DOCKER_ID}")),
+        "{calls}"
+    );
 }
 
 struct Full {
@@ -447,10 +631,11 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
     assert_eq!(st["avail"], "up", "{st}");
     assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
 
+    let id = podman_id(n1, CNAME);
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop");
     let log = out.all_output();
-    let ct_at = at(&log, &format!("WEB.CONTAINER#1 podman stop -t 10 {CNAME}"));
+    let ct_at = at(&log, &format!("WEB.CONTAINER#1 podman stop -t 10 {id}"));
     let fs_at = at(&log, "WEB.FS#1 umount");
     let ip_at = at(&log, "WEB.IP#1 ip addr del");
     assert!(

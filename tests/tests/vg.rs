@@ -110,6 +110,12 @@ fn json_res(s: &VgLab) -> serde_json::Value {
     v["resources"][0].clone()
 }
 
+/// Position of `needle` in `text`, with the text in the panic message.
+fn at(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in:\n{text}"))
+}
+
 /// The real binary of an LVM tool, for shims that wrap it.
 fn real_tool(name: &str) -> PathBuf {
     ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
@@ -408,12 +414,139 @@ fn failed_activation_takes_our_tag_back() {
     let out = s.svcmgr(&["start"]);
     out.assert_fails("start with a failing activation");
     let text = out.all_output();
-    assert!(text.contains("simulated activation failure"), "{text}");
+    let fail_at = at(&text, "simulated activation failure");
+    // What a partial activation left active goes down before the tag goes.
+    let deact_at = at(&text, &format!("VGSVC.VG#1 vgchange -a n {}", s.vg));
+    let del_at = at(&text, &format!("vgchange --deltag @n1 {}", s.vg));
+    assert!(fail_at < deact_at && deact_at < del_at, "{text}");
+    assert_eq!(s.tags(), "", "the tag was taken back");
+}
+
+#[test]
+fn failed_activation_and_failed_deactivation_still_take_our_tag_back() {
+    if !lab::require_root("failed_activation_and_failed_deactivation_still_take_our_tag_back") {
+        return;
+    }
+    let mut s = VgLab::new(1);
+    vgchange_shim(
+        &mut s,
+        "case \"$*\" in *'-a y'*) echo 'simulated activation failure' >&2; exit 5;; \
+         *'-a n'*) echo 'simulated deactivation failure' >&2; exit 5;; esac",
+    );
+    let out = s.svcmgr(&["start"]);
+    out.assert_fails("start with failing activation and deactivation");
+    assert_eq!(out.code(), 1);
+    let text = out.all_output();
+    let warn_at = at(&text, "can not deactivate after the failed activation");
+    assert!(text.contains("simulated deactivation failure"), "{text}");
+    let del_at = at(&text, &format!("vgchange --deltag @n1 {}", s.vg));
+    assert!(warn_at < del_at, "{text}");
+    // The error is the activation's, not the clean-up's.
+    let failed = format!(
+        "vg#1: vgchange -a y {}: exit status 5: simulated activation failure",
+        s.vg
+    );
+    assert!(del_at < at(&text, &failed), "{text}");
+    assert_eq!(s.tags(), "");
+}
+
+/// A `vgchange` shim that lets our `--addtag @n1` through, then tags the VG for `racer`, as
+/// a node starting at the same moment would.
+fn racing_tagger(s: &mut VgLab, racer: &str) {
+    let real = real_tool("vgchange");
+    vgchange_shim(
+        s,
+        &format!(
+            "case \"$*\" in *'--addtag @n1 '*) {real} \"$@\" || exit $?; \
+             {real} --addtag @{racer} {vg} >/dev/null || exit $?; exit 0;; esac",
+            real = real.display(),
+            vg = s.vg,
+        ),
+    );
+}
+
+#[test]
+fn concurrent_tag_makes_start_yield() {
+    if !lab::require_root("concurrent_tag_makes_start_yield") {
+        return;
+    }
+    let mut s = VgLab::new(1);
+    let vg = s.vg.clone();
+    racing_tagger(&mut s, "racer");
+
+    let out = s.svcmgr(&["start"]);
+    out.assert_fails("start racing another node");
+    assert_eq!(out.code(), 1);
+    let text = out.all_output();
+    let add_at = at(&text, &format!("vgchange --addtag @n1 {vg}"));
+    let del_at = at(&text, &format!("vgchange --deltag @n1 {vg}"));
+    assert!(add_at < del_at, "{text}");
     assert!(
-        text.contains(&format!("vgchange --deltag @n1 {}", s.vg)),
+        text.contains(&format!(
+            "volume group {vg} was tagged for node racer while this node was tagging it"
+        )),
         "{text}"
     );
-    assert_eq!(s.tags(), "", "the tag was taken back");
+    assert!(
+        !text.contains("vgchange -a y"),
+        "never activated:
+{text}"
+    );
+    assert_eq!(s.tags(), "racer", "only the other node's tag is left");
+
+    // --force removes the stale tag first, then the one that raced in again.
+    let out = s.svcmgr(&["start", "--force"]);
+    out.assert_ok("start --force racing another node");
+    let text = out.all_output();
+    assert_eq!(
+        text.matches(&format!("vgchange --deltag @racer {vg}"))
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("added meanwhile (--force)"), "{text}");
+    let act_at = at(&text, &format!("vgchange -a y {vg}"));
+    assert!(
+        at(&text, &format!("vgchange --addtag @n1 {vg}")) < act_at,
+        "{text}"
+    );
+    assert_eq!(s.tags(), "n1");
+    assert_eq!(s.svcmgr(&["status"]).code(), 0);
+}
+
+#[test]
+fn our_tag_removed_right_after_tagging_refuses_start() {
+    if !lab::require_root("our_tag_removed_right_after_tagging_refuses_start") {
+        return;
+    }
+    let mut s = VgLab::new(1);
+    let vg = s.vg.clone();
+    // A forced start elsewhere swaps our tag for its own right after we set it.
+    let real = real_tool("vgchange");
+    vgchange_shim(
+        &mut s,
+        &format!(
+            "case \"$*\" in *'--addtag @n1 '*) {real} \"$@\" || exit $?; \
+             {real} --deltag @n1 --addtag @forcer {vg} >/dev/null || exit $?; exit 0;; esac",
+            real = real.display(),
+        ),
+    );
+    for args in [&["start"][..], &["start", "--force"][..]] {
+        lvm(&["vgchange", "--deltag", "@forcer", &vg]).assert_ok("reset tags");
+        let out = s.svcmgr(args);
+        out.assert_fails("start that lost its tag");
+        assert_eq!(out.code(), 1);
+        let text = out.all_output();
+        assert!(
+            text.contains(&format!(
+                "volume group {vg} lost the tag @n1 right after it was added \
+                 (now tagged for node forcer): not starting it"
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("vgchange -a y"), "{text}");
+        assert_eq!(s.tags(), "forcer");
+    }
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub struct State {
     pub running: bool,
     #[serde(default)]
     pub paused: bool,
+    /// docker: between two runs of a crash-looping container (`Running` stays true).
+    #[serde(default)]
+    pub restarting: bool,
     #[serde(default)]
     pub exit_code: i64,
     #[serde(default)]
@@ -90,9 +93,26 @@ impl Inspect {
             })
     }
 
-    /// Running and not paused: the only state counted as up.
+    /// The name without docker's leading `/`.
+    pub fn bare_name(&self) -> &str {
+        self.name.strip_prefix('/').unwrap_or(&self.name)
+    }
+
+    /// Running, neither paused nor restarting: the only state counted as up.
     pub fn is_up(&self) -> bool {
-        self.state.running && !self.state.paused && self.state.status != "paused"
+        self.state.running
+            && !self.state.paused
+            && !self.is_restarting()
+            && (self.state.status.is_empty() || self.state.status == "running")
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.state.paused || self.state.status == "paused"
+    }
+
+    /// docker's crash loop: `Running` is true, yet the process keeps dying.
+    pub fn is_restarting(&self) -> bool {
+        self.state.restarting || self.state.status == "restarting"
     }
 
     /// A state it only leaves through another `start`.
@@ -100,14 +120,14 @@ impl Inspect {
         !self.state.running && matches!(self.state.status.as_str(), "exited" | "stopped" | "dead")
     }
 
-    /// "exited (code 137)" / "paused" / "created".
+    /// "exited (code 137)" / "restarting (code 1)" / "paused" / "created".
     pub fn describe_state(&self) -> String {
         let mut s = if self.state.status.is_empty() {
             "not running".to_string()
         } else {
             self.state.status.clone()
         };
-        if self.has_ended() {
+        if self.has_ended() || self.is_restarting() {
             s.push_str(&format!(" (code {})", self.state.exit_code));
         }
         if !self.state.error.is_empty() {
@@ -121,6 +141,13 @@ impl Inspect {
 pub fn parse(stdout: &str) -> Result<Option<Inspect>, serde_json::Error> {
     let v: Vec<Inspect> = serde_json::from_str(stdout.trim())?;
     Ok(v.into_iter().next())
+}
+
+/// Parse `container inspect NAME` stdout, keeping the container only when it has that name:
+/// the runtimes also resolve NAME as a prefix of container ids, so a hex-only name (`db`,
+/// `cafe`) with no container of its own finds another, unrelated container.
+pub fn parse_named(stdout: &str, name: &str) -> Result<Option<Inspect>, serde_json::Error> {
+    Ok(parse(stdout)?.filter(|c| c.bare_name() == name))
 }
 
 /// Whether a failed `container inspect` means "no container of that name" rather than a
@@ -241,6 +268,7 @@ mod tests {
     const PODMAN_RUNNING: &str = include_str!("testdata/podman-running.json");
     const PODMAN_EXITED: &str = include_str!("testdata/podman-exited.json");
     const DOCKER_RUNNING: &str = include_str!("testdata/docker-running.json");
+    const DOCKER_RESTARTING: &str = include_str!("testdata/docker-restarting.json");
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
@@ -299,6 +327,73 @@ mod tests {
             "Error: open /run/libpod/alive.lck: no such file or directory\n"
         ));
         assert!(!is_absent(0, "no such container"));
+    }
+
+    #[test]
+    fn id_prefix_match_of_another_container_is_absent() {
+        // `podman container inspect c338` answers with container cxt1, whose id starts so.
+        assert_eq!(parse_named(PODMAN_RUNNING, "c338").unwrap(), None);
+        assert_eq!(parse_named(PODMAN_RUNNING, "cxt").unwrap(), None);
+        let c = parse_named(PODMAN_RUNNING, "cxt1").unwrap().unwrap();
+        assert_eq!(c.bare_name(), "cxt1");
+        // docker's names carry a leading '/'.
+        assert_eq!(parse_named(DOCKER_RUNNING, "b82c").unwrap(), None);
+        assert_eq!(
+            parse_named(DOCKER_RUNNING, "/busybox.container.1").unwrap(),
+            None
+        );
+        let d = parse_named(DOCKER_RUNNING, "busybox.container.1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.short_id(), "b82cf3232b79");
+        // No name at all is not a match either.
+        assert_eq!(
+            parse_named(r#"[{"Id":"cafe01","State":{"Running":true}}]"#, "cafe").unwrap(),
+            None
+        );
+        assert_eq!(parse_named("[]", "cafe").unwrap(), None);
+        assert!(parse_named("Error: boom", "cafe").is_err());
+    }
+
+    #[test]
+    fn docker_restarting_is_not_up() {
+        let c = parse(DOCKER_RESTARTING).unwrap().unwrap();
+        assert!(c.state.running && c.state.restarting);
+        assert!(c.is_restarting());
+        assert!(!c.is_up());
+        assert!(
+            !c.has_ended(),
+            "a restart loop ends only by itself or by stop"
+        );
+        assert!(!c.is_paused());
+        assert_eq!(c.describe_state(), "restarting (code 1)");
+        // Restarting without the Status word, or the word without the flag: still not up.
+        let flag = parse(r#"[{"Id":"a","State":{"Running":true,"Restarting":true}}]"#)
+            .unwrap()
+            .unwrap();
+        assert!(flag.is_restarting() && !flag.is_up());
+        let word = parse(r#"[{"Id":"a","State":{"Status":"restarting","Running":true}}]"#)
+            .unwrap()
+            .unwrap();
+        assert!(word.is_restarting() && !word.is_up());
+    }
+
+    #[test]
+    fn up_needs_the_running_status_when_there_is_one() {
+        let up = |state: &str| {
+            parse(&format!(r#"[{{"Id":"a","State":{state}}}]"#))
+                .unwrap()
+                .unwrap()
+                .is_up()
+        };
+        assert!(up(r#"{"Running":true}"#));
+        assert!(up(r#"{"Status":"running","Running":true}"#));
+        assert!(!up(r#"{"Status":"stopping","Running":true}"#));
+        assert!(!up(r#"{"Status":"running","Running":false}"#));
+        assert!(!up(r#"{"Status":"running","Running":true,"Paused":true}"#));
+        assert!(!up(
+            r#"{"Status":"running","Running":true,"Restarting":true}"#
+        ));
     }
 
     #[test]

@@ -88,8 +88,9 @@ impl Container {
         Cmd::new(argv).timeout(timeout)
     }
 
-    /// The container, `None` when the runtime says there is none. Any other runtime
-    /// failure is an error. `cached`: share one query per status run.
+    /// The container named `name`, `None` when the runtime says there is none or answers
+    /// with another container (an id prefix match). Any other runtime failure is an error.
+    /// `cached`: share one query per status run.
     fn inspect(&self, ctx: &Ctx, name: &str, cached: bool) -> Result<Option<Inspect>> {
         let cmd = self.cmd(inspect::inspect_args(self.runtime, name), QUERY_TIMEOUT);
         let out = if cached {
@@ -98,12 +99,25 @@ impl Container {
             exec::query(&cmd)
         };
         match out {
-            Ok(o) => inspect::parse(&o.stdout).map_err(|e| {
-                Error::Failed(format!(
-                    "can not parse the output of {}: {e}",
-                    cmd.display()
-                ))
-            }),
+            Ok(o) => {
+                let named = inspect::parse_named(&o.stdout, name).map_err(|e| {
+                    Error::Failed(format!(
+                        "can not parse the output of {}: {e}",
+                        cmd.display()
+                    ))
+                })?;
+                if named.is_none() {
+                    if let Ok(Some(other)) = inspect::parse(&o.stdout) {
+                        tracing::debug!(
+                            rid = %self.rid,
+                            "{name} matched container {} named {}: not ours",
+                            other.short_id(),
+                            other.bare_name()
+                        );
+                    }
+                }
+                Ok(named)
+            }
             Err(ExecError::Failed { code, stderr, .. }) if inspect::is_absent(code, &stderr) => {
                 Ok(None)
             }
@@ -129,7 +143,7 @@ impl Container {
         let deadline = Instant::now() + self.start_timeout;
         let mut pause = FIRST_POLL;
         loop {
-            match self.inspect(ctx, name, false)? {
+            let state = match self.inspect(ctx, name, false)? {
                 Some(c) if c.is_up() => return Ok(()),
                 Some(c) if c.has_ended() => {
                     return Err(Error::Failed(format!(
@@ -137,11 +151,13 @@ impl Container {
                         c.describe_state()
                     )))
                 }
-                _ => {}
-            }
+                // A restarting container may still settle: wait, but never call it up.
+                Some(c) => c.describe_state(),
+                None => "not found".to_string(),
+            };
             if Instant::now() >= deadline {
                 return Err(Error::Failed(format!(
-                    "container {name} is not up after {:?} (start_timeout)",
+                    "container {name} is not up after {:?} (start_timeout): {state}",
                     self.start_timeout
                 )));
             }
@@ -149,17 +165,19 @@ impl Container {
         }
     }
 
-    /// Whether the container still runs (paused counts as running: it holds its resources).
+    /// Whether the container still runs (paused and restarting count as running: they
+    /// hold their resources).
     fn still_running(&self, ctx: &Ctx, name: &str) -> Result<bool> {
         Ok(self
             .inspect(ctx, name, false)?
-            .is_some_and(|c| c.state.running || c.state.paused))
+            .is_some_and(|c| holds_resources(&c)))
     }
 
-    fn kill(&self, ctx: &Ctx, name: &str) -> Result<()> {
+    /// Kill the container `id`, then wait for `name` to be seen down.
+    fn kill(&self, ctx: &Ctx, name: &str, id: &str) -> Result<()> {
         let killed = ctx.change(
             &self.rid,
-            &self.cmd(inspect::kill_args(self.runtime, name), QUERY_TIMEOUT),
+            &self.cmd(inspect::kill_args(self.runtime, id), QUERY_TIMEOUT),
         );
         let deadline = Instant::now() + KILL_WAIT;
         let mut pause = FIRST_POLL;
@@ -179,6 +197,10 @@ impl Container {
             std::thread::sleep(backoff(&mut pause));
         }
     }
+}
+
+fn holds_resources(c: &Inspect) -> bool {
+    c.state.running || c.state.paused || c.is_restarting()
 }
 
 impl Driver for Container {
@@ -222,7 +244,12 @@ impl Driver for Container {
                     ),
                 )
             }
-        } else if c.state.paused || c.state.status == "paused" {
+        } else if c.is_restarting() {
+            ResStatus::with(
+                Status::Warn,
+                format!("container {name} is {}", c.describe_state()),
+            )
+        } else if c.is_paused() {
             ResStatus::with(Status::Warn, format!("container {name} is paused"))
         } else {
             ResStatus::with(
@@ -240,7 +267,7 @@ impl Driver for Container {
                 tracing::info!(rid = %self.rid, "container {name} is already up");
                 return Ok(false);
             }
-            Some(c) if c.state.paused || c.state.status == "paused" => {
+            Some(c) if c.is_paused() => {
                 return Err(Error::Failed(format!(
                     "container {name} is paused: unpause or stop it first"
                 )));
@@ -248,7 +275,7 @@ impl Driver for Container {
             Some(c) if inspect::image_matches(&self.image, &c) => {
                 ctx.change(
                     &self.rid,
-                    &self.cmd(inspect::start_args(rt, &name), self.start_timeout),
+                    &self.cmd(inspect::start_args(rt, &c.id), self.start_timeout),
                 )?;
             }
             found => {
@@ -261,7 +288,7 @@ impl Driver for Container {
                     );
                     ctx.change(
                         &self.rid,
-                        &self.cmd(inspect::rm_args(rt, &name), QUERY_TIMEOUT),
+                        &self.cmd(inspect::rm_args(rt, &c.id), QUERY_TIMEOUT),
                     )?;
                 }
                 let argv =
@@ -277,12 +304,12 @@ impl Driver for Container {
 
     fn stop(&self, ctx: &Ctx) -> Result<bool> {
         let name = self.name(ctx);
-        match self.inspect(ctx, &name, false)? {
+        let id = match self.inspect(ctx, &name, false)? {
             None => {
                 tracing::info!(rid = %self.rid, "container {name} does not exist, already down");
                 return Ok(false);
             }
-            Some(c) if !c.state.running && !c.state.paused => {
+            Some(c) if !holds_resources(&c) => {
                 tracing::info!(
                     rid = %self.rid,
                     "container {name} is already down ({})",
@@ -290,12 +317,12 @@ impl Driver for Container {
                 );
                 return Ok(false);
             }
-            Some(_) => {}
-        }
+            Some(c) => c.id,
+        };
         let timeout = Duration::from_secs(self.grace) + STOP_MARGIN;
         let stopped = ctx.change(
             &self.rid,
-            &self.cmd(inspect::stop_args(self.runtime, &name, self.grace), timeout),
+            &self.cmd(inspect::stop_args(self.runtime, &id, self.grace), timeout),
         );
         if ctx.dry_run {
             return Ok(true);
@@ -307,7 +334,7 @@ impl Driver for Container {
         if let Err(e) = stopped {
             tracing::warn!(rid = %self.rid, "stop failed, kill the container: {e}");
         }
-        self.kill(ctx, &name)?;
+        self.kill(ctx, &name, &id)?;
         Ok(true)
     }
 }

@@ -5,7 +5,7 @@ use crate::{ResStatus, Status};
 
 const SEP: &str = ";";
 
-const VG_FIELDS: &str = "vg_name,vg_tags,vg_attr,pv_count,lv_count,vg_missing_pv_count";
+const VG_FIELDS: &str = "vg_name,vg_tags,vg_attr,vg_missing_pv_count";
 const LV_FIELDS: &str = "vg_name,lv_name,lv_attr,lv_path,lv_kernel_major,lv_kernel_minor";
 const PV_FIELDS: &str = "pv_name,pv_uuid,pv_missing,vg_name";
 
@@ -34,8 +34,6 @@ pub struct VgReport {
     pub tags: Vec<String>,
     /// `wz--n-`; the 4th character is `p` when PVs are missing.
     pub attr: String,
-    pub pv_count: u32,
-    pub lv_count: u32,
     pub missing_pv_count: u32,
 }
 
@@ -73,7 +71,8 @@ impl VgReport {
 pub struct LvReport {
     pub vg: String,
     pub name: String,
-    /// `-wi-a-----`; the 5th character is the state, `a` when active.
+    /// `-wi-a-----`; the 5th character is the state, `a` when active; the 10th is `k` when
+    /// the LV is flagged activation-skip.
     pub attr: String,
     pub path: String,
     /// The kernel device numbers of an active LV (`-1` when inactive).
@@ -84,6 +83,17 @@ impl LvReport {
     pub fn is_active(&self) -> bool {
         self.attr.chars().nth(4) == Some('a')
     }
+
+    /// Flagged activation-skip (thin snapshots by default): `vgchange -a y` leaves it
+    /// inactive, so it is no part of what "the VG is up" means.
+    pub fn skips_activation(&self) -> bool {
+        self.attr.chars().nth(9) == Some('k')
+    }
+}
+
+/// The LVs a `vgchange -a y` activates.
+pub fn activated_by_vgchange<'a>(lvs: impl IntoIterator<Item = &'a LvReport>) -> Vec<&'a LvReport> {
+    lvs.into_iter().filter(|l| !l.skips_activation()).collect()
 }
 
 /// One line of `pvs`.
@@ -130,7 +140,7 @@ fn number<T: std::str::FromStr>(
 }
 
 pub fn parse_vgs(text: &str) -> Result<Vec<VgReport>, ParseError> {
-    records(text, 6)?
+    records(text, 4)?
         .into_iter()
         .map(|(n, f)| {
             Ok(VgReport {
@@ -142,9 +152,7 @@ pub fn parse_vgs(text: &str) -> Result<Vec<VgReport>, ParseError> {
                     .map(|t| t.trim_start_matches('@').to_string())
                     .collect(),
                 attr: f[2].to_string(),
-                pv_count: number(n, "pv_count", f[3])?,
-                lv_count: number(n, "lv_count", f[4])?,
-                missing_pv_count: number(n, "vg_missing_pv_count", f[5])?,
+                missing_pv_count: number(n, "vg_missing_pv_count", f[3])?,
             })
         })
         .collect()
@@ -192,8 +200,12 @@ pub fn assess(vg: &VgReport, lvs: &[&LvReport], me: &str) -> ResStatus {
     }
     let ours = vg.has_tag(me);
     let foreign = vg.foreign_tags(me);
-    let active = lvs.iter().filter(|l| l.is_active()).count();
-    let total = lvs.len();
+    // Held here: activation-skip LVs count as LVs like any other.
+    let active_any = lvs.iter().filter(|l| l.is_active()).count();
+    // Up here: every LV `vgchange -a y` activates is active.
+    let wanted = activated_by_vgchange(lvs.iter().copied());
+    let active = wanted.iter().filter(|l| l.is_active()).count();
+    let total = wanted.len();
     if vg.is_partial() {
         warn(
             &mut st,
@@ -206,7 +218,7 @@ pub fn assess(vg: &VgReport, lvs: &[&LvReport], me: &str) -> ResStatus {
     }
     // Another node's tag is expected where the service runs elsewhere; it is a problem
     // only when this node also holds the VG.
-    if !foreign.is_empty() && (ours || active > 0) {
+    if !foreign.is_empty() && (ours || active_any > 0) {
         warn(
             &mut st,
             format!("also tagged for node {}", foreign.join(", ")),
@@ -215,10 +227,13 @@ pub fn assess(vg: &VgReport, lvs: &[&LvReport], me: &str) -> ResStatus {
     if ours && active < total {
         warn(&mut st, format!("{active}/{total} logical volumes active"));
     }
-    if !ours && active > 0 {
+    if !ours && active_any > 0 {
         warn(
             &mut st,
-            format!("{active}/{total} logical volumes active but not tagged for this node"),
+            format!(
+                "{active_any}/{} logical volumes active but not tagged for this node",
+                lvs.len()
+            ),
         );
     }
     if st.status == Status::Warn {
@@ -233,15 +248,40 @@ pub fn assess(vg: &VgReport, lvs: &[&LvReport], me: &str) -> ResStatus {
     st
 }
 
+/// What a start does once it tagged the VG, judged on a fresh report read after tagging:
+/// reading the tags and adding ours are two steps, so two nodes starting at once may both
+/// have seen no other tag and both have tagged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Our tag alone: go on.
+    Held,
+    /// Another node tagged it meanwhile: take our tag back and refuse.
+    Contended(Vec<String>),
+    /// Another node tagged it meanwhile, and --force says to remove its tags.
+    Override(Vec<String>),
+    /// Our tag is gone already (another node's forced start removed it).
+    Lost(Vec<String>),
+}
+
+pub fn claim_after_tagging(vg: &VgReport, me: &str, force: bool) -> Claim {
+    let foreign: Vec<String> = vg.foreign_tags(me).iter().map(|t| t.to_string()).collect();
+    if !vg.has_tag(me) {
+        Claim::Lost(foreign)
+    } else if foreign.is_empty() {
+        Claim::Held
+    } else if force {
+        Claim::Override(foreign)
+    } else {
+        Claim::Contended(foreign)
+    }
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
 fn report_args(tool: &str, fields: &str, vg: Option<&str>) -> Vec<String> {
     let mut v = strings(&[tool, "--noheadings", "--separator", SEP]);
-    if tool == "vgs" {
-        v.extend(strings(&["--units", "b"]));
-    }
     v.extend(strings(&["-o", fields]));
     v.extend(vg.map(str::to_string));
     v
@@ -292,11 +332,11 @@ pub fn is_partition_uuid(uuid: &str) -> bool {
 mod tests {
     use super::*;
 
-    // vgs --noheadings --separator ';' --units b -o vg_name,vg_tags,vg_attr,pv_count,lv_count,vg_missing_pv_count
-    const VGS: &str = "  vgdata;n1;wz--n-;1;2;0
-  vgfree;;wz--n-;1;0;0
-  vgshared;n1,n2;wz--n-;2;1;0
-  vgbroken;n1;wz-pn-;2;1;1
+    // vgs --noheadings --separator ';' -o vg_name,vg_tags,vg_attr,vg_missing_pv_count
+    const VGS: &str = "  vgdata;n1;wz--n-;0
+  vgfree;;wz--n-;0
+  vgshared;n1,n2;wz--n-;0
+  vgbroken;n1;wz-pn-;1
 ";
 
     // lvs --noheadings --separator ';' -o vg_name,lv_name,lv_attr,lv_path,lv_kernel_major,lv_kernel_minor
@@ -304,6 +344,9 @@ mod tests {
   vgdata;lvlog;-wi-------;/dev/vgdata/lvlog;-1;-1
   vgshared;lvs;-wi-a-----;/dev/vgshared/lvs;254;3
   vgbroken;lvb;-wi-----p-;/dev/vgbroken/lvb;-1;-1
+  vgthin;pool;twi-aotz--;/dev/vgthin/pool;254;4
+  vgthin;lvthin;Vwi-aotz--;/dev/vgthin/lvthin;254;6
+  vgthin;snap1;Vwi---tz-k;/dev/vgthin/snap1;-1;-1
 ";
 
     // pvs --noheadings --separator ';' -o pv_name,pv_uuid,pv_missing,vg_name
@@ -352,8 +395,6 @@ mod tests {
                 name: "vgdata".into(),
                 tags: vec!["n1".into()],
                 attr: "wz--n-".into(),
-                pv_count: 1,
-                lv_count: 2,
                 missing_pv_count: 0,
             }
         );
@@ -380,7 +421,7 @@ mod tests {
     #[test]
     fn parses_lvs_active_and_inactive() {
         let l = parse_lvs(LVS).unwrap();
-        assert_eq!(l.len(), 4);
+        assert_eq!(l.len(), 7);
         assert_eq!(l[0].name, "lvweb");
         assert_eq!(l[0].path, "/dev/vgdata/lvweb");
         assert!(l[0].is_active());
@@ -389,6 +430,8 @@ mod tests {
         assert_eq!(l[1].kernel, None);
         assert!(l[2].is_active());
         assert!(!l[3].is_active());
+        assert!(l.iter().take(6).all(|l| !l.skips_activation()));
+        assert!(l[6].skips_activation() && !l[6].is_active());
     }
 
     #[test]
@@ -410,18 +453,23 @@ mod tests {
 
     #[test]
     fn malformed_reports_are_errors_with_the_line() {
-        let e = parse_vgs("  vgdata;n1;wz--n-;1;2;0\n  vgx;wz--n-;1\n").unwrap_err();
+        let e = parse_vgs("  vgdata;n1;wz--n-;0\n  vgx;wz--n-;1\n").unwrap_err();
         assert_eq!(
             e,
             ParseError::Fields {
                 line: 2,
-                want: 6,
+                want: 4,
                 got: 3,
                 text: "  vgx;wz--n-;1".into()
             }
         );
-        let e = parse_vgs("  vgdata;;wz--n-;one;2;0\n").unwrap_err();
-        assert_eq!(e.to_string(), "line 1: pv_count is not a number: \"one\"");
+        let e = parse_vgs("  vgdata;;wz--n-;one\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1: vg_missing_pv_count is not a number: \"one\""
+        );
+        // The report of the former field list is refused, not misread.
+        assert!(parse_vgs("  vgdata;n1;wz--n-;1;2;0\n").is_err());
         assert!(parse_lvs("  vg;lv;-wi-a-----;/dev/vg/lv;x;0\n").is_err());
         // Human output is not a report.
         assert!(parse_vgs("  VG     #PV #LV #SN Attr   VSize  VFree\n").is_err());
@@ -481,6 +529,72 @@ mod tests {
     }
 
     #[test]
+    fn activation_skip_lvs_are_not_counted() {
+        // A thin pool, a thin LV and its snapshot: `vgchange -a y` skips the snapshot.
+        let mut v = vg("vgdata");
+        v.name = "vgthin".into();
+        let lvs = lvs_of("vgthin");
+        assert_eq!(lvs.len(), 3);
+        assert_eq!(status(&v, &lvs, "n1"), ResStatus::new(Status::Up));
+        assert_eq!(activated_by_vgchange(&lvs).len(), 2);
+        // A counted LV down still warns, with the skipped one left out of the total.
+        let mut down = lvs.clone();
+        down[1].attr = "Vwi---tz--".into();
+        let s = status(&v, &down, "n1");
+        assert_eq!(s.status, Status::Warn);
+        assert_eq!(s.log, ["1/2 logical volumes active"]);
+        // Only skipped LVs: nothing to activate, our tag is enough.
+        let s = status(&v, &[lv("-wi------k")], "n1");
+        assert_eq!(s, ResStatus::new(Status::Up));
+    }
+
+    #[test]
+    fn active_activation_skip_lv_without_our_tag_still_warns() {
+        // Activated by hand (`lvchange -ay -K`) on a node that does not hold the VG.
+        let mut v = vg("vgdata");
+        v.tags.clear();
+        let s = status(&v, &[lv("-wi-a----k"), lv("-wi-------")], "n1");
+        assert_eq!(s.status, Status::Warn);
+        assert_eq!(
+            s.log,
+            ["1/2 logical volumes active but not tagged for this node"]
+        );
+        let s = status(&vg("vgdata"), &[lv("-wi-a----k")], "n3");
+        assert_eq!(s.status, Status::Warn);
+        assert_eq!(
+            s.log,
+            [
+                "also tagged for node n1",
+                "1/1 logical volumes active but not tagged for this node"
+            ]
+        );
+    }
+
+    #[test]
+    fn claim_after_tagging_yields_to_a_concurrent_tag() {
+        let mut v = vg("vgdata");
+        assert_eq!(claim_after_tagging(&v, "n1", false), Claim::Held);
+        assert_eq!(claim_after_tagging(&v, "n1", true), Claim::Held);
+        v.tags = vec!["n1".into(), "n2".into()];
+        assert_eq!(
+            claim_after_tagging(&v, "n1", false),
+            Claim::Contended(vec!["n2".into()])
+        );
+        assert_eq!(
+            claim_after_tagging(&v, "n1", true),
+            Claim::Override(vec!["n2".into()])
+        );
+        // A forced start elsewhere removed ours: no override can make it ours again.
+        v.tags = vec!["n2".into()];
+        assert_eq!(
+            claim_after_tagging(&v, "n1", true),
+            Claim::Lost(vec!["n2".into()])
+        );
+        v.tags.clear();
+        assert_eq!(claim_after_tagging(&v, "n1", false), Claim::Lost(vec![]));
+    }
+
+    #[test]
     fn foreign_tag_alone_is_down_and_named() {
         // Seen from n3: n1 owns it, nothing is active here.
         let s = status(&vg("vgdata"), &[lv("-wi-------")], "n3");
@@ -513,13 +627,11 @@ mod tests {
     fn report_arguments() {
         assert_eq!(
             vgs_args(Some("vgdata")).join(" "),
-            "vgs --noheadings --separator ; --units b -o \
-             vg_name,vg_tags,vg_attr,pv_count,lv_count,vg_missing_pv_count vgdata"
+            "vgs --noheadings --separator ; -o vg_name,vg_tags,vg_attr,vg_missing_pv_count vgdata"
         );
         assert_eq!(
             vgs_args(None).join(" "),
-            "vgs --noheadings --separator ; --units b -o \
-             vg_name,vg_tags,vg_attr,pv_count,lv_count,vg_missing_pv_count"
+            "vgs --noheadings --separator ; -o vg_name,vg_tags,vg_attr,vg_missing_pv_count"
         );
         assert_eq!(
             lvs_args(Some("vgdata")).join(" "),

@@ -1,6 +1,7 @@
 //! The vg driver: an LVM volume group owned by one node at a time through an LVM host tag.
 //!
-//! Start tags the VG `@<nodename>` and activates it; stop removes kpartx partition mappings
+//! Start tags the VG `@<nodename>`, reads the tags again to yield to a node that tagged it
+//! at the same moment, and activates it; stop removes kpartx partition mappings
 //! of its LVs, deactivates it and drops the tag. A VG carrying another node's tag is refused
 //! unless forced; a VG with missing PVs is never started. Status reads the machine-readable
 //! `vgs`/`lvs` reports only, once per status run for every vg resource.
@@ -15,7 +16,7 @@ use svcconf::ResourceConfig;
 
 use crate::exec::{self, Cmd, ExecError, Output};
 use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
-use lvm::{LvReport, VgReport};
+use lvm::{Claim, LvReport, VgReport};
 
 /// LVs can stay busy for a moment after their last user closed them.
 const DEACTIVATE_ATTEMPTS: u32 = 5;
@@ -46,10 +47,6 @@ impl Vg {
                 .unwrap_or(exec::DEFAULT_TIMEOUT),
             stop_timeout: rc.duration("stop_timeout").unwrap_or(exec::DEFAULT_TIMEOUT),
         })
-    }
-
-    pub fn vgname(&self) -> &str {
-        &self.vgname
     }
 
     fn lvm(argv: Vec<String>, timeout: Duration) -> Cmd {
@@ -101,9 +98,27 @@ impl Vg {
         Ok(Some((vg, lvs)))
     }
 
-    /// A fresh report of our VG alone, for actions. `Ok(None)`: the VG does not exist, with
+    /// A fresh report of our VG alone, for actions. `Ok(Err(_))`: the VG does not exist, with
     /// LVM's own words.
     fn report(&self) -> Result<std::result::Result<Report, String>> {
+        let vg = match self.vg_report()? {
+            Ok(vg) => vg,
+            Err(lvm_says) => return Ok(Err(lvm_says)),
+        };
+        let lvs = exec::query(&Self::lvm(
+            lvm::lvs_args(Some(&self.vgname)),
+            exec::DEFAULT_TIMEOUT,
+        ))?;
+        let lvs = lvm::parse_lvs(&lvs.stdout)
+            .map_err(|e| Error::Failed(format!("lvs report: {e}")))?
+            .into_iter()
+            .filter(|l| l.vg == self.vgname)
+            .collect();
+        Ok(Ok((vg, lvs)))
+    }
+
+    /// A fresh `vgs` of our VG alone. `Ok(Err(_))`: the VG does not exist.
+    fn vg_report(&self) -> Result<std::result::Result<VgReport, String>> {
         let vgs_cmd = Self::lvm(lvm::vgs_args(Some(&self.vgname)), exec::DEFAULT_TIMEOUT);
         let vgs = exec::output(&vgs_cmd)?;
         if vgs.code != 0 {
@@ -121,19 +136,67 @@ impl Vg {
             .map_err(|e| Error::Failed(format!("vgs report: {e}")))?
             .into_iter()
             .find(|v| v.name == self.vgname);
-        let Some(vg) = vg else {
-            return Ok(Err(format!("vgs did not report {}", self.vgname)));
+        Ok(vg.ok_or_else(|| format!("vgs did not report {}", self.vgname)))
+    }
+
+    /// Right after adding our tag: read the tags again and yield to a node that tagged the
+    /// VG at the same time (unless forced, which removes its tags as for a stale tag).
+    fn confirm_claim(&self, ctx: &Ctx) -> Result<()> {
+        let me = ctx.nodename.as_str();
+        let vg = match self.vg_report() {
+            Ok(Ok(vg)) => vg,
+            // Not knowing who else tagged it, do not keep a claim.
+            Ok(Err(lvm_says)) => {
+                self.untag_best_effort(ctx, "the volume group vanished");
+                return Err(Error::Failed(format!(
+                    "volume group {} vanished while it was tagged ({lvm_says})",
+                    self.vgname
+                )));
+            }
+            Err(e) => {
+                self.untag_best_effort(ctx, "the tags could not be read again");
+                return Err(e);
+            }
         };
-        let lvs = exec::query(&Self::lvm(
-            lvm::lvs_args(Some(&self.vgname)),
-            exec::DEFAULT_TIMEOUT,
-        ))?;
-        let lvs = lvm::parse_lvs(&lvs.stdout)
-            .map_err(|e| Error::Failed(format!("lvs report: {e}")))?
-            .into_iter()
-            .filter(|l| l.vg == self.vgname)
-            .collect();
-        Ok(Ok((vg, lvs)))
+        match lvm::claim_after_tagging(&vg, me, ctx.force) {
+            Claim::Held => Ok(()),
+            Claim::Override(tags) => {
+                for tag in &tags {
+                    tracing::info!(rid = %self.rid, "remove tag @{tag} added meanwhile (--force)");
+                    self.change(ctx, lvm::deltag_args(&self.vgname, tag), self.start_timeout)?;
+                }
+                Ok(())
+            }
+            Claim::Contended(tags) => {
+                self.untag_best_effort(ctx, "another node tagged the volume group meanwhile");
+                Err(Error::Refused(format!(
+                    "volume group {} was tagged for node {} while this node was tagging it: \
+                     not starting it (use --force to override)",
+                    self.vgname,
+                    tags.join(", ")
+                )))
+            }
+            Claim::Lost(tags) => {
+                let now = if tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (now tagged for node {})", tags.join(", "))
+                };
+                Err(Error::Refused(format!(
+                    "volume group {} lost the tag @{me} right after it was added{now}: \
+                     not starting it",
+                    self.vgname
+                )))
+            }
+        }
+    }
+
+    /// Remove our tag, logging a failure: the caller is already failing for `why`.
+    fn untag_best_effort(&self, ctx: &Ctx, why: &str) {
+        let argv = lvm::deltag_args(&self.vgname, &ctx.nodename);
+        if let Err(undo) = self.change(ctx, argv, self.start_timeout) {
+            tracing::warn!(rid = %self.rid, "can not remove our tag ({why}): {undo}");
+        }
     }
 
     /// UUIDs of the missing PVs of our VG (empty when pvs cannot tell).
@@ -272,7 +335,10 @@ impl Driver for Vg {
             )));
         }
         let ours = vg.has_tag(me);
-        let all_active = lvs.iter().all(LvReport::is_active);
+        let all_active = lvm::activated_by_vgchange(&lvs)
+            .iter()
+            .all(|l| l.is_active());
+        let was_active = lvs.iter().any(LvReport::is_active);
         if ours && foreign.is_empty() && all_active {
             tracing::info!(rid = %self.rid, "volume group {} is already up", self.vgname);
             return Ok(false);
@@ -283,6 +349,9 @@ impl Driver for Vg {
         }
         if !ours {
             self.change(ctx, lvm::addtag_args(&self.vgname, me), self.start_timeout)?;
+            if !ctx.dry_run {
+                self.confirm_claim(ctx)?;
+            }
         }
         let activated = self.change(
             ctx,
@@ -290,13 +359,19 @@ impl Driver for Vg {
             self.start_timeout,
         );
         if let Err(e) = activated {
-            // Leave the VG as we found it: a tag without activation claims it for nothing.
-            if !ours {
-                if let Err(undo) =
-                    self.change(ctx, lvm::deltag_args(&self.vgname, me), self.start_timeout)
-                {
-                    tracing::warn!(rid = %self.rid, "can not remove our tag after the failed activation: {undo}");
+            // Leave the VG as we found it: LVs a failed activation left active, then the
+            // tag (a tag without activation claims the VG for nothing).
+            if !was_active {
+                if let Err(undo) = self.change(
+                    ctx,
+                    lvm::activate_args(&self.vgname, false),
+                    self.start_timeout,
+                ) {
+                    tracing::warn!(rid = %self.rid, "can not deactivate after the failed activation: {undo}");
                 }
+            }
+            if !ours {
+                self.untag_best_effort(ctx, "the activation failed");
             }
             return Err(e);
         }
