@@ -207,10 +207,11 @@ fn stop_kills_processes_holding_the_mount() {
 
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop with users");
+    let log = out.stdout_str();
+    assert!(killed(&log, "TERM", holder.id(), &mnt), "{log}");
     assert!(
-        out.stdout_str().contains("fuser -k -TERM -m"),
-        "{}",
-        out.stdout_str()
+        killed(&log, "KILL", stubborn.id(), &mnt),
+        "the TERM-proof one needs KILL:\n{log}"
     );
     assert!(!n1.is_mounted(&s.mnt));
     assert!(lab::wait_until(
@@ -221,6 +222,299 @@ fn stop_kills_processes_holding_the_mount() {
                 && stubborn.try_wait().ok().flatten().is_some()
         }
     ));
+}
+
+/// Unmounts what a test mounted by hand in a node, even when the test fails.
+struct MountGuard<'a> {
+    node: &'a Node,
+    mnt: std::path::PathBuf,
+}
+
+impl Drop for MountGuard<'_> {
+    fn drop(&mut self) {
+        if self.node.is_mounted(&self.mnt) {
+            let _ = self
+                .node
+                .sh(&["umount", "-l", self.mnt.to_str().unwrap_or_default()]);
+        }
+    }
+}
+
+/// Whether the log has a `kill -SIG pid... (users of mnt)` line naming `pid`.
+fn killed(log: &str, sig: &str, pid: u32, mnt: &str) -> bool {
+    let (head, tail) = (format!("kill -{sig} "), format!(" (users of {mnt})"));
+    log.lines().any(|l| {
+        l.split_once(head.as_str())
+            .and_then(|(_, rest)| rest.strip_suffix(tail.as_str()))
+            .is_some_and(|pids| pids.split(' ').any(|p| p == pid.to_string()))
+    })
+}
+
+fn alive(child: &mut std::process::Child) -> bool {
+    matches!(child.try_wait(), Ok(None))
+}
+
+#[test]
+fn stop_run_from_inside_the_mount_point_does_not_kill_itself() {
+    if !lab::require_root("stop_run_from_inside_the_mount_point_does_not_kill_itself") {
+        return;
+    }
+    let s = setup(&["n1"], "");
+    let n1 = s.lab.node("n1");
+    let (mnt, bin) = (s.mnt.display().to_string(), lab::svcmgr_bin());
+    let bin = bin.display();
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+
+    // svcmgr itself starts with its cwd on the filesystem it stops.
+    let out = n1.sh(&["sh", "-c", &format!("cd {mnt} && exec {bin} -s web stop")]);
+    out.assert_ok("stop run with its cwd in the mount point");
+    let log = out.all_output();
+    assert!(log.contains("WEB.FS#1 umount"), "{log}");
+    assert!(!log.contains("kill -"), "nothing to kill:\n{log}");
+    assert!(!n1.is_mounted(&s.mnt));
+
+    // A shell staying in the mount point is svcmgr's parent: spared, so the stop fails.
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start again");
+    let script =
+        format!("cd {mnt} && {bin} -s web stop; echo \"svcmgr exit $?\"; echo shell alive");
+    let out = n1.sh(&["sh", "-c", &script]);
+    out.assert_ok("the shell around svcmgr");
+    let text = out.all_output();
+    assert!(text.contains("shell alive"), "{text}");
+    assert!(!text.contains("svcmgr exit 0"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{mnt} is busy: used by svcmgr itself or its parent"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("kill -"), "{text}");
+    assert!(n1.is_mounted(&s.mnt));
+    n1.svcmgr(&["-s", "web", "stop"])
+        .assert_ok("stop from outside");
+    assert!(!n1.is_mounted(&s.mnt));
+}
+
+#[test]
+fn busy_bind_submount_fails_the_stop_and_kills_nothing() {
+    if !lab::require_root("busy_bind_submount_fails_the_stop_and_kills_nothing") {
+        return;
+    }
+    let s = setup(&["n1"], "");
+    let n1 = s.lab.node("n1");
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    // A directory of the lab's (not the service's) filesystem, bound below the service.
+    let src = s.lab.dir().join("bind-src");
+    std::fs::create_dir(&src).unwrap();
+    let sub = s.mnt.join("sub");
+    let (src_s, sub_s) = (src.display().to_string(), sub.display().to_string());
+    n1.sh(&["mkdir", &sub_s]).assert_ok("mkdir sub");
+    n1.sh(&["mount", "--bind", &src_s, &sub_s])
+        .assert_ok("bind mount");
+    let _guard = MountGuard {
+        node: n1,
+        mnt: sub.clone(),
+    };
+    let mut inside = n1.spawn(
+        &["sh", "-c", &format!("cd {sub_s} && exec sleep 600")],
+        None,
+    );
+    let mut outside = n1.spawn(
+        &["sh", "-c", &format!("cd {src_s} && exec sleep 600")],
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_fails("stop with a busy bind submount");
+    let text = out.all_output();
+    assert!(
+        text.contains(&format!("{sub_s} is busy (a bind mount of ")),
+        "{text}"
+    );
+    assert!(!text.contains("kill -"), "{text}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(&mut inside), "the bind's user was killed");
+    assert!(
+        alive(&mut outside),
+        "a user of the bind's source was killed"
+    );
+    assert!(n1.is_mounted(&s.mnt) && n1.is_mounted(&sub));
+
+    // Once its user is gone, the bind and the filesystem go; the outsider stays.
+    let _ = inside.kill();
+    let _ = inside.wait();
+    n1.svcmgr(&["-s", "web", "stop"])
+        .assert_ok("stop once the bind is free");
+    assert!(!n1.is_mounted(&sub) && !n1.is_mounted(&s.mnt));
+    assert!(
+        alive(&mut outside),
+        "a user of the bind's source was killed"
+    );
+}
+
+#[test]
+fn mount_point_behind_a_symlink() {
+    if !lab::require_root("mount_point_behind_a_symlink") {
+        return;
+    }
+    let lab = lab::Lab::new(&["n1"]);
+    let n1 = lab.node("n1");
+    let dev = LoopDev::new(lab.dir(), 32);
+    dev.mkfs_ext4();
+    let real = lab.dir().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, lab.dir().join("link")).unwrap();
+    let mnt = lab.dir().join("link/web");
+    let real_mnt = std::fs::canonicalize(&real).unwrap().join("web");
+    n1.write_conf("web", &conf(&lab.subnet_ip(54), dev.path(), &mnt, ""));
+
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    assert!(n1.is_mounted(&real_mnt), "{}", n1.mountinfo());
+    let st = n1.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout_str()).unwrap();
+    assert_eq!(v["resources"][1]["status"], "up", "{}", st.stdout_str());
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
+    let again = n1.svcmgr(&["-s", "web", "start"]);
+    again.assert_ok("start again");
+    assert!(
+        !again.stdout_str().contains("mount -t"),
+        "{}",
+        again.stdout_str()
+    );
+
+    // A user that only dies of KILL: the stop must see the umount fail and go on.
+    let mut stubborn = n1.spawn(
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "cd {} && trap '' TERM && while :; do sleep 1; done",
+                mnt.display()
+            ),
+        ],
+        None,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop");
+    let log = out.stdout_str();
+    let real_s = real_mnt.display().to_string();
+    assert!(log.contains(&format!("WEB.FS#1 umount {real_s}")), "{log}");
+    assert!(killed(&log, "KILL", stubborn.id(), &real_s), "{log}");
+    assert!(!n1.is_mounted(&real_mnt), "{}", n1.mountinfo());
+    assert!(lab::wait_until(Duration::from_secs(5), "user gone", || {
+        !alive(&mut stubborn)
+    }));
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
+    let again = n1.svcmgr(&["-s", "web", "stop"]);
+    again.assert_ok("stop again");
+    assert!(
+        !again.stdout_str().contains("umount"),
+        "{}",
+        again.stdout_str()
+    );
+}
+
+#[test]
+fn loop_mounted_image_file() {
+    if !lab::require_root("loop_mounted_image_file") {
+        return;
+    }
+    let lab = lab::Lab::new(&["n1"]);
+    let n1 = lab.node("n1");
+    let img = lab.dir().join(format!("{}.img", lab::unique("image")));
+    std::fs::File::create(&img)
+        .and_then(|f| f.set_len(32 << 20))
+        .unwrap();
+    let img_s = img.display().to_string();
+    lab::assert_ok(
+        &std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F", &img_s])
+            .output()
+            .unwrap(),
+        "mkfs.ext4 on the image",
+    );
+    let mnt = lab.dir().join("mnt/web");
+    n1.write_conf(
+        "web",
+        &conf(&lab.subnet_ip(55), &img_s, &mnt, "mnt_opt = loop\n"),
+    );
+    let _guard = MountGuard {
+        node: n1,
+        mnt: mnt.clone(),
+    };
+    let attached = || {
+        let o = n1.sh(&["losetup", "-j", &img_s]);
+        !o.stdout_str().trim().is_empty()
+    };
+
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_ok("start");
+    assert!(
+        out.stdout_str().contains("mount -t ext4 -o loop"),
+        "{}",
+        out.stdout_str()
+    );
+    assert!(n1.is_mounted(&mnt) && attached());
+    let st = n1.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout_str()).unwrap();
+    assert_eq!(v["resources"][1]["status"], "up", "{}", st.stdout_str());
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
+    let again = n1.svcmgr(&["-s", "web", "start"]);
+    again.assert_ok("start again");
+    assert!(
+        !again.stdout_str().contains("mount -t"),
+        "{}",
+        again.stdout_str()
+    );
+
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop");
+    assert!(
+        out.stdout_str().contains("WEB.FS#1 umount"),
+        "{}",
+        out.stdout_str()
+    );
+    assert!(!n1.is_mounted(&mnt));
+    assert!(lab::wait_until(
+        Duration::from_secs(5),
+        "loop device released",
+        || !attached()
+    ));
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
+}
+
+#[test]
+fn stop_leaves_a_foreign_filesystem_mounted_and_warns() {
+    if !lab::require_root("stop_leaves_a_foreign_filesystem_mounted_and_warns") {
+        return;
+    }
+    let s = setup(&["n1"], "");
+    let n1 = s.lab.node("n1");
+    let mnt = s.mnt.display().to_string();
+    n1.sh(&["mkdir", "-p", &mnt]).assert_ok("mkdir");
+    n1.sh(&["mount", "-t", "tmpfs", "svcmgr-foreign", &mnt])
+        .assert_ok("mount a foreign tmpfs");
+    let _guard = MountGuard {
+        node: n1,
+        mnt: s.mnt.clone(),
+    };
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 2, "fs warn");
+
+    let out = n1.svcmgr(&["-s", "web", "stop"]);
+    out.assert_ok("stop");
+    let log = out.all_output();
+    assert!(
+        log.contains(&format!(
+            "WARNING WEB.FS#1 {mnt} is mounted from svcmgr-foreign, not from {}: not ours, left mounted",
+            s.dev.path()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("umount"), "{log}");
+    assert!(n1.is_mounted(&s.mnt));
 }
 
 #[test]

@@ -1,14 +1,20 @@
-//! The fs driver: mount a block device (or any mount source) on a mount point.
+//! The fs driver: mount a block device, an image file (`mnt_opt = loop`) or any mount source
+//! on a mount point.
 //!
-//! Status comes from /proc/self/mountinfo only, comparing device numbers, so a filesystem
-//! that returns I/O errors still shows as mounted: never a false "down".
+//! Status comes from /proc/self/mountinfo only, so a filesystem that returns I/O errors still
+//! shows as mounted: never a false "down".
 
 pub mod mountinfo;
+mod users;
+
+use users::{fuser, join_pids, remaining, users_to_kill};
 
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::{major, minor, stat, SFlag};
+use nix::unistd::Pid;
 use svcconf::ResourceConfig;
 
 use crate::exec::{self, Cmd};
@@ -69,69 +75,120 @@ impl Fs {
         is_block.then(|| (major(st.st_rdev) as u32, minor(st.st_rdev) as u32))
     }
 
+    /// Whether `m` is our filesystem: same device numbers, or the same mount source (btrfs
+    /// shows an anonymous device number), or a loop device backed by our image file.
     fn is_ours(&self, m: &Mount) -> bool {
-        match self.dev_numbers() {
-            Some((ma, mi)) => m.major == ma && m.minor == mi,
-            None => same_path(&m.source, &self.dev),
+        if self.dev_numbers() == Some((m.major, m.minor)) || same_path(&m.source, &self.dev) {
+            return true;
         }
-    }
-
-    fn at_mountpoint(&self, mp: &str) -> bool {
-        mp == self.mnt || same_path(mp, &self.mnt)
-    }
-
-    /// The mount visible at our mount point, if any (the last one stacked there).
-    fn current(&self, mounts: &[Mount]) -> Option<Mount> {
-        mounts
-            .iter()
-            .rev()
-            .find(|m| self.at_mountpoint(&m.mountpoint))
-            .cloned()
-    }
-
-    fn is_mounted(path: &str) -> Result<bool> {
-        Ok(Self::mounts()?.iter().any(|m| m.mountpoint == path))
-    }
-
-    /// Unmount `path`; when busy, TERM then KILL the processes using it, bounded by
-    /// `deadline`.
-    fn umount(&self, ctx: &Ctx, path: &str, deadline: Instant) -> Result<()> {
-        for signal in ["TERM", "KILL", "KILL"] {
-            let err = match ctx.change(
-                &self.rid,
-                &Cmd::new(["umount", path]).timeout(self.stop_timeout),
+        let is_file = std::fs::metadata(&self.dev).is_ok_and(|md| md.is_file());
+        is_file
+            && match (
+                loop_backing_file(&m.source),
+                std::fs::canonicalize(&self.dev),
             ) {
+                (Some(backing), Ok(dev)) => Path::new(&backing) == dev,
+                _ => false,
+            }
+    }
+
+    /// The mount visible at our mount point, if any (the last one stacked there). The
+    /// kernel names mount points with symlinks resolved: `mnt` is resolved only when it is
+    /// not found as written, so a hung filesystem elsewhere is never touched.
+    fn current(&self, mounts: &[Mount]) -> Option<Mount> {
+        if let Some(m) = mountinfo::last_at(mounts, &self.mnt) {
+            return Some(m.clone());
+        }
+        let canon = std::fs::canonicalize(&self.mnt).ok()?;
+        let canon = canon.to_str()?;
+        (canon != self.mnt)
+            .then(|| mountinfo::last_at(mounts, canon).cloned())
+            .flatten()
+    }
+
+    /// Unmount `m`; when busy, TERM then KILL the processes using it, bounded by
+    /// `deadline`. `tree` is the service's mount point (as mountinfo names it): users are
+    /// killed only when the filesystem at `m` is not mounted outside that tree too.
+    fn umount(&self, ctx: &Ctx, m: &Mount, tree: &str, deadline: Instant) -> Result<()> {
+        let path = m.mountpoint.as_str();
+        for signal in [Signal::SIGTERM, Signal::SIGKILL, Signal::SIGKILL] {
+            let umount = Cmd::new(["umount", path]).timeout(remaining(deadline));
+            let err = match ctx.change(&self.rid, &umount) {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };
-            if !Self::is_mounted(path)? {
+            if mountinfo::last_at(&Self::mounts()?, path).is_none() {
                 return Ok(());
             }
+            self.may_kill_users_of(m, tree)?;
             if Instant::now() >= deadline {
                 return Err(err.into());
             }
-            // fuser -m on a path that is not a mount point would hit its whole parent
-            // filesystem: is_mounted above guarantees it is one.
-            let sig = format!("-{signal}");
-            ctx.change(
-                &self.rid,
-                &Cmd::new(["fuser", "-k", sig.as_str(), "-m", path]).ok_codes(&[0, 1]),
-            )?;
-            let until = (Instant::now() + USERS_GRACE).min(deadline);
-            while Instant::now() < until {
-                let users = exec::output(&Cmd::new(["fuser", "-m", path]))?;
-                if users.code != 0 {
-                    break;
+            let (users, spared) = users_to_kill(&fuser(path, deadline)?);
+            if users.is_empty() && !spared.is_empty() {
+                return Err(Error::Failed(format!(
+                    "{path} is busy: used by svcmgr itself or its parent processes ({}), not killed",
+                    join_pids(&spared)
+                )));
+            }
+            if !users.is_empty() {
+                self.signal(ctx, &users, signal, path);
+                let until = (Instant::now() + USERS_GRACE).min(deadline);
+                while Instant::now() < until {
+                    // A slow fuser here only ends the wait: umount tells what is left.
+                    match fuser(path, until) {
+                        Ok(pids) if !users_to_kill(&pids).0.is_empty() => {}
+                        _ => break,
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
                 }
-                std::thread::sleep(Duration::from_millis(50));
             }
         }
-        ctx.change(
-            &self.rid,
-            &Cmd::new(["umount", path]).timeout(self.stop_timeout),
-        )?;
+        let umount = Cmd::new(["umount", path]).timeout(remaining(deadline));
+        ctx.change(&self.rid, &umount)?;
         Ok(())
     }
+
+    /// Refuse to kill the users of a mount whose filesystem is not only ours: a bind mount
+    /// of a subtree, or a filesystem also mounted outside the service's tree (a bind of
+    /// `/` itself). Its users may be any process on the node.
+    fn may_kill_users_of(&self, m: &Mount, tree: &str) -> Result<()> {
+        let why = if m.root != "/" {
+            format!("a bind mount of {} from {}", m.root, m.source)
+        } else if mountinfo::mounted_outside(&Self::mounts()?, m, tree) {
+            format!("{} is also mounted outside {tree}", m.source)
+        } else {
+            return Ok(());
+        };
+        Err(Error::Failed(format!(
+            "{} is busy ({why}): its users are not killed",
+            m.mountpoint
+        )))
+    }
+
+    fn signal(&self, ctx: &Ctx, pids: &[i32], signal: Signal, path: &str) {
+        let name = signal.as_str().trim_start_matches("SIG");
+        let line = format!("kill -{name} {} (users of {path})", join_pids(pids));
+        if ctx.dry_run {
+            tracing::info!(rid = %self.rid, "dry-run: {line}");
+            return;
+        }
+        tracing::info!(rid = %self.rid, "{line}");
+        for &pid in pids {
+            // Gone already (ESRCH) is what we want.
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+}
+
+/// The file behind a loop device (`/dev/loop3`), if `source` is one and is attached.
+fn loop_backing_file(source: &str) -> Option<String> {
+    let n = source.strip_prefix("/dev/loop")?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/block/loop{n}/loop/backing_file")).ok()?;
+    Some(text.trim_end_matches('\n').to_string())
 }
 
 /// Lexical normalisation: no trailing slash, no `.` or doubled slashes.
@@ -221,18 +278,28 @@ impl Driver for Fs {
 
     fn stop(&self, ctx: &Ctx) -> Result<bool> {
         let mounts = Self::mounts()?;
-        match self.current(&mounts) {
-            Some(m) if self.is_ours(&m) => {}
-            _ => {
+        let top = match self.current(&mounts) {
+            Some(m) if self.is_ours(&m) => m,
+            Some(m) => {
+                tracing::warn!(
+                    rid = %self.rid,
+                    "{} is mounted from {}, not from {}: not ours, left mounted",
+                    m.mountpoint, m.source, self.dev
+                );
+                return Ok(false);
+            }
+            None => {
                 tracing::info!(rid = %self.rid, "{} is already unmounted", self.mnt);
                 return Ok(false);
             }
-        }
+        };
+        // From here on the mount point is named as the kernel does (symlinks resolved).
+        let tree = top.mountpoint.as_str();
         let deadline = Instant::now() + self.stop_timeout;
-        for sub in mountinfo::submounts(&mounts, &self.mnt) {
-            self.umount(ctx, &sub.mountpoint, deadline)?;
+        for sub in mountinfo::submounts(&mounts, tree) {
+            self.umount(ctx, sub, tree, deadline)?;
         }
-        self.umount(ctx, &self.mnt, deadline)?;
+        self.umount(ctx, &top, tree, deadline)?;
         Ok(true)
     }
 }
@@ -240,6 +307,56 @@ impl Driver for Fs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loop_sources_only() {
+        assert_eq!(loop_backing_file("/dev/vda"), None);
+        assert_eq!(loop_backing_file("/dev/loop"), None);
+        assert_eq!(loop_backing_file("/dev/loop1x"), None);
+        assert_eq!(loop_backing_file("/dev/loop/../vda"), None);
+    }
+
+    fn fs_on(dev: &str) -> Fs {
+        Fs {
+            rid: "fs#1".into(),
+            dev: dev.into(),
+            mnt: "/srv/web".into(),
+            fstype: "ext4".into(),
+            opts: None,
+            start_timeout: exec::DEFAULT_TIMEOUT,
+            stop_timeout: exec::DEFAULT_TIMEOUT,
+        }
+    }
+
+    fn mount_of(major: u32, minor: u32, source: &str) -> Mount {
+        Mount {
+            major,
+            minor,
+            root: "/".into(),
+            mountpoint: "/srv/web".into(),
+            fstype: "btrfs".into(),
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn identity_by_source_when_device_numbers_differ() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-fs-id-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("web.img");
+        std::fs::write(&img, b"").unwrap();
+        let link = dir.join("disk-by-label");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&img, &link).unwrap();
+        let fs = fs_on(link.to_str().unwrap());
+        // An anonymous device number (btrfs) with our dev, named through a symlink, as source.
+        assert!(fs.is_ours(&mount_of(0, 61, img.to_str().unwrap())));
+        assert!(fs.is_ours(&mount_of(0, 61, link.to_str().unwrap())));
+        assert!(!fs.is_ours(&mount_of(0, 61, "/dev/vdb")));
+        // A loop device that is not backed by our file.
+        assert!(!fs.is_ours(&mount_of(7, 999_999, "/dev/loop999999")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn normalize_paths() {

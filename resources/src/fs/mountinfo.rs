@@ -6,6 +6,9 @@ pub struct Mount {
     /// `major:minor` of the mounted filesystem's device.
     pub major: u32,
     pub minor: u32,
+    /// The directory of the filesystem that is mounted here: `/` for a whole filesystem,
+    /// the subtree's path for a bind mount of a subtree.
+    pub root: String,
     pub mountpoint: String,
     pub fstype: String,
     pub source: String,
@@ -42,6 +45,7 @@ fn parse_line(line: &str) -> Option<Mount> {
     Some(Mount {
         major: major.parse().ok()?,
         minor: minor.parse().ok()?,
+        root: unescape(pre.get(3)?),
         mountpoint: unescape(pre.get(4)?),
         fstype: post.first()?.to_string(),
         source: unescape(post.get(1)?),
@@ -51,6 +55,22 @@ fn parse_line(line: &str) -> Option<Mount> {
 /// All mounts, in mount order; malformed lines are skipped.
 pub fn parse(text: &str) -> Vec<Mount> {
     text.lines().filter_map(parse_line).collect()
+}
+
+/// The mount visible at `mountpoint` (spelt as the kernel does): the last one stacked there.
+pub fn last_at<'a>(mounts: &'a [Mount], mountpoint: &str) -> Option<&'a Mount> {
+    mounts.iter().rev().find(|m| m.mountpoint == mountpoint)
+}
+
+/// Whether the filesystem mounted at `m` is also mounted somewhere outside the tree rooted
+/// at `tree`: then its users are not only the tree's.
+pub fn mounted_outside(mounts: &[Mount], m: &Mount, tree: &str) -> bool {
+    let prefix = format!("{}/", tree.trim_end_matches('/'));
+    mounts.iter().any(|o| {
+        (o.major, o.minor) == (m.major, m.minor)
+            && o.mountpoint != tree
+            && !o.mountpoint.starts_with(&prefix)
+    })
 }
 
 /// Mounts strictly below `mnt`, deepest first (the order to unmount them).
@@ -88,6 +108,7 @@ mod tests {
             Mount {
                 major: 7,
                 minor: 3,
+                root: "/".into(),
                 mountpoint: "/srv/web".into(),
                 fstype: "ext4".into(),
                 source: "/dev/loop3".into()
@@ -104,6 +125,7 @@ mod tests {
     #[test]
     fn optional_fields_are_skipped() {
         let m = parse("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue\n");
+        assert_eq!(m[0].root, "/mnt1");
         assert_eq!(m[0].mountpoint, "/mnt2");
         assert_eq!(m[0].fstype, "ext3");
         assert_eq!(m[0].source, "/dev/root");
@@ -118,6 +140,54 @@ mod tests {
             .collect();
         assert_eq!(s, vec!["/srv/web/data/tmp", "/srv/web/data"]);
     }
+
+    #[test]
+    fn root_field_of_bind_mounts() {
+        let m = parse(BINDS);
+        assert_eq!(m[1].root, "/");
+        assert_eq!(m[2].root, "/tmp/lab/src");
+        assert_eq!(m[3].root, "/");
+        assert_eq!(m[4].root, "/with space");
+    }
+
+    #[test]
+    fn a_filesystem_mounted_outside_the_tree_is_shared() {
+        let m = parse(BINDS);
+        // The bind of a root subtree and the bind of / itself share the root device.
+        assert!(mounted_outside(&m, &m[2], "/srv/web"));
+        assert!(mounted_outside(&m, &m[3], "/srv/web"));
+        // The service's own filesystem and a tmpfs below it are only in the tree.
+        assert!(!mounted_outside(&m, &m[1], "/srv/web"));
+        assert!(!mounted_outside(&m, &m[5], "/srv/web"));
+        // Also mounted on a sibling that only shares a name prefix: outside.
+        assert!(mounted_outside(&m, &m[7], "/srv/web"));
+    }
+
+    #[test]
+    fn last_at_takes_the_top_of_a_stack_and_exact_names_only() {
+        let m = parse(BINDS);
+        assert_eq!(
+            last_at(&m, "/srv/web/tmp").map(|m| m.fstype.as_str()),
+            Some("tmpfs")
+        );
+        assert_eq!(
+            last_at(&m, "/srv/web").map(|m| (m.major, m.minor)),
+            Some((7, 3))
+        );
+        assert!(last_at(&m, "/srv/web/").is_none());
+        assert!(last_at(&m, "/srv").is_none());
+    }
+
+    const BINDS: &str = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+301 22 7:3 / /srv/web rw,relatime shared:150 - ext4 /dev/loop3 rw
+302 301 254:0 /tmp/lab/src /srv/web/shared rw,relatime shared:1 - ext4 /dev/vda rw
+303 301 254:0 / /srv/web/all rw,relatime shared:1 - ext4 /dev/vda rw
+304 301 7:3 /with\\040space /srv/web/self rw - ext4 /dev/loop3 rw
+305 301 0:61 / /srv/web/tmp rw - tmpfs tmpfs rw
+306 22 7:9 / /srv/webx rw - ext4 /dev/loop9 rw
+307 22 7:9 / /srv/web/x rw - ext4 /dev/loop9 rw
+";
 
     #[test]
     fn garbage_is_skipped() {

@@ -81,6 +81,44 @@ impl Ip {
     }
 }
 
+impl Ip {
+    /// Deleting a primary address also deletes the secondaries of its subnet when the
+    /// interface has promote_secondaries off: say so loudly, naming what went with it (they
+    /// may be other services' addresses).
+    fn report_collateral(&self, before: &[String], ip: Ipv4Addr) {
+        let fresh = exec::query(&Cmd::new([
+            "ip",
+            "-j",
+            "addr",
+            "show",
+            "dev",
+            self.dev.as_str(),
+        ]))
+        .ok()
+        .and_then(|o| iproute::parse_links(&o.stdout).ok())
+        .unwrap_or_default();
+        let after: Vec<&str> = fresh
+            .iter()
+            .flat_map(|l| l.addr_info.iter().map(|a| a.local.as_str()))
+            .collect();
+        let lost: Vec<&str> = before
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != ip.to_string() && !after.contains(a))
+            .collect();
+        if !lost.is_empty() {
+            tracing::error!(
+                rid = %self.rid,
+                "removing {ip} also removed {} from {} (it was their subnet's primary address \
+                 and net.ipv4.conf.{}.promote_secondaries is off)",
+                lost.join(", "),
+                self.dev,
+                self.dev
+            );
+        }
+    }
+}
+
 impl Driver for Ip {
     fn rid(&self) -> &str {
         &self.rid
@@ -184,10 +222,18 @@ impl Driver for Ip {
             tracing::info!(rid = %self.rid, "{ip} is already down on {}", self.dev);
             return Ok(false);
         };
+        let before: Vec<String> = links
+            .iter()
+            .filter(|l| l.ifname == self.dev)
+            .flat_map(|l| l.addr_info.iter().map(|a| a.local.clone()))
+            .collect();
         ctx.change(
             &self.rid,
             &self.cmd(iproute::del_args(ip, addr.prefixlen, &self.dev)),
         )?;
+        if !ctx.dry_run {
+            self.report_collateral(&before, ip);
+        }
         Ok(true)
     }
 }
