@@ -6,3 +6,5 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 /// The command line itself is wrong.
 pub const USAGE: i32 = 2;
+/// The service has no config on this node (peers' probes read it as "does not run here").
+pub const NO_SUCH_SERVICE: i32 = 4;

@@ -31,7 +31,11 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("svcmgr: error: {}", engine::error_chain(e.as_ref()));
-            exitcode::FAILED
+            if e.downcast_ref::<service::NoSuchService>().is_some() {
+                exitcode::NO_SUCH_SERVICE
+            } else {
+                exitcode::FAILED
+            }
         }
     };
     std::process::exit(code);

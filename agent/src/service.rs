@@ -9,6 +9,14 @@ use svcconf::{NodeConfig, ResourceConfig, ServiceConfig};
 
 use crate::paths::Root;
 
+/// No config for the service on this node: exit code `exitcode::NO_SUCH_SERVICE`.
+#[derive(Debug, thiserror::Error)]
+#[error("service {name} not found: no {} (nor .env)", path.display())]
+pub struct NoSuchService {
+    pub name: String,
+    pub path: PathBuf,
+}
+
 pub struct Item {
     pub rc: ResourceConfig,
     pub res: Resource,
@@ -109,7 +117,11 @@ impl Service {
         let mut node = load_node(root)?;
         let path: PathBuf = root.service_conf(name);
         if !path.exists() {
-            anyhow::bail!("service {name} not found: no {} (nor .env)", path.display());
+            return Err(NoSuchService {
+                name: name.to_string(),
+                path,
+            }
+            .into());
         }
         let loaded = svcconf::load_service(&path, name, &node.nodename)?;
         for w in &loaded.warnings {

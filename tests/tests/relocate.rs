@@ -206,3 +206,301 @@ fn failed_remote_start_restarts_here() {
     );
     assert!(runs(&s, "n1"));
 }
+
+/// Make `n` run `path` as svcmgr on its peers (node.toml `[ssh] svcmgr`).
+fn use_remote_svcmgr(n: &Node, path: &str) {
+    let toml = std::fs::read_to_string(n.node_toml()).expect("node.toml");
+    let mut found = false;
+    let text: String = toml
+        .lines()
+        .map(|l| {
+            if l.starts_with("svcmgr = ") {
+                found = true;
+                format!("svcmgr = \"{path}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(found, "no svcmgr line in\n{toml}");
+    std::fs::write(n.node_toml(), text).expect("write node.toml");
+}
+
+/// A stand-in for svcmgr on the peers: it runs the real one, except that a `start` does
+/// what the mode file says: `kill-before` (SIGKILLed before doing anything), `kill-after`
+/// (SIGKILLed after the start completed), `slow` (3 s pause first). Returns (script, mode file).
+fn wrapper(s: &Setup) -> (String, PathBuf) {
+    let dir = s.lab.dir();
+    let mode = dir.join(lab::unique("wrapper-mode"));
+    let script = dir.join(lab::unique("svcmgr-wrapper"));
+    let bin = lab::svcmgr_bin();
+    let text = format!(
+        "#!/bin/sh\nmode=$(cat '{mode}' 2>/dev/null)\ncase \" $* \" in\n*\" start \"*)\n\
+         \tcase \"$mode\" in\n\tkill-before) kill -9 $$ ;;\n\
+         \tkill-after) '{bin}' \"$@\"; kill -9 $$ ;;\n\tslow) sleep 3 ;;\n\tesac ;;\nesac\n\
+         exec '{bin}' \"$@\"\n",
+        mode = mode.display(),
+        bin = bin.display()
+    );
+    std::fs::write(&script, text).expect("write wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod wrapper");
+    (script.display().to_string(), mode)
+}
+
+#[test]
+fn killed_remote_start_is_a_failure_and_rolls_back_only_when_down_there() {
+    if !lab::require_root("killed_remote_start_is_a_failure_and_rolls_back_only_when_down_there") {
+        return;
+    }
+    let s = setup(72, "");
+    let n1 = s.lab.node("n1");
+    let (script, mode) = wrapper(&s);
+    use_remote_svcmgr(n1, &script);
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start on n1");
+
+    // The remote svcmgr is SIGKILLed before it did anything: a failure, n2 reports the
+    // service down on a fresh connection, so it is started again on n1.
+    std::fs::write(&mode, "kill-before").unwrap();
+    let o = n1.svcmgr(&["-s", "web", "switch", "--to", "n2"]);
+    o.assert_fails("switch whose remote start is killed");
+    let out = o.stdout_str();
+    assert!(out.contains("was killed by signal KILL"), "{out}");
+    assert!(out.contains("the service is down on n2"), "{out}");
+    assert!(
+        out.contains("rollback: the service is up again on n1"),
+        "{out}"
+    );
+    assert!(runs(&s, "n1"));
+    assert!(!runs(&s, "n2"));
+
+    // Killed after its start completed: n2 reports the service up, so n1 must not start
+    // it again, and says the state there needs a look.
+    std::fs::write(&mode, "kill-after").unwrap();
+    let o = n1.svcmgr(&["-s", "web", "switch", "--to", "n2"]);
+    o.assert_fails("switch whose remote start is killed after the fact");
+    let out = o.stdout_str();
+    assert!(out.contains("was killed by signal KILL"), "{out}");
+    assert!(out.contains("the service state on n2 is unknown"), "{out}");
+    assert!(!out.contains("rollback: start"), "{out}");
+    assert!(runs(&s, "n2"), "n2 keeps what it started");
+    assert!(!runs(&s, "n1"), "not started twice");
+}
+
+#[test]
+fn restart_checks_peers_and_a_local_start_waits_for_a_running_switch() {
+    if !lab::require_root("restart_checks_peers_and_a_local_start_waits_for_a_running_switch") {
+        return;
+    }
+    let s = setup(73, "");
+    let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start on n1");
+
+    // restart on n2 starts: refused like start while up on n1.
+    let o = n2.svcmgr(&["-s", "web", "restart"]);
+    o.assert_fails("restart on n2 while up on n1");
+    assert!(
+        o.stderr_str().contains("service web is up on n1"),
+        "{}",
+        o.stderr_str()
+    );
+    assert!(!runs(&s, "n2"));
+
+    // A start on n1 launched while n1 switches to a slow n2: it waits for the switch to
+    // release the lock, then finds the service up on n2.
+    let (script, mode) = wrapper(&s);
+    use_remote_svcmgr(n1, &script);
+    std::fs::write(&mode, "slow").unwrap();
+    let mut switch = n1
+        .svcmgr_cmd(&["-s", "web", "switch", "--to", "n2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn switch");
+    let stopped = lab::wait_until(std::time::Duration::from_secs(30), "n1 stopped", || {
+        !s.lab.node("n1").has_ip(&s.ip)
+    });
+    let o = n1.svcmgr(&["-s", "web", "start"]);
+    let switched = switch.wait().expect("wait switch");
+    assert!(stopped, "the switch never stopped n1");
+    assert!(switched.success(), "switch failed: {switched:?}");
+    o.assert_fails("start on n1 during the switch");
+    assert!(
+        o.stderr_str().contains("service web is up on n2"),
+        "{}",
+        o.stderr_str()
+    );
+    assert!(runs(&s, "n2"));
+    assert!(!runs(&s, "n1"), "started twice");
+}
+
+#[test]
+fn peers_that_can_not_tell_block_a_start() {
+    if !lab::require_root("peers_that_can_not_tell_block_a_start") {
+        return;
+    }
+    let s = setup(74, "");
+    let (n1, n3) = (s.lab.node("n1"), s.lab.node("n3"));
+
+    // A wrong svcmgr path on the peers: the shell's exit 127 is no answer.
+    use_remote_svcmgr(n1, "/nonexistent/svcmgr");
+    let o = n1.svcmgr(&["-s", "web", "start"]);
+    o.assert_fails("start while the peers can not tell");
+    assert!(
+        o.stderr_str()
+            .contains("can not tell whether service web runs on n2, n3"),
+        "{}",
+        o.stderr_str()
+    );
+    let out = o.stdout_str();
+    assert!(
+        out.contains("WARNING")
+            && out.contains("n2: print status exited with code 127: ")
+            && out.contains("/nonexistent/svcmgr"),
+        "{out}"
+    );
+    assert!(!runs(&s, "n1"));
+    // ... --force starts anyway.
+    n1.svcmgr(&["-s", "web", "start", "--force"])
+        .assert_ok("forced start");
+    assert!(runs(&s, "n1"));
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n1");
+    use_remote_svcmgr(n1, lab::svcmgr_bin().to_str().unwrap());
+
+    // The drpnode is asked too: up on n3, a start on n1 is refused, and so is a switch
+    // run from n1, where it does not run, to n2.
+    n3.svcmgr(&["-s", "web", "start", "--local"])
+        .assert_ok("start on n3");
+    let o = n1.svcmgr(&["-s", "web", "start"]);
+    o.assert_fails("start on n1 while up on the drpnode");
+    assert!(
+        o.stderr_str().contains("service web is up on n3"),
+        "{}",
+        o.stderr_str()
+    );
+    let o = n1.svcmgr(&["-s", "web", "switch", "--to", "n2"]);
+    o.assert_fails("switch from a node that does not run it");
+    assert!(
+        o.stderr_str()
+            .contains("service web is up on n3, not on n1"),
+        "{}",
+        o.stderr_str()
+    );
+    assert!(!runs(&s, "n1") && !runs(&s, "n2"));
+    n3.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n3");
+
+    // Peers that can not be reached at all are skipped with a warning.
+    s.lab.kill_sshd("n2");
+    s.lab.kill_sshd("n3");
+    let o = n1.svcmgr(&["-s", "web", "start"]);
+    o.assert_ok("start with the peers unreachable");
+    assert!(
+        o.stdout_str().contains("n2: can not connect to"),
+        "{}",
+        o.stdout_str()
+    );
+    assert!(runs(&s, "n1"));
+}
+
+#[test]
+fn giveback_refuses_while_a_node_is_unreachable() {
+    if !lab::require_root("giveback_refuses_while_a_node_is_unreachable") {
+        return;
+    }
+    let s = setup(75, "");
+    let n3 = s.lab.node("n3");
+    s.lab.kill_sshd("n2");
+    let o = n3.svcmgr(&["-s", "web", "giveback"]);
+    o.assert_fails("giveback with n2 unreachable");
+    assert!(
+        o.stderr_str()
+            .contains("can not tell whether service web runs on n2"),
+        "{}",
+        o.stderr_str()
+    );
+    assert!(!runs(&s, "n1"));
+    n3.svcmgr(&["-s", "web", "giveback", "--force"])
+        .assert_ok("forced giveback");
+    assert!(runs(&s, "n1"));
+}
+
+#[test]
+fn a_closed_stdout_does_not_abort_a_switch() {
+    if !lab::require_root("a_closed_stdout_does_not_abort_a_switch") {
+        return;
+    }
+    let s = setup(76, "");
+    let n1 = s.lab.node("n1");
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start on n1");
+    // As in `svcmgr switch ... | true`: every write to stdout fails with EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut cmd = n1.svcmgr_cmd(&["-s", "web", "switch", "--to", "n2"]);
+    cmd.stdout(writer).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn switch");
+    drop(cmd);
+    let o = child.wait_with_output().expect("wait switch");
+    let err = o.stderr_str();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(runs(&s, "n2"));
+    assert!(!runs(&s, "n1"));
+    // The relocation's lines still reach the log file.
+    let log = std::fs::read_to_string(n1.root.join("log/web.log")).expect("log");
+    assert!(log.contains("start on n2"), "{log}");
+}
+
+#[test]
+fn a_changed_key_of_one_type_is_accepted_by_another_with_a_warning() {
+    if !lab::require_root("a_changed_key_of_one_type_is_accepted_by_another_with_a_warning") {
+        return;
+    }
+    let s = setup(77, "");
+    let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
+    let ssh = s.lab.ssh().expect("ssh");
+    let known = std::fs::read_to_string(&ssh.known_hosts).unwrap();
+    let line_of = |n: &Node| {
+        known
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", n.ip)))
+            .expect("host line")
+            .to_string()
+    };
+    let pub_key = |n: &Node, file: &str| {
+        let text = std::fs::read_to_string(ssh.dir.join(&n.name).join(file)).unwrap();
+        let mut f = text.split_whitespace();
+        format!("{} {}", f.next().unwrap(), f.next().unwrap())
+    };
+    // n2 listed with n3's ed25519 key (changed) and its own ECDSA key (right).
+    let kh = s.lab.dir().join(lab::unique("known_hosts"));
+    std::fs::write(
+        &kh,
+        format!(
+            "{ip} {}\n{ip} {}\n{}\n",
+            pub_key(n3, "ssh_host_ed25519_key.pub"),
+            pub_key(n2, "ssh_host_ecdsa_key.pub"),
+            line_of(n3),
+            ip = n2.ip
+        ),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(n1.node_toml()).unwrap();
+    let t = toml.replace(
+        &format!("known_hosts = \"{}\"", ssh.known_hosts.display()),
+        &format!("known_hosts = \"{}\"", kh.display()),
+    );
+    assert_ne!(t, toml);
+    std::fs::write(n1.node_toml(), t).unwrap();
+    let o = n1.svcmgr(&["-s", "web", "start"]);
+    o.assert_ok("start, n2 asked over its ECDSA key");
+    let out = o.stdout_str();
+    assert!(
+        out.lines().any(|l| l.contains("WARNING")
+            && l.contains("n2: the ssh-ed25519 host key of")
+            && l.contains("changed")),
+        "{out}"
+    );
+    assert!(!out.contains("n3: the"), "{out}");
+    assert!(runs(&s, "n1"));
+}

@@ -27,15 +27,15 @@ pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
 pub fn install(root: &Root, svc: &str) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("locate the svcmgr binary")?;
     let link = root.etc.join(svc);
-    std::fs::create_dir_all(&root.etc)
-        .with_context(|| format!("create {}", root.etc.display()))?;
+    std::fs::create_dir_all(&root.etc).with_context(|| format!("create {}", root.etc.display()))?;
     match std::fs::read_link(&link) {
         Ok(target) if target == exe => {
             println!("{} already points to {}", link.display(), exe.display());
             return Ok(exitcode::OK);
         }
-        Ok(_) => std::fs::remove_file(&link)
-            .with_context(|| format!("replace {}", link.display()))?,
+        Ok(_) => {
+            std::fs::remove_file(&link).with_context(|| format!("replace {}", link.display()))?
+        }
         Err(_) if link.exists() => {
             anyhow::bail!(
                 "{} exists and is not a symlink: not replacing it",

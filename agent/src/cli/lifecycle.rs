@@ -20,9 +20,6 @@ pub fn run(
 ) -> anyhow::Result<i32> {
     let s = Service::load(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
-    if verb == "start" {
-        super::relocate::refuse_if_up_elsewhere(&s, cli)?;
-    }
     let sel = Selection {
         rids: cli.rid.clone(),
         tags: cli.tags.clone(),
@@ -33,11 +30,26 @@ pub fn run(
         Some(g) => format!("{verb}{}", g.name()),
         None => verb.to_string(),
     };
-    Ok(if act_locked(&s, &items, cli, verb, &intent)? {
+    let lock = take_lock(&s, cli, &intent)?;
+    // Under the lock: a start here and a start elsewhere checked before either took its
+    // lock could both pass.
+    if matches!(verb, "start" | "restart") {
+        super::relocate::refuse_if_up_elsewhere(&s, cli)?;
+    }
+    Ok(if act_held(&s, &items, cli, verb, &lock)? {
         exitcode::OK
     } else {
         exitcode::FAILED
     })
+}
+
+/// The service lock, taken with `intent`, waiting up to `--waitlock`.
+pub(super) fn take_lock(s: &Service, cli: &Cli, intent: &str) -> anyhow::Result<lock::Lock> {
+    Ok(lock::acquire(
+        &s.root.lock(&s.name),
+        intent,
+        Duration::from_secs(cli.waitlock),
+    )?)
 }
 
 /// Run `verb` ("start", "stop", anything else: restart) on `items` under the service lock
@@ -49,11 +61,19 @@ pub(super) fn act_locked(
     verb: &str,
     intent: &str,
 ) -> anyhow::Result<bool> {
-    let _lock = lock::acquire(
-        &s.root.lock(&s.name),
-        intent,
-        Duration::from_secs(cli.waitlock),
-    )?;
+    let lock = take_lock(s, cli, intent)?;
+    act_held(s, items, cli, verb, &lock)
+}
+
+/// `act_locked` under a lock the caller holds (and keeps after this action, e.g. for
+/// the whole of a relocation).
+pub(super) fn act_held(
+    s: &Service,
+    items: &[&Item],
+    cli: &Cli,
+    verb: &str,
+    _held: &lock::Lock,
+) -> anyhow::Result<bool> {
     let mut ctx = s.ctx();
     ctx.force = cli.force;
     ctx.dry_run = cli.dry_run;

@@ -26,8 +26,7 @@ pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result
             tracing::info!("frozen: the daemon will not start or fail over this service");
         }
         (false, true) => {
-            std::fs::remove_file(&flag)
-                .with_context(|| format!("remove {}", flag.display()))?;
+            std::fs::remove_file(&flag).with_context(|| format!("remove {}", flag.display()))?;
             tracing::info!("thawed");
         }
     }

@@ -17,11 +17,13 @@ const MAX_PUSH: u64 = 16 * 1024 * 1024;
 pub fn syncnodes(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
     let s = Service::load_readonly(root, svc)?;
     crate::logging::init(svc, Some(&root.log_file(svc)));
-    Ok(match sync::syncnodes(&s, cli.force, Duration::from_secs(cli.waitlock))? {
-        PushOutcome::Skipped | PushOutcome::NoPeers => exitcode::OK,
-        PushOutcome::Done { failed } if failed.is_empty() => exitcode::OK,
-        PushOutcome::Done { .. } => exitcode::FAILED,
-    })
+    Ok(
+        match sync::syncnodes(&s, cli.force, Duration::from_secs(cli.waitlock))? {
+            PushOutcome::Skipped | PushOutcome::NoPeers => exitcode::OK,
+            PushOutcome::Done { failed } if failed.is_empty() => exitcode::OK,
+            PushOutcome::Done { .. } => exitcode::FAILED,
+        },
+    )
 }
 
 pub fn postsync(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {

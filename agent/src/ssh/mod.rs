@@ -2,16 +2,19 @@
 //! ssh2 sessions with a connect timeout, an overall command deadline, public key auth from
 //! an identity file and host key checking against a known_hosts file.
 
+mod hostkey;
 mod remote;
 
 pub use remote::{run_all, Peer, RemoteRun};
+
+use hostkey::{check_host_key, retry_known_key_types, HOST_KEY_ORDER};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ssh2::{CheckResult, ExtendedData, KnownHostFileKind};
+use ssh2::ExtendedData;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
@@ -89,6 +92,31 @@ pub enum SshError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{node}: {command} was killed by signal {signal}")]
+    Signal {
+        node: String,
+        command: String,
+        signal: String,
+    },
+}
+
+impl SshError {
+    /// Whether the remote command may have run, in whole or in part: the error came
+    /// after the command was handed to the peer. False means it never started there.
+    pub fn may_have_run(&self) -> bool {
+        matches!(
+            self,
+            SshError::Io { .. } | SshError::Timeout { .. } | SshError::Signal { .. }
+        )
+    }
+}
+
+/// What a remote command printed, stdout and stderr apart, and its exit status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Everything needed to reach one peer (from node.toml `[ssh]` and `[nodes.<peer>]`).
@@ -148,63 +176,6 @@ pub fn connect(t: &Target, connect_timeout: Duration) -> Result<Session, SshErro
     Ok(sess)
 }
 
-/// Host key algorithms, in OpenSSH's order, grouped by key type (the RSA signatures share
-/// one key).
-const HOST_KEY_ORDER: [&str; 5] = [
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
-];
-
-/// The negotiated key did not match known_hosts. The host may be listed there with a key
-/// of another type (a host has several, and libssh2 compares any entry for the host, of any
-/// type, as a mismatch), so ask for each other type in turn and accept the first that
-/// matches: passing needs the private key of a listed key. When none matches, a mismatch
-/// seen on any type is reported as a changed key, the alarm case.
-fn retry_known_key_types(
-    t: &Target,
-    connect_timeout: Duration,
-    first: &Session,
-    err: SshError,
-) -> Result<ssh2::Session, SshError> {
-    if !matches!(
-        err,
-        SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. }
-    ) {
-        return Err(err);
-    }
-    let tried = first.sess.host_key().map(|(_, kind)| kind);
-    let mut worst = err;
-    for algs in HOST_KEY_ORDER {
-        if tried.is_some_and(|k| algs.starts_with(key_type_alg(k))) {
-            continue;
-        }
-        // A server without a key of this type fails the handshake: try the next.
-        let Ok(other) = handshake(t, connect_timeout, algs.to_string()) else {
-            continue;
-        };
-        match check_host_key(&other, t) {
-            Ok(()) => return Ok(other.sess),
-            Err(e @ SshError::HostKeyChanged { .. }) => worst = e,
-            Err(_) => {}
-        }
-    }
-    Err(worst)
-}
-
-fn key_type_alg(k: ssh2::HostKeyType) -> &'static str {
-    match k {
-        ssh2::HostKeyType::Ed25519 => "ssh-ed25519",
-        ssh2::HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
-        ssh2::HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
-        ssh2::HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
-        ssh2::HostKeyType::Rsa => "rsa-sha2-512",
-        _ => "unknown",
-    }
-}
-
 /// TCP connect and SSH handshake offering `host_key_algs`.
 fn handshake(
     t: &Target,
@@ -258,45 +229,6 @@ fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
 }
 
-fn check_host_key(sess: &Session, t: &Target) -> Result<(), SshError> {
-    let path = t
-        .known_hosts
-        .clone()
-        .unwrap_or_else(|| home_ssh("known_hosts"));
-    let path_s = path.display().to_string();
-    let kh_err = |source| SshError::KnownHosts {
-        node: t.node.clone(),
-        path: path_s.clone(),
-        source,
-    };
-    let mut kh = sess.sess.known_hosts().map_err(kh_err)?;
-    if path.exists() {
-        kh.read_file(&path, KnownHostFileKind::OpenSSH)
-            .map_err(kh_err)?;
-    }
-    let (key, _) = sess
-        .sess
-        .host_key()
-        .ok_or_else(|| SshError::HostKeyUnknown {
-            node: t.node.clone(),
-            addr: t.addr_display(),
-            known_hosts: path_s.clone(),
-        })?;
-    match kh.check_port(&t.addr, t.port, key) {
-        CheckResult::Match => Ok(()),
-        CheckResult::Mismatch => Err(SshError::HostKeyChanged {
-            node: t.node.clone(),
-            addr: t.addr_display(),
-            known_hosts: path_s,
-        }),
-        CheckResult::NotFound | CheckResult::Failure => Err(SshError::HostKeyUnknown {
-            node: t.node.clone(),
-            addr: t.addr_display(),
-            known_hosts: path_s,
-        }),
-    }
-}
-
 fn authenticate(sess: &ssh2::Session, t: &Target) -> Result<(), SshError> {
     let candidates: Vec<PathBuf> = match &t.identity {
         Some(p) => vec![p.clone()],
@@ -348,6 +280,19 @@ pub fn command_line(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// Where the remote command's stderr goes.
+enum Streams<'a> {
+    /// Merged into stdout, lines handed over as they arrive.
+    Merged(&'a mut dyn FnMut(&str)),
+    /// Kept apart, collected. Both are read after each other, so this is for commands
+    /// with small output (status queries): stderr beyond the channel window (2 MiB)
+    /// would stall until the deadline.
+    Apart {
+        out: &'a mut Vec<u8>,
+        err: &'a mut Vec<u8>,
+    },
+}
+
 impl Session {
     /// Run `argv` on the peer; `stdin` is sent then closed. Output (stderr merged into
     /// stdout) is handed to `on_line` line by line as it arrives. Returns the exit status.
@@ -359,8 +304,39 @@ impl Session {
         timeout: Duration,
         mut on_line: impl FnMut(&str),
     ) -> Result<i32, SshError> {
+        self.exec_streams(argv, stdin, timeout, Streams::Merged(&mut on_line))
+    }
+
+    /// Run `argv` on the peer with no input, stdout and stderr collected apart (for
+    /// answers parsed as documents, with warnings on stderr). Bounded by `timeout`.
+    pub fn capture(&self, argv: &[String], timeout: Duration) -> Result<Captured, SshError> {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = self.exec_streams(
+            argv,
+            None,
+            timeout,
+            Streams::Apart {
+                out: &mut out,
+                err: &mut err,
+            },
+        )?;
+        Ok(Captured {
+            code,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        })
+    }
+
+    fn exec_streams(
+        &self,
+        argv: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+        streams: Streams<'_>,
+    ) -> Result<i32, SshError> {
         let command = command_line(argv);
         let deadline = Instant::now() + timeout;
+        // Before the exec request is granted the command can not have started.
         let chan_err = |source| SshError::Channel {
             node: self.node.clone(),
             command: command.clone(),
@@ -371,6 +347,7 @@ impl Session {
             command: command.clone(),
             timeout,
         };
+        // After it, any failure leaves the peer's side unknown.
         let io_err = |source: std::io::Error| {
             if source.kind() == std::io::ErrorKind::TimedOut || Instant::now() >= deadline {
                 timed_out()
@@ -382,41 +359,89 @@ impl Session {
                 }
             }
         };
+        let ssh_err = |e: ssh2::Error| io_err(e.into());
         let remaining = || deadline.saturating_duration_since(Instant::now());
         self.sess.set_timeout(millis(remaining()));
         let mut ch = self.sess.channel_session().map_err(chan_err)?;
-        ch.handle_extended_data(ExtendedData::Merge)
-            .map_err(chan_err)?;
-        ch.exec(&command).map_err(chan_err)?;
+        let mode = match streams {
+            Streams::Merged(_) => ExtendedData::Merge,
+            Streams::Apart { .. } => ExtendedData::Normal,
+        };
+        ch.handle_extended_data(mode).map_err(chan_err)?;
+        ch.exec(&command).map_err(|e| {
+            // Refused by the peer: nothing ran. Any other failure (the connection lost
+            // while waiting for the answer) may come after the peer started it.
+            if e.code() == ssh2::ErrorCode::Session(REQUEST_DENIED) {
+                chan_err(e)
+            } else {
+                ssh_err(e)
+            }
+        })?;
         if let Some(data) = stdin {
             self.sess.set_timeout(millis(remaining()));
             ch.write_all(data).map_err(io_err)?;
             ch.flush().map_err(io_err)?;
         }
-        ch.send_eof().map_err(chan_err)?;
-        let mut pending: Vec<u8> = Vec::new();
+        ch.send_eof().map_err(ssh_err)?;
         let mut buf = [0u8; 16 * 1024];
-        loop {
+        let mut read_all = |r: &mut dyn Read, sink: &mut dyn FnMut(&[u8])| loop {
             if remaining().is_zero() {
                 return Err(timed_out());
             }
             self.sess.set_timeout(millis(remaining()));
-            let n = ch.read(&mut buf).map_err(io_err)?;
+            let n = r.read(&mut buf).map_err(io_err)?;
             if n == 0 {
-                break;
+                return Ok(());
             }
-            pending.extend_from_slice(&buf[..n]);
-            while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=pos).collect();
-                on_line(String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r'));
+            sink(&buf[..n]);
+        };
+        match streams {
+            Streams::Merged(on_line) => {
+                let mut pending: Vec<u8> = Vec::new();
+                read_all(&mut ch, &mut |data| {
+                    pending.extend_from_slice(data);
+                    while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=pos).collect();
+                        on_line(
+                            String::from_utf8_lossy(&line[..line.len() - 1]).trim_end_matches('\r'),
+                        );
+                    }
+                })?;
+                if !pending.is_empty() {
+                    on_line(&String::from_utf8_lossy(&pending));
+                }
             }
-        }
-        if !pending.is_empty() {
-            on_line(&String::from_utf8_lossy(&pending));
+            Streams::Apart { out, err } => {
+                read_all(&mut ch, &mut |d| out.extend_from_slice(d))?;
+                read_all(&mut ch.stderr(), &mut |d| err.extend_from_slice(d))?;
+            }
         }
         self.sess.set_timeout(millis(remaining()));
-        ch.wait_close().map_err(chan_err)?;
-        ch.exit_status().map_err(chan_err)
+        ch.wait_close().map_err(ssh_err)?;
+        let signal = ch.exit_signal().map_err(ssh_err)?.exit_signal;
+        finish(
+            &self.node,
+            &command,
+            signal,
+            ch.exit_status().map_err(ssh_err)?,
+        )
+    }
+}
+
+/// LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED
+const REQUEST_DENIED: std::ffi::c_int = -22;
+
+/// The outcome of a remote command from what the peer reported when it closed the
+/// channel: a signal (killed, e.g. by the OOM killer) is a failure whatever the status
+/// reads (libssh2 reports 0 when no exit-status came).
+fn finish(node: &str, command: &str, signal: Option<String>, status: i32) -> Result<i32, SshError> {
+    match signal {
+        Some(signal) => Err(SshError::Signal {
+            node: node.to_string(),
+            command: command.to_string(),
+            signal,
+        }),
+        None => Ok(status),
     }
 }
 
@@ -436,6 +461,55 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(command_line(&argv), "svcmgr -s web start --local");
+    }
+
+    #[test]
+    fn a_signal_is_a_failure_even_with_status_zero() {
+        let e = finish("n2", "svcmgr -s web start", Some("KILL".into()), 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "n2: svcmgr -s web start was killed by signal KILL"
+        );
+        assert!(e.may_have_run());
+        assert_eq!(finish("n2", "x", None, 0).unwrap(), 0);
+        assert_eq!(finish("n2", "x", None, 3).unwrap(), 3);
+    }
+
+    #[test]
+    fn errors_before_the_exec_mean_nothing_ran() {
+        let io = || std::io::Error::other("x");
+        let before = [
+            SshError::Connect {
+                node: "n2".into(),
+                addr: "a".into(),
+                source: io(),
+            },
+            SshError::HostKeyUnknown {
+                node: "n2".into(),
+                addr: "a".into(),
+                known_hosts: "k".into(),
+            },
+            SshError::Auth {
+                node: "n2".into(),
+                user: "root".into(),
+                identity: "i".into(),
+                source: None,
+            },
+        ];
+        assert!(before.iter().all(|e| !e.may_have_run()));
+        let after = [
+            SshError::Io {
+                node: "n2".into(),
+                command: "c".into(),
+                source: io(),
+            },
+            SshError::Timeout {
+                node: "n2".into(),
+                command: "c".into(),
+                timeout: Duration::from_secs(1),
+            },
+        ];
+        assert!(after.iter().all(SshError::may_have_run));
     }
 
     #[test]

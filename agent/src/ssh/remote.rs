@@ -3,7 +3,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{connect, Session, SshError, Target};
+use super::{connect, Captured, Session, SshError, Target};
 
 /// Time bounds of one remote run.
 #[derive(Debug, Clone, Copy)]
@@ -13,21 +13,35 @@ pub struct RemoteRun {
 }
 
 impl RemoteRun {
-    /// The cheap "is it up over there" probe made before a start.
+    /// The cheap "is it up over there" probe made before a start. A peer that connects
+    /// but does not answer in time blocks the start, so leave room for a slow status
+    /// (a container runtime's query may take tens of seconds).
     pub const PROBE: RemoteRun = RemoteRun {
         connect: Duration::from_secs(2),
-        command: Duration::from_secs(10),
+        command: Duration::from_secs(40),
     };
     /// Reading a peer's status.
     pub const QUERY: RemoteRun = RemoteRun {
         connect: Duration::from_secs(5),
         command: Duration::from_secs(60),
     };
-    /// Actions (start, stop, postsync): the peer may wait up to an hour for its lock.
+    /// Config pushes (postsync): the peer may wait up to an hour for its lock.
     pub const ACTION: RemoteRun = RemoteRun {
         connect: Duration::from_secs(5),
         command: Duration::from_secs(3600 + 120),
     };
+    /// Time a remote action may take once it holds its lock.
+    pub const ACTION_MARGIN: Duration = Duration::from_secs(600);
+
+    /// A remote action whose lock wait is bounded by `waitlock` seconds (`locks` locks
+    /// taken one after the other, e.g. 2 for a switch run there).
+    pub fn action(waitlock: u64, locks: u32) -> RemoteRun {
+        RemoteRun {
+            connect: Duration::from_secs(5),
+            command: Duration::from_secs(waitlock.saturating_mul(u64::from(locks)))
+                .saturating_add(Self::ACTION_MARGIN),
+        }
+    }
 }
 
 /// A peer node and the svcmgr binary to run there.
@@ -84,20 +98,21 @@ impl Peer {
         sess?.exec(&self.argv(args), stdin, t.command, on_line)
     }
 
+    /// Connect and run `svcmgr args...` with no input; stdout and stderr kept apart.
+    pub fn capture(&self, args: &[&str], t: RemoteRun) -> Result<Captured, SshError> {
+        connect(&self.target, t.connect)?.capture(&self.argv(args), t.command)
+    }
+
     /// Open the session now (e.g. while something else runs), for `run_on`.
     pub fn connect(&self, t: RemoteRun) -> Result<Session, SshError> {
         connect(&self.target, t.connect)
     }
 }
 
-/// Run `svcmgr args...` on every peer at once (one thread each) and collect the exit codes
-/// and outputs, in `peers` order. A peer that has not answered when `t` (connect + command) has passed
-/// is reported as timed out; its thread is left behind.
-pub fn run_all(
-    peers: &[Peer],
-    args: &[&str],
-    t: RemoteRun,
-) -> Vec<Result<(i32, String), SshError>> {
+/// Run `svcmgr args...` on every peer at once (one thread each) and collect what each
+/// printed, in `peers` order. A peer that has not answered when `t` (connect + command)
+/// has passed is reported as timed out; its thread is left behind.
+pub fn run_all(peers: &[Peer], args: &[&str], t: RemoteRun) -> Vec<Result<Captured, SshError>> {
     let (tx, rx) = mpsc::channel();
     for (i, p) in peers.iter().enumerate() {
         let tx = tx.clone();
@@ -105,17 +120,11 @@ pub fn run_all(
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         std::thread::spawn(move || {
             let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut out = String::new();
-            let r = p.run(&a, None, t, |l| {
-                out.push_str(l);
-                out.push('\n');
-            });
-            let _ = tx.send((i, r.map(|code| (code, out))));
+            let _ = tx.send((i, p.capture(&a, t)));
         });
     }
     drop(tx);
-    let mut out: Vec<Option<Result<(i32, String), SshError>>> =
-        peers.iter().map(|_| None).collect();
+    let mut out: Vec<Option<Result<Captured, SshError>>> = peers.iter().map(|_| None).collect();
     let deadline = Instant::now() + t.connect + t.command;
     while out.iter().any(Option::is_none) {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -136,4 +145,24 @@ pub fn run_all(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_time_follows_waitlock() {
+        let t = RemoteRun::action(60, 1);
+        assert_eq!(
+            t.command,
+            Duration::from_secs(60) + RemoteRun::ACTION_MARGIN
+        );
+        let t = RemoteRun::action(60, 2);
+        assert_eq!(
+            t.command,
+            Duration::from_secs(120) + RemoteRun::ACTION_MARGIN
+        );
+        assert_eq!(RemoteRun::action(u64::MAX, 2).command, Duration::MAX);
+    }
 }
