@@ -32,6 +32,10 @@ pub enum Kind {
     Candidates(&'static [&'static str]),
     /// `HH:MM-HH:MM` windows separated by spaces.
     Windows,
+    /// An absolute path.
+    AbsPath,
+    /// Node names separated by spaces, each once.
+    Nodes,
 }
 
 impl Kind {
@@ -48,6 +52,8 @@ impl Kind {
             Kind::Netmask => "expected a prefix length 0-32 or a dotted netmask".into(),
             Kind::Candidates(c) => format!("expected one of {}", c.join(", ")),
             Kind::Windows => "expected HH:MM-HH:MM windows separated by spaces".into(),
+            Kind::AbsPath => "expected an absolute path".into(),
+            Kind::Nodes => "expected node names separated by spaces, each named once".into(),
         }
     }
 }
@@ -134,8 +140,8 @@ pub const CONTAINER_TYPES: &[&str] = &["docker", "podman"];
 #[rustfmt::skip]
 static TABLE: &[Keyword] = &[
     // DEFAULT: the service.
-    kw(DEF, "nodes", List, "Failover candidate nodes, in preference order.").not_scopable(),
-    kw(DEF, "drpnodes", List, "Disaster-recovery nodes; they get config pushes too.").not_scopable(),
+    kw(DEF, "nodes", Nodes, "Failover candidate nodes, in preference order.").not_scopable(),
+    kw(DEF, "drpnodes", Nodes, "Disaster-recovery nodes; they get config pushes too.").not_scopable(),
     kw(DEF, "autostart_node", Str, "Node where the daemon starts the service at boot."),
     kw(DEF, "orchestrate", Candidates(ORCHESTRATE), "Daemon orchestration: no, start or ha.").default("no"),
     kw(DEF, "sync_period", Windows, "Allowed windows for config pushes.").default("03:59-05:59"),
@@ -174,7 +180,7 @@ static TABLE: &[Keyword] = &[
     kw(VG, "pr_backend", Candidates(PR_BACKENDS), "Reservation tool.").inherit(),
     // fs
     kw(FS, "dev", Str, "Device to mount.").required(),
-    kw(FS, "mnt", Str, "Mount point.").required(),
+    kw(FS, "mnt", AbsPath, "Mount point.").required(),
     kw(FS, "type", Str, "Filesystem type (ext4, xfs...).").required().not_scopable(),
     kw(FS, "mnt_opt", Str, "Mount options.").aliases(&["mnt_opts"]),
     // container

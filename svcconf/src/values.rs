@@ -23,6 +23,12 @@ pub(crate) fn convert(kind: Kind, raw: &str) -> Result<Value, ()> {
         Kind::Netmask => parse_netmask(s).map(Value::Prefix).ok_or(()),
         Kind::Candidates(c) => c.contains(&s).then(|| Value::Str(s.into())).ok_or(()),
         Kind::Windows => parse_windows(s).map(|_| Value::Str(s.into())).ok_or(()),
+        Kind::AbsPath => s.starts_with('/').then(|| Value::Str(s.into())).ok_or(()),
+        Kind::Nodes => {
+            let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+            let unique = v.iter().enumerate().all(|(i, n)| !v[..i].contains(n));
+            unique.then_some(Value::List(v)).ok_or(())
+        }
     }
 }
 

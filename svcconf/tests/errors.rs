@@ -352,3 +352,23 @@ fn read_error_keeps_the_cause() {
     let src = std::error::Error::source(&e).expect("io cause");
     assert!(src.to_string().contains("No such file"), "{src}");
 }
+
+#[test]
+fn a_node_named_twice_is_an_error() {
+    assert_eq!(
+        msg("[DEFAULT]\nnodes = n1 n2 n2\n"),
+        "/etc/svcmgr/s.conf:2: [DEFAULT] nodes: bad value 'n1 n2 n2': expected node names separated by spaces, each named once"
+    );
+    assert_eq!(
+        msg("[DEFAULT]\nnodes = n1\ndrpnodes = n3 n3\n"),
+        "/etc/svcmgr/s.conf:3: [DEFAULT] drpnodes: bad value 'n3 n3': expected node names separated by spaces, each named once"
+    );
+}
+
+#[test]
+fn a_relative_mount_point_is_an_error() {
+    assert_eq!(
+        msg("[DEFAULT]\nnodes = n1\n[fs#1]\ndev = /dev/sdb\nmnt = srv/web\ntype = ext4\n"),
+        "/etc/svcmgr/s.conf:5: [fs#1] mnt: bad value 'srv/web': expected an absolute path"
+    );
+}
