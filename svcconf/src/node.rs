@@ -22,6 +22,26 @@ pub fn load_node(
     }
 }
 
+/// The dotted key set on `line` (1-based), `ssh.port` for `port = ...` under `[ssh]`.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
 pub fn parse_node(
     text: &str,
     path: &Path,
@@ -31,10 +51,18 @@ pub fn parse_node(
     let de = toml::Deserializer::new(text);
     let parsed: Result<NodeConfig, _> =
         serde_ignored::deserialize(de, |p| unknown.push(segments(&p)));
-    let mut cfg = parsed.map_err(|e| ConfigError::NodeSyntax {
-        file: path.into(),
-        line: e.span().map_or(1, |s| line_of(text, s.start)),
-        msg: e.message().lines().next().unwrap_or("").to_string(),
+    let mut cfg = parsed.map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(text, s.start));
+        let msg = e.message().lines().next().unwrap_or("").to_string();
+        ConfigError::NodeSyntax {
+            file: path.into(),
+            line,
+            // A type error names the value, not its key: name the key too.
+            msg: match key_at(text, line) {
+                Some(key) => format!("{key}: {msg}"),
+                None => msg,
+            },
+        }
     })?;
     let warnings = unknown
         .iter()
@@ -262,10 +290,13 @@ mod tests {
     fn syntax_and_type_errors_name_the_line() {
         assert_eq!(
             parse("nodename = \"n1\"\n[ssh]\nport = = 3\n").unwrap_err(),
-            "node.toml:3: invalid string"
+            "node.toml:3: ssh.port: invalid string"
         );
         let e = parse("nodename = \"n1\"\n\n[ssh]\nport = \"x\"\n").unwrap_err();
-        assert!(e.starts_with("node.toml:4: invalid type"), "{e}");
+        assert_eq!(
+            e,
+            "node.toml:4: ssh.port: invalid type: string \"x\", expected u16"
+        );
         let e = parse("[ssh]\nuser = \"a\"\n[ssh]\n").unwrap_err();
         assert!(e.starts_with("node.toml:3: "), "{e}");
     }
