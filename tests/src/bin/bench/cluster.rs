@@ -70,6 +70,7 @@ pub fn sync_fanout(sizes: &[usize]) {
     let bin = lab::svcmgr_bin();
     let bin = bin.to_str().unwrap();
     let mut one = None;
+    let mut ssh_one = None;
     for &peers in sizes {
         let svc = format!("s{peers}");
         n0.write_conf(
@@ -92,6 +93,33 @@ pub fn sync_fanout(sizes: &[usize]) {
              pushing agent's own CPU {:.0} ms; n=5)",
             m / ratio,
             median(cpu)
+        );
+        // The same fan-out with the OpenSSH client running `true`: what the lab's shared
+        // cores cost any ssh-based tool, for scale.
+        let runs: Vec<f64> = (0..5)
+            .map(|_| {
+                let t0 = std::time::Instant::now();
+                let children: Vec<_> = names[1..=peers]
+                    .iter()
+                    .map(|p| {
+                        let mut argv = lab.ssh_argv(p);
+                        argv.push("true".into());
+                        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                        n0.command(&argv).spawn().expect("spawn ssh")
+                    })
+                    .collect();
+                for mut c in children {
+                    assert!(c.wait().expect("wait ssh").success(), "ssh true failed");
+                }
+                t0.elapsed().as_secs_f64() * 1000.0 - base
+            })
+            .collect();
+        let m = median(runs);
+        let ratio = *ssh_one.get_or_insert(m);
+        println!(
+            "  for scale, OpenSSH 'ssh peer true' to {peers:>2} peer(s) at once: median {m:.0} ms \
+             ({:.2}x one peer)",
+            m / ratio
         );
     }
 }
