@@ -119,11 +119,6 @@ impl Keyword {
         self.inherit = true;
         self
     }
-    #[allow(dead_code)]
-    const fn rtype(mut self, t: &'static str) -> Self {
-        self.rtype = Some(t);
-        self
-    }
 }
 
 use Kind::*;
