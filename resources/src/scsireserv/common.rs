@@ -149,6 +149,44 @@ pub(crate) fn after_generation<'a>(
 
 /// The registered keys of a read-keys answer whose header line says `N registered
 /// reservation key(s) follow:` (or that there are none); the count must match.
+/// A read-reservation answer, in either tool's layout (`Key=0x1` / `scope: ..,  type: ..`
+/// for sg_persist, `Key = 0x1` / `scope = .., type = ..` for mpathpersist); `None` when no
+/// reservation is held.
+pub(crate) fn parse_reservation(
+    out: &str,
+    what: &'static str,
+) -> Result<Option<Reservation>, ParseError> {
+    let (i, rest) = after_generation(out, what)?;
+    if rest.starts_with("there is NO reservation held") {
+        return Ok(None);
+    }
+    if !rest.starts_with("Reservation follows") {
+        return Err(ParseError::new(what, format!("unexpected header '{rest}'")));
+    }
+    // The value after a label, past the `=` or `:` and blanks around it.
+    let value = |r: &str| -> Option<String> {
+        let r = r.trim_start();
+        let r = r.strip_prefix('=').or_else(|| r.strip_prefix(':'))?;
+        Some(r.trim().to_string())
+    };
+    let mut key = None;
+    let mut pr_type = None;
+    for l in out.lines().skip(i + 1).map(str::trim) {
+        if let Some(k) = l.strip_prefix("Key").and_then(value) {
+            key = Some(
+                k.parse::<PrKey>()
+                    .map_err(|_| ParseError::new(what, format!("bad key line '{l}'")))?,
+            );
+        } else if let Some(t) = l.split_once("type").and_then(|(_, t)| value(t)) {
+            pr_type = Some(t);
+        }
+    }
+    match (key, pr_type) {
+        (Some(key), Some(pr_type)) => Ok(Some(Reservation { key, pr_type })),
+        _ => Err(ParseError::new(what, "no key or type line")),
+    }
+}
+
 pub(crate) fn parse_key_list(out: &str) -> Result<Vec<PrKey>, ParseError> {
     const WHAT: &str = "registered keys";
     let (i, rest) = after_generation(out, WHAT)?;

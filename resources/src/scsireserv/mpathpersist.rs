@@ -12,7 +12,7 @@
 //!   PR generation=0x0, there is NO reservation held
 //! ```
 
-use super::common::{after_generation, parse_key_list, Op, ParseError, PrKey, Reservation};
+use super::common::{self, parse_key_list, Op, ParseError, PrKey, Reservation};
 
 pub const PROG: &str = "mpathpersist";
 /// libmpathpersist's MPATH_PR_RESERV_CONFLICT.
@@ -34,33 +34,7 @@ pub fn parse_keys(out: &str) -> Result<Vec<PrKey>, ParseError> {
 
 /// `mpathpersist --in --read-reservation` output; `None` when no reservation is held.
 pub fn parse_reservation(out: &str) -> Result<Option<Reservation>, ParseError> {
-    const WHAT: &str = "mpathpersist reservation";
-    let (i, rest) = after_generation(out, WHAT)?;
-    if rest.starts_with("there is NO reservation held") {
-        return Ok(None);
-    }
-    if !rest.starts_with("Reservation follows") {
-        return Err(ParseError::new(WHAT, format!("unexpected header '{rest}'")));
-    }
-    let mut key = None;
-    let mut pr_type = None;
-    for l in out.lines().skip(i + 1).map(str::trim) {
-        if let Some(k) = l
-            .strip_prefix("Key")
-            .and_then(|r| r.trim_start().strip_prefix('='))
-        {
-            key = Some(
-                k.parse::<PrKey>()
-                    .map_err(|_| ParseError::new(WHAT, format!("bad key line '{l}'")))?,
-            );
-        } else if let Some((_, t)) = l.split_once("type =") {
-            pr_type = Some(t.trim().to_string());
-        }
-    }
-    match (key, pr_type) {
-        (Some(key), Some(pr_type)) => Ok(Some(Reservation { key, pr_type })),
-        _ => Err(ParseError::new(WHAT, "no 'Key =' or 'type =' line")),
-    }
+    common::parse_reservation(out, "mpathpersist reservation")
 }
 
 #[cfg(test)]
