@@ -44,11 +44,7 @@ fn start_status_stop_cycle() {
         .assert_ok("validate");
     let st = n1.svcmgr(&["-s", "web", "print", "status"]);
     st.assert_ok("print status");
-    assert!(
-        st.stdout_str().contains("overall                   down"),
-        "{}",
-        st.stdout_str()
-    );
+    st.assert_logs("overall                   down");
     assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
 
     let out = n1.svcmgr(&["-s", "web", "start"]);
@@ -66,11 +62,7 @@ fn start_status_stop_cycle() {
     // Idempotent: a second start changes nothing and says so.
     let again = n1.svcmgr(&["-s", "web", "start"]);
     again.assert_ok("start again");
-    assert!(
-        again.stdout_str().contains("already up"),
-        "{}",
-        again.stdout_str()
-    );
+    again.assert_logs("already up");
     assert!(!again.stdout_str().contains("ip addr add"));
 
     let json = n1.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
@@ -81,7 +73,7 @@ fn start_status_stop_cycle() {
 
     let ls = n1.svcmgr(&["ls"]);
     assert!(ls.stdout_str().starts_with("web"), "{}", ls.stdout_str());
-    assert!(ls.stdout_str().contains(" up"), "{}", ls.stdout_str());
+    ls.assert_logs(" up");
 
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop");
@@ -109,11 +101,7 @@ fn partial_actions_rid_and_dry_run() {
 
     let dry = n1.svcmgr(&["-s", "web", "start", "--dry-run"]);
     dry.assert_ok("dry-run start");
-    assert!(
-        dry.stdout_str().contains("dry-run: ip addr add"),
-        "{}",
-        dry.stdout_str()
-    );
+    dry.assert_logs("dry-run: ip addr add");
     assert!(!n1.has_ip(&s.ip) && !n1.is_mounted(&s.mnt));
 
     n1.svcmgr(&["-s", "web", "startip"]).assert_ok("startip");
@@ -250,6 +238,18 @@ fn killed(log: &str, sig: &str, pid: u32, mnt: &str) -> bool {
     })
 }
 
+/// fs#1 of service web shows up, the service is up, and a second start mounts nothing.
+#[track_caller]
+fn assert_fs_up_and_start_is_a_no_op(n1: &Node) {
+    let st = n1.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&st.stdout_str()).unwrap();
+    assert_eq!(v["resources"][1]["status"], "up", "{}", st.stdout_str());
+    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
+    let again = n1.svcmgr(&["-s", "web", "start"]);
+    again.assert_ok("start again");
+    again.assert_no_log("mount -t");
+}
+
 fn alive(child: &mut std::process::Child) -> bool {
     matches!(child.try_wait(), Ok(None))
 }
@@ -371,17 +371,7 @@ fn mount_point_behind_a_symlink() {
 
     n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
     assert!(n1.is_mounted(&real_mnt), "{}", n1.mountinfo());
-    let st = n1.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&st.stdout_str()).unwrap();
-    assert_eq!(v["resources"][1]["status"], "up", "{}", st.stdout_str());
-    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
-    let again = n1.svcmgr(&["-s", "web", "start"]);
-    again.assert_ok("start again");
-    assert!(
-        !again.stdout_str().contains("mount -t"),
-        "{}",
-        again.stdout_str()
-    );
+    assert_fs_up_and_start_is_a_no_op(n1);
 
     // A user that only dies of KILL: the stop must see the umount fail and go on.
     let mut stubborn = n1.spawn(
@@ -409,11 +399,7 @@ fn mount_point_behind_a_symlink() {
     assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
     let again = n1.svcmgr(&["-s", "web", "stop"]);
     again.assert_ok("stop again");
-    assert!(
-        !again.stdout_str().contains("umount"),
-        "{}",
-        again.stdout_str()
-    );
+    again.assert_no_log("umount");
 }
 
 #[test]
@@ -452,31 +438,13 @@ fn loop_mounted_image_file() {
     assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 1);
     let out = n1.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start");
-    assert!(
-        out.stdout_str().contains("mount -t ext4 -o loop"),
-        "{}",
-        out.stdout_str()
-    );
+    out.assert_logs("mount -t ext4 -o loop");
     assert!(n1.is_mounted(&mnt) && attached());
-    let st = n1.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&st.stdout_str()).unwrap();
-    assert_eq!(v["resources"][1]["status"], "up", "{}", st.stdout_str());
-    assert_eq!(n1.svcmgr(&["-s", "web", "status"]).code(), 0);
-    let again = n1.svcmgr(&["-s", "web", "start"]);
-    again.assert_ok("start again");
-    assert!(
-        !again.stdout_str().contains("mount -t"),
-        "{}",
-        again.stdout_str()
-    );
+    assert_fs_up_and_start_is_a_no_op(n1);
 
     let out = n1.svcmgr(&["-s", "web", "stop"]);
     out.assert_ok("stop");
-    assert!(
-        out.stdout_str().contains("WEB.FS#1 umount"),
-        "{}",
-        out.stdout_str()
-    );
+    out.assert_logs("WEB.FS#1 umount");
     assert!(!n1.is_mounted(&mnt));
     assert!(lab::wait_until(
         Duration::from_secs(5),
@@ -733,11 +701,7 @@ fn relocated_ip_is_announced_to_neighbours() {
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n1");
     let out = n2.svcmgr(&["-s", "web", "start"]);
     out.assert_ok("start on n2");
-    assert!(
-        out.stdout_str().contains("send gratuitous ARP"),
-        "{}",
-        out.stdout_str()
-    );
+    out.assert_logs("send gratuitous ARP");
     // n3 learnt the new owner from the announce, without sending anything itself.
     assert!(
         lab::wait_until(

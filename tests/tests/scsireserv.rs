@@ -347,11 +347,7 @@ fn prkey_generated_once_and_mpathpersist_backend() {
     // A read-only action leaves node.toml alone and shows the reservation keyless.
     let st = s.svcmgr("n1", &["print", "status"]);
     st.assert_ok("print status before any action");
-    assert!(
-        st.stdout_str().contains("(no key yet)"),
-        "{}",
-        st.stdout_str()
-    );
+    st.assert_logs("(no key yet)");
     assert!(!std::fs::read_to_string(&node_toml)
         .unwrap()
         .contains("prkey"));
@@ -381,11 +377,7 @@ fn prkey_generated_once_and_mpathpersist_backend() {
         .to_string();
     assert!(key.starts_with("0x") && key.len() == 18, "{key}");
     let st = s.svcmgr("n1", &["print", "status"]);
-    assert!(
-        st.stdout_str().contains(&format!("{key} on 0/1 device")),
-        "{}",
-        st.stdout_str()
-    );
+    st.assert_logs(&format!("{key} on 0/1 device"));
     // Stable across runs.
     s.svcmgr("n1", &["print", "status"])
         .assert_ok("print status");

@@ -165,11 +165,7 @@ fn start_status_stop_with_the_host_tag() {
     // dry-run changes nothing.
     let dry = s.svcmgr(&["start", "--dry-run"]);
     dry.assert_ok("dry-run start");
-    assert!(
-        dry.stdout_str().contains("dry-run: vgchange --addtag @n1"),
-        "{}",
-        dry.stdout_str()
-    );
+    dry.assert_logs("dry-run: vgchange --addtag @n1");
     assert_eq!(s.tags(), "");
 
     let out = s.svcmgr(&["start"]);
@@ -191,16 +187,8 @@ fn start_status_stop_with_the_host_tag() {
 
     let again = s.svcmgr(&["start"]);
     again.assert_ok("start again");
-    assert!(
-        again.stdout_str().contains("already up"),
-        "{}",
-        again.stdout_str()
-    );
-    assert!(
-        !again.stdout_str().contains("vgchange"),
-        "{}",
-        again.stdout_str()
-    );
+    again.assert_logs("already up");
+    again.assert_no_log("vgchange");
 
     let out = s.svcmgr(&["stop"]);
     out.assert_ok("stop");
@@ -220,16 +208,8 @@ fn start_status_stop_with_the_host_tag() {
 
     let again = s.svcmgr(&["stop"]);
     again.assert_ok("stop again");
-    assert!(
-        again.stdout_str().contains("already down"),
-        "{}",
-        again.stdout_str()
-    );
-    assert!(
-        !again.stdout_str().contains("vgchange"),
-        "{}",
-        again.stdout_str()
-    );
+    again.assert_logs("already down");
+    again.assert_no_log("vgchange");
 
     // startvg / stopvg select the group.
     s.svcmgr(&["startvg"]).assert_ok("startvg");

@@ -125,6 +125,10 @@ pub trait OutputExt {
     fn code(&self) -> i32;
     /// Console output of an action: stdout then stderr.
     fn all_output(&self) -> String;
+    /// Panic, showing both streams, unless stdout holds `text`.
+    fn assert_logs(&self, text: &str) -> &Self;
+    /// Panic, showing both streams, when stdout holds `text`.
+    fn assert_no_log(&self, text: &str) -> &Self;
 }
 
 impl OutputExt for Output {
@@ -149,6 +153,26 @@ impl OutputExt for Output {
     }
     fn all_output(&self) -> String {
         format!("{}{}", stdout(self), stderr(self))
+    }
+    #[track_caller]
+    fn assert_logs(&self, text: &str) -> &Self {
+        if !stdout(self).contains(text) {
+            panic!(
+                "{}",
+                describe(self, &format!("expected {text:?} in stdout"))
+            );
+        }
+        self
+    }
+    #[track_caller]
+    fn assert_no_log(&self, text: &str) -> &Self {
+        if stdout(self).contains(text) {
+            panic!(
+                "{}",
+                describe(self, &format!("unexpected {text:?} in stdout"))
+            );
+        }
+        self
     }
 }
 
