@@ -7,7 +7,7 @@ use std::path::Path;
 use super::device::probe_open;
 use super::format;
 use super::mpath_cli::{self, MpathCommand, MpathOptions};
-use super::rules::{persistent_reserve_out, Failure, ProutRequest};
+use super::rules::{Failure, ProutRequest};
 use super::sg_cli::PrinAction;
 use super::store::{error_chain, EmulatorEnv, LockedDevice};
 use super::ProcessEnv;
@@ -97,14 +97,8 @@ fn execute(
                 key,
                 sa_key,
             };
-            let before = state.clone();
-            match persistent_reserve_out(&mut state, &emu.initiator, &req) {
-                Ok(()) => {
-                    if state != before {
-                        locked.save(&state)?;
-                    }
-                    Ok(0)
-                }
+            match locked.prout(&mut state, &emu.initiator, &req)? {
+                Ok(()) => Ok(0),
                 Err(f) => {
                     if f == Failure::ReservationConflict {
                         writeln!(

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::device::{probe_open, strerror};
 use super::format;
-use super::rules::{persistent_reserve_out, Failure, ProutRequest, ServiceAction};
+use super::rules::{Failure, ProutRequest, ServiceAction};
 use super::sg_cli::{self, PrinAction, SgCommand, SgOptions};
 use super::store::{error_chain, EmulatorEnv, LockedDevice};
 use super::ProcessEnv;
@@ -148,13 +148,9 @@ fn execute(
                 key,
                 sa_key,
             };
-            let before = state.clone();
             let name = prout_name(action);
-            match persistent_reserve_out(&mut state, &emu.initiator, &req) {
+            match locked.prout(&mut state, &emu.initiator, &req)? {
                 Ok(()) => {
-                    if state != before {
-                        locked.save(&state)?;
-                    }
                     if opts.verbose > 0 {
                         writeln!(err, "PR out: command ({name}) successful")?;
                     }

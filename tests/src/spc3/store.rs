@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
+use super::rules::{persistent_reserve_out, Failure, ProutRequest};
 use super::state::{valid_initiator, DeviceState, StateParseError};
 
 /// Directory holding the state files (required).
@@ -127,6 +128,22 @@ impl LockedDevice {
                 source,
             }),
         }
+    }
+
+    /// Performs the PR OUT `req` from `initiator` on `state` (SPC-3 rules) and saves the
+    /// state when it changed. The inner result is the command's SCSI outcome.
+    pub fn prout(
+        &self,
+        state: &mut DeviceState,
+        initiator: &str,
+        req: &ProutRequest,
+    ) -> Result<Result<(), Failure>, StoreError> {
+        let before = state.clone();
+        let outcome = persistent_reserve_out(state, initiator, req);
+        if *state != before {
+            self.save(state)?;
+        }
+        Ok(outcome)
     }
 
     /// Writes `state` to a temporary file, syncs it and renames it over the state file.
