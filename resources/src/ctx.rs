@@ -1,5 +1,9 @@
-//! What a driver gets to act: the service, the node, the action's options, and a per-run
-//! cache so a status run queries each system tool once.
+//! What a driver gets to act: the service, the node, the action's options, the command
+//! executor, and a per-run cache so a status run queries each system tool once.
+//!
+//! Every command a driver runs goes through `Ctx` (`query`, `output`, `change`), which hands
+//! it to an [`Executor`]: the real one spawns it (`exec::output`), a test's fake records the
+//! argv and answers from a script, so a driver's command sequence is testable without root.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,7 +13,23 @@ use crate::exec::{self, Cmd, ExecError, Output};
 
 type Cached = Arc<OnceLock<Result<Output, ExecError>>>;
 
+/// Runs a command and returns how it ended; a non-zero exit is an `Output`, not an error
+/// (errors are: cannot spawn, timed out). The one seam between drivers and processes.
+pub trait Executor: Send + Sync + std::fmt::Debug {
+    fn output(&self, cmd: &Cmd) -> Result<Output, ExecError>;
+}
+
+/// Spawns the command (`exec::output`).
 #[derive(Debug, Default)]
+pub struct System;
+
+impl Executor for System {
+    fn output(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+        exec::output(cmd)
+    }
+}
+
+#[derive(Debug)]
 pub struct Ctx {
     pub svcname: String,
     pub nodename: String,
@@ -19,7 +39,22 @@ pub struct Ctx {
     pub dry_run: bool,
     /// Per-service state directory (`R/var/<svc>`).
     pub var_dir: PathBuf,
+    exec: Arc<dyn Executor>,
     cache: Mutex<HashMap<Vec<String>, Cached>>,
+}
+
+impl Default for Ctx {
+    fn default() -> Ctx {
+        Ctx {
+            svcname: String::new(),
+            nodename: String::new(),
+            force: false,
+            dry_run: false,
+            var_dir: PathBuf::new(),
+            exec: Arc::new(System),
+            cache: Mutex::default(),
+        }
+    }
 }
 
 impl Ctx {
@@ -32,13 +67,36 @@ impl Ctx {
         }
     }
 
-    /// Run a command that changes the system, or only log it under `--dry-run`.
+    /// Run commands through `exec` instead of spawning them (tests).
+    pub fn with_executor(mut self, exec: Arc<dyn Executor>) -> Ctx {
+        self.exec = exec;
+        self
+    }
+
+    /// Run a command without logging; a non-zero exit is returned in `Output`.
+    pub fn output(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+        self.exec.output(cmd)
+    }
+
+    /// Run a command without logging; an exit code outside `ok_codes` is an error.
+    pub fn query(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+        exec::check(cmd, self.exec.output(cmd)?)
+    }
+
+    /// Run a command that changes the system: echoed as a `SVC.RID` log line, then its
+    /// output; under `--dry-run` only logged.
     pub fn change(&self, rid: &str, cmd: &Cmd) -> Result<Output, ExecError> {
         if self.dry_run {
             tracing::info!(rid, "dry-run: {}", cmd.display());
             return Ok(Output::default());
         }
-        exec::run(rid, cmd)
+        tracing::info!(rid, "{}", cmd.display());
+        let out = self.exec.output(cmd);
+        match &out {
+            Ok(o) => exec::log_output(rid, o, cmd.ok_codes.contains(&o.code)),
+            Err(e) => tracing::error!(rid, "{e}"),
+        }
+        exec::check(cmd, out?)
     }
 
     /// A read-only query, run at most once per `Ctx` (the result is shared by every
@@ -48,7 +106,7 @@ impl Ctx {
             let mut map = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(cmd.argv.clone()).or_default().clone()
         };
-        cell.get_or_init(|| exec::query(cmd)).clone()
+        cell.get_or_init(|| self.query(cmd)).clone()
     }
 
     /// Forget cached query results (after an action changed the system).

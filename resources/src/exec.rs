@@ -243,12 +243,8 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Run a command without logging; an exit code outside `ok_codes` is an error.
-pub fn query(cmd: &Cmd) -> Result<Output, ExecError> {
-    check(cmd, output(cmd)?)
-}
-
-fn check(cmd: &Cmd, out: Output) -> Result<Output, ExecError> {
+/// `out` as a result: an exit code outside `cmd.ok_codes` is an error.
+pub fn check(cmd: &Cmd, out: Output) -> Result<Output, ExecError> {
     if cmd.ok_codes.contains(&out.code) {
         Ok(out)
     } else {
@@ -261,18 +257,8 @@ fn check(cmd: &Cmd, out: Output) -> Result<Output, ExecError> {
     }
 }
 
-/// Run a command that changes the system: echo it as a `SVC.RID` log line, then its output.
-pub fn run(rid: &str, cmd: &Cmd) -> Result<Output, ExecError> {
-    tracing::info!(rid, "{}", cmd.display());
-    let out = output(cmd);
-    match &out {
-        Ok(o) => log_output(rid, o, cmd.ok_codes.contains(&o.code)),
-        Err(e) => tracing::error!(rid, "{e}"),
-    }
-    check(cmd, out?)
-}
-
-fn log_output(rid: &str, o: &Output, ok: bool) {
+/// The `SVC.RID` lines of a command's output (stderr as errors when it failed).
+pub fn log_output(rid: &str, o: &Output, ok: bool) {
     let stdout = o.stdout.trim_end();
     let stderr = o.stderr.trim_end();
     if !stdout.is_empty() {
@@ -308,7 +294,8 @@ mod tests {
 
     #[test]
     fn nonzero_is_a_typed_error_with_argv_and_stderr() {
-        let e = query(&Cmd::new(["sh", "-c", "echo boom >&2; exit 4"])).unwrap_err();
+        let cmd = Cmd::new(["sh", "-c", "echo boom >&2; exit 4"]);
+        let e = check(&cmd, output(&cmd).unwrap()).unwrap_err();
         assert_eq!(e.code(), Some(4));
         assert_eq!(
             e.to_string(),
@@ -318,7 +305,8 @@ mod tests {
 
     #[test]
     fn ok_codes_accepted() {
-        let o = query(&Cmd::new(["sh", "-c", "exit 1"]).ok_codes(&[0, 1])).unwrap();
+        let cmd = Cmd::new(["sh", "-c", "exit 1"]).ok_codes(&[0, 1]);
+        let o = check(&cmd, output(&cmd).unwrap()).unwrap();
         assert_eq!(o.code, 1);
     }
 

@@ -106,3 +106,107 @@ impl Driver for Fake {
         Ok(true)
     }
 }
+
+/// A recording executor: every command is recorded (as its display line) and answered from
+/// rules matched on an argv prefix, in the order they were added; a rule added with `once`
+/// answers one time. A command no rule matches exits 0 with no output.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    rules: Mutex<Vec<Rule>>,
+    calls: Mutex<Vec<String>>,
+}
+
+#[derive(Debug)]
+struct Rule {
+    prefix: Vec<String>,
+    reply: Result<crate::exec::Output, crate::exec::ExecError>,
+    once: bool,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder::default())
+    }
+
+    fn add(
+        &self,
+        prefix: &[&str],
+        reply: Result<crate::exec::Output, crate::exec::ExecError>,
+        once: bool,
+    ) {
+        self.rules.lock().unwrap().push(Rule {
+            prefix: prefix.iter().map(|s| s.to_string()).collect(),
+            reply,
+            once,
+        });
+    }
+
+    /// Answer every command starting with `prefix` with exit `code` and `stdout`.
+    pub fn on(&self, prefix: &[&str], code: i32, stdout: &str) -> &Recorder {
+        let out = crate::exec::Output {
+            code,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        };
+        self.add(prefix, Ok(out), false);
+        self
+    }
+
+    /// Answer the next command starting with `prefix` once (before the `on` rules).
+    pub fn once(&self, prefix: &[&str], code: i32, stdout: &str, stderr: &str) -> &Recorder {
+        let out = crate::exec::Output {
+            code,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        };
+        self.add(prefix, Ok(out), true);
+        self
+    }
+
+    /// Commands starting with `prefix` time out.
+    pub fn hang(&self, prefix: &[&str]) -> &Recorder {
+        let argv = prefix.join(" ");
+        let err = crate::exec::ExecError::Timeout {
+            argv,
+            timeout: std::time::Duration::from_secs(1),
+            reaped: true,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        self.add(prefix, Err(err), false);
+        self
+    }
+
+    /// The command lines run so far, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The command lines run so far that start with `word`.
+    pub fn calls_of(&self, word: &str) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.split(' ').next() == Some(word))
+            .collect()
+    }
+}
+
+impl crate::ctx::Executor for Recorder {
+    fn output(
+        &self,
+        cmd: &crate::exec::Cmd,
+    ) -> std::result::Result<crate::exec::Output, crate::exec::ExecError> {
+        self.calls.lock().unwrap().push(cmd.display());
+        let mut rules = self.rules.lock().unwrap();
+        let hit = |r: &Rule| cmd.argv.starts_with(&r.prefix);
+        let pos = rules
+            .iter()
+            .position(|r| r.once && hit(r))
+            .or_else(|| rules.iter().position(hit));
+        match pos {
+            Some(i) if rules[i].once => rules.remove(i).reply,
+            Some(i) => rules[i].reply.clone(),
+            None => Ok(crate::exec::Output::default()),
+        }
+    }
+}

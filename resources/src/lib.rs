@@ -5,7 +5,7 @@ pub mod container;
 pub mod ctx;
 pub mod error;
 pub mod exec;
-#[cfg(feature = "fakes")]
+#[cfg(any(test, feature = "fakes"))]
 pub mod fake;
 pub mod fs;
 pub mod ip;
@@ -38,7 +38,7 @@ pub enum Resource {
     Vg(vg::Vg),
     /// Built by the service loader next to a vg with `scsireserv`, not by `new`.
     Pr(scsireserv::Pr),
-    #[cfg(feature = "fakes")]
+    #[cfg(any(test, feature = "fakes"))]
     Fake(fake::Fake),
 }
 
@@ -60,7 +60,7 @@ impl Resource {
             Resource::Container(r) => r,
             Resource::Vg(r) => r,
             Resource::Pr(r) => r,
-            #[cfg(feature = "fakes")]
+            #[cfg(any(test, feature = "fakes"))]
             Resource::Fake(r) => r,
         }
     }

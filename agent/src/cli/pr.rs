@@ -66,9 +66,9 @@ fn report(s: &Service, it: &Item, pr: &Pr) -> Report {
         backends: Vec::new(),
     };
     if !it.rc.common.disable {
-        match pr.devices() {
+        match pr.devices(&ctx) {
             Ok(devs) => {
-                r.devices = pr.inspect(&devs);
+                r.devices = pr.inspect(&ctx, &devs);
                 r.backends = devs.iter().map(|d| d.backend.prog()).collect();
                 r.status = pr.assess(&ctx, &r.devices);
             }

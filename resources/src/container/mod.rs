@@ -96,7 +96,7 @@ impl Container {
         let out = if cached {
             ctx.query_cached(&cmd)
         } else {
-            exec::query(&cmd)
+            ctx.query(&cmd)
         };
         match out {
             Ok(o) => {
@@ -353,6 +353,40 @@ mod tests {
 
     fn ctx() -> Ctx {
         Ctx::new("web", "n1", PathBuf::from("/nonexistent"))
+    }
+
+    #[test]
+    fn start_restarts_a_stopped_container_by_its_id_and_stop_stops_it() {
+        let rec = crate::fake::Recorder::new();
+        let exited = include_str!("testdata/podman-exited.json");
+        let running = include_str!("testdata/podman-running.json");
+        let inspect = ["podman", "container", "inspect", "--format", "json", "cxt1"];
+        rec.once(&inspect, 0, exited, "")
+            .once(&inspect, 0, running, "")
+            .once(&inspect, 0, running, "")
+            .on(&inspect, 0, exited);
+        let c = driver("type = podman\nrun_image = localhost/bbx:t\nname = cxt1\n").unwrap();
+        let ctx = ctx().with_executor(rec.clone());
+        assert!(c.start(&ctx).unwrap());
+        let id = "68c6cb7100a94c27e7865c41f99b195d480448975f961b8cfdd65bd92e25de2f";
+        assert_eq!(
+            rec.calls(),
+            [
+                "podman container inspect --format json cxt1".to_string(),
+                format!("podman start {id}"),
+                "podman container inspect --format json cxt1".to_string(),
+            ]
+        );
+        assert!(c.stop(&ctx).unwrap());
+        let running_id = "c338972ecf021861df5da576d7d3c8ebbe4dc8166365ffe07f7fd00f948b4c3b";
+        assert_eq!(
+            rec.calls()[3..],
+            [
+                "podman container inspect --format json cxt1".to_string(),
+                format!("podman stop -t 10 {running_id}"),
+                "podman container inspect --format json cxt1".to_string(),
+            ]
+        );
     }
 
     #[test]

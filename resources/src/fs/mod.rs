@@ -124,7 +124,7 @@ impl Fs {
             if Instant::now() >= deadline {
                 return Err(err.into());
             }
-            let (users, spared) = users_to_kill(&fuser(path, deadline)?);
+            let (users, spared) = users_to_kill(&fuser(ctx, path, deadline)?);
             if users.is_empty() && !spared.is_empty() {
                 return Err(Error::Failed(format!(
                     "{path} is busy: used by svcmgr itself or its parent processes ({}), not killed",
@@ -136,7 +136,7 @@ impl Fs {
                 let until = (Instant::now() + USERS_GRACE).min(deadline);
                 while Instant::now() < until {
                     // A slow fuser here only ends the wait: umount tells what is left.
-                    match fuser(path, until) {
+                    match fuser(ctx, path, until) {
                         Ok(pids) if !users_to_kill(&pids).0.is_empty() => {}
                         _ => break,
                     }

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::exec::{self, Cmd};
+use crate::Ctx;
 use crate::Result;
 
 /// The least time given to a command run once the stop deadline is near.
@@ -20,9 +21,9 @@ pub(super) fn remaining(deadline: Instant) -> Duration {
 
 /// The processes using the filesystem mounted at `path`. `-M`: fuser answers nothing
 /// unless `path` still is a mount point, rather than reporting its parent filesystem.
-pub(super) fn fuser(path: &str, deadline: Instant) -> Result<Vec<i32>> {
+pub(super) fn fuser(ctx: &Ctx, path: &str, deadline: Instant) -> Result<Vec<i32>> {
     let cmd = Cmd::new(["fuser", "-M", "-m", path]).timeout(remaining(deadline));
-    let out = exec::output(&cmd)?;
+    let out = ctx.output(&cmd)?;
     match out.code {
         0 => Ok(parse_fuser_pids(&out.stdout)),
         // Nobody uses it, or it is no longer a mount point.

@@ -85,18 +85,19 @@ impl Ip {
     /// Deleting a primary address also deletes the secondaries of its subnet when the
     /// interface has promote_secondaries off: say so loudly, naming what went with it (they
     /// may be other services' addresses).
-    fn report_collateral(&self, before: &[String], ip: Ipv4Addr) {
-        let fresh = exec::query(&Cmd::new([
-            "ip",
-            "-j",
-            "addr",
-            "show",
-            "dev",
-            self.dev.as_str(),
-        ]))
-        .ok()
-        .and_then(|o| iproute::parse_links(&o.stdout).ok())
-        .unwrap_or_default();
+    fn report_collateral(&self, ctx: &Ctx, before: &[String], ip: Ipv4Addr) {
+        let fresh = ctx
+            .query(&Cmd::new([
+                "ip",
+                "-j",
+                "addr",
+                "show",
+                "dev",
+                self.dev.as_str(),
+            ]))
+            .ok()
+            .and_then(|o| iproute::parse_links(&o.stdout).ok())
+            .unwrap_or_default();
         let after: Vec<&str> = fresh
             .iter()
             .flat_map(|l| l.addr_info.iter().map(|a| a.local.as_str()))
@@ -232,7 +233,7 @@ impl Driver for Ip {
             &self.cmd(iproute::del_args(ip, addr.prefixlen, &self.dev)),
         )?;
         if !ctx.dry_run {
-            self.report_collateral(&before, ip);
+            self.report_collateral(ctx, &before, ip);
         }
         Ok(true)
     }

@@ -128,16 +128,16 @@ impl Pr {
     }
 
     /// The devices of the VG, freshly listed (for actions).
-    pub fn devices(&self) -> Result<Vec<Dev>> {
-        self.devices_from(&exec::query(&Self::pvs_cmd())?.stdout)
+    pub fn devices(&self, ctx: &Ctx) -> Result<Vec<Dev>> {
+        self.devices_from(&ctx.query(&Self::pvs_cmd())?.stdout)
     }
 
     /// One PR IN read, repeated while the device answers with a UNIT ATTENTION.
-    fn read_op(&self, dev: &Dev, op: Op, timeout: Duration) -> Result<String> {
+    fn read_op(&self, ctx: &Ctx, dev: &Dev, op: Op, timeout: Duration) -> Result<String> {
         let cmd = Cmd::new(dev.backend.args(&op, &dev.path)).timeout(timeout);
         let mut attempt = 1;
         loop {
-            let out = exec::output(&cmd)?;
+            let out = ctx.output(&cmd)?;
             if out.code == 0 {
                 return Ok(out.stdout);
             }
@@ -160,8 +160,8 @@ impl Pr {
         }
     }
 
-    fn read_keys(&self, dev: &Dev, timeout: Duration) -> Result<Vec<PrKey>> {
-        let out = self.read_op(dev, Op::ReadKeys, timeout)?;
+    fn read_keys(&self, ctx: &Ctx, dev: &Dev, timeout: Duration) -> Result<Vec<PrKey>> {
+        let out = self.read_op(ctx, dev, Op::ReadKeys, timeout)?;
         dev.backend
             .parse_keys(&out)
             .map_err(|e| Error::Failed(format!("{}: {e}", dev.path)))
@@ -169,10 +169,11 @@ impl Pr {
 
     fn read_reservation(
         &self,
+        ctx: &Ctx,
         dev: &Dev,
         timeout: Duration,
     ) -> Result<Option<common::Reservation>> {
-        let out = self.read_op(dev, Op::ReadReservation, timeout)?;
+        let out = self.read_op(ctx, dev, Op::ReadReservation, timeout)?;
         dev.backend
             .parse_reservation(&out)
             .map_err(|e| Error::Failed(format!("{}: {e}", dev.path)))
@@ -180,9 +181,9 @@ impl Pr {
 
     /// Keys then reservation of one device. The first read also clears pending unit
     /// attentions.
-    fn read(&self, dev: &Dev, timeout: Duration) -> Result<DevicePr> {
-        let keys = self.read_keys(dev, timeout)?;
-        let reservation = self.read_reservation(dev, timeout)?;
+    fn read(&self, ctx: &Ctx, dev: &Dev, timeout: Duration) -> Result<DevicePr> {
+        let keys = self.read_keys(ctx, dev, timeout)?;
+        let reservation = self.read_reservation(ctx, dev, timeout)?;
         Ok(DevicePr {
             dev: dev.path.clone(),
             keys,
@@ -191,15 +192,15 @@ impl Pr {
     }
 
     /// Every device's state, each device's two reads in their own thread.
-    pub fn inspect(&self, devs: &[Dev]) -> Vec<std::result::Result<DevicePr, String>> {
+    pub fn inspect(&self, ctx: &Ctx, devs: &[Dev]) -> Vec<std::result::Result<DevicePr, String>> {
         let t = exec::DEFAULT_TIMEOUT;
         std::thread::scope(|s| {
             let handles: Vec<_> = devs
                 .iter()
                 .map(|d| {
                     (
-                        s.spawn(move || self.read_keys(d, t)),
-                        s.spawn(move || self.read_reservation(d, t)),
+                        s.spawn(move || self.read_keys(ctx, d, t)),
+                        s.spawn(move || self.read_reservation(ctx, d, t)),
                     )
                 })
                 .collect();
@@ -287,7 +288,7 @@ impl Pr {
     /// Register and reserve one device; what was done is pushed on `undo`.
     fn start_dev(&self, ctx: &Ctx, dev: &Dev, undo: &mut Vec<Undo>) -> Result<bool> {
         let t = self.start_timeout;
-        let st = self.read(dev, t)?;
+        let st = self.read(ctx, dev, t)?;
         let registered = st.registered(self.key);
         match st.holder(self.key) {
             Holder::Us if registered => {
@@ -304,7 +305,7 @@ impl Pr {
             undo.push(Undo::Unregister(dev.clone()));
         }
         let now = DevicePr {
-            reservation: self.read_reservation(dev, t)?,
+            reservation: self.read_reservation(ctx, dev, t)?,
             ..st
         };
         match now.holder(self.key) {
@@ -317,7 +318,7 @@ impl Pr {
             Holder::Other(r) => self.preempt(ctx, dev, r.key)?,
         }
         if !ctx.dry_run {
-            let keys = self.read(dev, t)?.keys;
+            let keys = self.read(ctx, dev, t)?.keys;
             self.other_registrants(ctx, dev, &keys)?;
         }
         Ok(true)
@@ -379,7 +380,7 @@ impl Pr {
         if ctx.dry_run {
             return Ok(());
         }
-        let after = self.read(dev, self.start_timeout)?;
+        let after = self.read(ctx, dev, self.start_timeout)?;
         if after.registered(victim) || !after.held_by(self.key) {
             return Err(Error::Failed(format!(
                 "preemption of {victim} on {} did not take: {}",
@@ -406,7 +407,7 @@ impl Pr {
     /// Release and unregister one device, leaving alone a reservation another key holds.
     fn stop_dev(&self, ctx: &Ctx, dev: &Dev) -> Result<bool> {
         let t = self.stop_timeout;
-        let st = self.read(dev, t)?;
+        let st = self.read(ctx, dev, t)?;
         let registered = st.registered(self.key);
         let mut changed = false;
         match st.holder(self.key) {
@@ -460,7 +461,7 @@ impl Driver for Pr {
             .map_err(Error::from)
             .and_then(|o| self.devices_from(&o.stdout));
         match devs {
-            Ok(devs) => self.assess(ctx, &self.inspect(&devs)),
+            Ok(devs) => self.assess(ctx, &self.inspect(ctx, &devs)),
             Err(e) => {
                 *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 ResStatus::with(Status::Undef, e.to_string())
@@ -470,7 +471,7 @@ impl Driver for Pr {
 
     fn start(&self, ctx: &Ctx) -> Result<bool> {
         self.need_key()?;
-        let devs = self.devices()?;
+        let devs = self.devices(ctx)?;
         let mut undo = Vec::new();
         let mut changed = false;
         for dev in &devs {
@@ -491,7 +492,7 @@ impl Driver for Pr {
 
     fn stop(&self, ctx: &Ctx) -> Result<bool> {
         self.need_key()?;
-        let pvs = exec::query(&Self::pvs_cmd())?;
+        let pvs = ctx.query(&Self::pvs_cmd())?;
         let devs = match self.devices_from(&pvs.stdout) {
             Ok(d) => d,
             // Nothing left to release: the VG is gone from this node's view.

@@ -100,12 +100,12 @@ impl Vg {
 
     /// A fresh report of our VG alone, for actions. `Ok(Err(_))`: the VG does not exist, with
     /// LVM's own words.
-    fn report(&self) -> Result<std::result::Result<Report, String>> {
-        let vg = match self.vg_report()? {
+    fn report(&self, ctx: &Ctx) -> Result<std::result::Result<Report, String>> {
+        let vg = match self.vg_report(ctx)? {
             Ok(vg) => vg,
             Err(lvm_says) => return Ok(Err(lvm_says)),
         };
-        let lvs = exec::query(&Self::lvm(
+        let lvs = ctx.query(&Self::lvm(
             lvm::lvs_args(Some(&self.vgname)),
             exec::DEFAULT_TIMEOUT,
         ))?;
@@ -118,9 +118,9 @@ impl Vg {
     }
 
     /// A fresh `vgs` of our VG alone. `Ok(Err(_))`: the VG does not exist.
-    fn vg_report(&self) -> Result<std::result::Result<VgReport, String>> {
+    fn vg_report(&self, ctx: &Ctx) -> Result<std::result::Result<VgReport, String>> {
         let vgs_cmd = Self::lvm(lvm::vgs_args(Some(&self.vgname)), exec::DEFAULT_TIMEOUT);
-        let vgs = exec::output(&vgs_cmd)?;
+        let vgs = ctx.output(&vgs_cmd)?;
         if vgs.code != 0 {
             if vgs.stderr.contains("not found") {
                 return Ok(Err(one_line(&vgs.stderr)));
@@ -143,7 +143,7 @@ impl Vg {
     /// VG at the same time (unless forced, which removes its tags as for a stale tag).
     fn confirm_claim(&self, ctx: &Ctx) -> Result<()> {
         let me = ctx.nodename.as_str();
-        let vg = match self.vg_report() {
+        let vg = match self.vg_report(ctx) {
             Ok(Ok(vg)) => vg,
             // Not knowing who else tagged it, do not keep a claim.
             Ok(Err(lvm_says)) => {
@@ -200,9 +200,9 @@ impl Vg {
     }
 
     /// UUIDs of the missing PVs of our VG (empty when pvs cannot tell).
-    fn missing_pv_uuids(&self) -> Vec<String> {
+    fn missing_pv_uuids(&self, ctx: &Ctx) -> Vec<String> {
         let cmd = Self::lvm(lvm::pvs_args(), exec::DEFAULT_TIMEOUT).ok_codes(&[0, 5]);
-        let Ok(out) = exec::query(&cmd) else {
+        let Ok(out) = ctx.query(&cmd) else {
             return Vec::new();
         };
         lvm::parse_pvs(&out.stdout)
@@ -213,8 +213,8 @@ impl Vg {
             .collect()
     }
 
-    fn refuse_missing_pvs(&self, vg: &VgReport) -> Error {
-        let uuids = self.missing_pv_uuids();
+    fn refuse_missing_pvs(&self, ctx: &Ctx, vg: &VgReport) -> Error {
+        let uuids = self.missing_pv_uuids(ctx);
         let which = if uuids.is_empty() {
             String::new()
         } else {
@@ -317,14 +317,14 @@ impl Driver for Vg {
 
     fn start(&self, ctx: &Ctx) -> Result<bool> {
         let me = ctx.nodename.as_str();
-        let (vg, lvs) = self.report()?.map_err(|lvm_says| {
+        let (vg, lvs) = self.report(ctx)?.map_err(|lvm_says| {
             Error::Failed(format!(
                 "volume group {} not found ({lvm_says})",
                 self.vgname
             ))
         })?;
         if vg.is_partial() {
-            return Err(self.refuse_missing_pvs(&vg));
+            return Err(self.refuse_missing_pvs(ctx, &vg));
         }
         let foreign: Vec<String> = vg.foreign_tags(me).iter().map(|t| t.to_string()).collect();
         if !foreign.is_empty() && !ctx.force {
@@ -380,7 +380,7 @@ impl Driver for Vg {
 
     fn stop(&self, ctx: &Ctx) -> Result<bool> {
         let me = ctx.nodename.as_str();
-        let (vg, lvs) = match self.report()? {
+        let (vg, lvs) = match self.report(ctx)? {
             Ok(r) => r,
             Err(lvm_says) => {
                 tracing::info!(rid = %self.rid, "volume group {} not found, nothing to stop ({lvm_says})", self.vgname);
