@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps build release test unit lab vmlab demo bench lint clean
+.PHONY: deps build release test unit lab vmlab demo bench lint fresh-check clean
 
+## Debian packages from packaging/deps.txt, then the check that every tool is there
+## (a missing one fails under CI=true, with the package that should have provided it).
 deps:
 	@packaging/install-deps.sh
+	@packaging/preflight.sh
 
 build: deps
 	$(CARGO) build --workspace --bins
@@ -30,6 +33,10 @@ bench: release
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## install-deps + preflight + the VM lab tree check in a fresh minimal bookworm (podman).
+fresh-check: deps
+	.ci/fresh-check.sh
 
 clean:
 	$(CARGO) clean

@@ -23,10 +23,9 @@ MODS_storage="virtio_net target_core_mod target_core_file iscsi_target_mod"
 # shellcheck disable=SC2034
 MODS_node="scsi_mod sd_mod sg virtio_scsi dm-mod"
 
-# Guest tools, from the unpacked packages (path relative to GUEST_ROOT).
-TOOLS="sbin/lvm sbin/dmsetup sbin/e2fsck sbin/mke2fs
- usr/bin/sg_persist usr/bin/sg_inq usr/bin/sg_readcap usr/bin/sg_turs usr/bin/sg_vpd
- usr/bin/sg_luns usr/bin/sg_raw usr/bin/sg_requests"
+# Guest tools, from the unpacked packages (GUEST_TOOLS, paths relative to GUEST_ROOT).
+# shellcheck source=tools.sh
+. "$HERE/tools.sh"
 LVM_LINKS="pvcreate pvs pvscan pvremove vgcreate vgchange vgs vgscan vgremove vgdisplay
  lvcreate lvchange lvs lvscan lvremove lvdisplay"
 
@@ -50,7 +49,8 @@ copy_with_libs() {
 # busybox and its applet links (never over a real tool).
 install -m 0755 "$GROOT/bin/busybox" "$STAGE/bin/busybox"
 
-for t in $TOOLS; do
+for t in $GUEST_TOOLS; do
+    [[ $t == bin/busybox ]] && continue
     copy_with_libs "$GROOT/$t" "$t"
 done
 for l in $LVM_LINKS; do ln -s lvm "$STAGE/sbin/$l"; done

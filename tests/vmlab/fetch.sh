@@ -1,22 +1,23 @@
 #!/bin/bash
 # Fetch and unpack the Debian packages the VM lab needs into a cache outside the clone.
 # Prints two lines: "qemu=<dir>" and "guest=<dir>", the unpacked trees.
-# Cache: $SVCMGR_VMLAB_CACHE (default /var/cache/svcmgr/vmlab); trees are keyed by the
-# exact package versions, so a repeat run with the same versions does no work.
+#
+# The package sets are not listed by hand: each is the Depends/Pre-Depends closure of a few
+# root packages, as apt resolves it for an empty system (apt-get -s against an empty dpkg
+# status), minus what must come from the host:
+#   libc6  the trees run under the host's dynamic loader (/lib64/ld-linux-x86-64.so.2),
+#          and a libc must match its loader exactly; the host runs the same release.
+# Cache: $SVCMGR_VMLAB_CACHE (default /var/cache/svcmgr/vmlab); each tree is keyed by the
+# exact versions of its whole closure, so a repeat run with the same versions does no work.
 set -euo pipefail
 
 CACHE=${SVCMGR_VMLAB_CACHE:-/var/cache/svcmgr/vmlab}
 
-QEMU_PKGS="qemu-system-x86 qemu-system-common qemu-system-data seabios ipxe-qemu
- qemu-block-extra libiscsi7 libcapstone4 libfdt1 libpmem1 librdmacm1 libibverbs1 libvdeplug2
- libndctl6 libdaxctl1 libnl-3-200 libnl-route-3-200"
-
-# Guest userland: the tools and the libraries they link (libc6 and libgcc-s1 come from the
-# host, which runs the same release, when the initramfs is built).
-GUEST_PKGS="busybox-static lvm2 dmsetup libdevmapper1.02.1 libdevmapper-event1.02.1
- liblvm2cmd2.03 libaio1 sg3-utils libsgutils2-1.46-2 e2fsprogs libext2fs2 libcom-err2 libss2
- libblkid1 libuuid1 libudev1 libselinux1 libpcre2-8-0 libedit2 libbsd0 libmd0 libtinfo6
- libcap2 libsystemd0 liblz4-1 liblzma5 libzstd1 libgcrypt20 libgpg-error0"
+# QEMU itself, and its block modules (the libiscsi driver the node guests attach the LUN with).
+QEMU_ROOTS="qemu-system-x86 qemu-block-extra"
+# Guest userland (the cloud kernel is added by main): LVM, SCSI tools, ext4, busybox.
+GUEST_ROOTS="busybox-static lvm2 dmsetup sg3-utils e2fsprogs"
+FROM_HOST="libc6"
 
 log() { echo "fetch: $*" >&2; }
 
@@ -26,10 +27,19 @@ kernel_pkg() {
         sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1
 }
 
-# "pkg=version" lines for the candidate versions, sorted.
-pin_versions() {
-    apt-cache show --no-all-versions "$@" 2>/dev/null |
-        awk '/^Package: /{p=$2} /^Version: /{print p "=" $2}' | sort -u
+# "pkg=version" lines of the closure of the root packages, sorted, without FROM_HOST.
+closure() {
+    local out
+    out=$(apt-get -s -q -o Dir::State::status=/dev/null -o Debug::NoLocking=1 \
+        install --no-install-recommends "$@" 2>&1) || {
+        log "apt cannot resolve $*:"
+        sed 's/^/fetch:   /' <<<"$out" | grep -v '^fetch:   \(Reading\|Building\|NOTE\)' >&2
+        return 1
+    }
+    awk -v host=" $FROM_HOST " '$1 == "Inst" {
+            v = $3; gsub(/[()]/, "", v)
+            if (index(host, " " $2 " ") == 0) print $2 "=" v
+        }' <<<"$out" | sort -u
 }
 
 # Download (if missing) and unpack a pinned set into $CACHE/<name>-<key>; print the dir.
@@ -63,12 +73,14 @@ materialize() {
         deb=$(deb_path "${pin%%=*}" "${pin#*=}")
         [[ -f $deb ]] || { log "missing $deb after download"; exit 1; }
         dpkg-deb -x "$deb" "$dir.tmp"
+        # Which package brought which file: the tree check names the package of a library.
+        dpkg-deb -c "$deb" | awk -v p="${pin%%=*}" '{print p "\t" substr($6, 2)}' >>"$dir.tmp/.files"
     done <<<"$pins"
     printf '%s\n' "$pins" >"$dir.tmp/.pins"
     touch "$dir.tmp/.complete"
     rm -rf "$dir"
     mv "$dir.tmp" "$dir"
-    log "unpacked $name into $dir"
+    log "unpacked $name ($(wc -l <<<"$pins") packages) into $dir"
     echo "$dir"
 }
 
@@ -91,28 +103,21 @@ main() {
     exec 9>"$CACHE/.lock"
     flock -w 600 9 || { log "cache $CACHE is locked"; exit 1; }
     kpkg=$(kernel_pkg)
-    if [[ -z $kpkg ]]; then
-        log "package lists do not know linux-image-cloud-amd64; refreshing them once"
+    if [[ -z $kpkg ]] || ! qpins=$(closure $QEMU_ROOTS 2>/dev/null); then
+        log "package lists incomplete; refreshing them once"
         apt-get update -q >&2
         kpkg=$(kernel_pkg)
     fi
     [[ -n $kpkg ]] || { log "cannot resolve linux-image-cloud-amd64 from the package lists"; exit 1; }
-    qpins=$(pin_versions $QEMU_PKGS)
-    gpins=$(pin_versions $GUEST_PKGS "$kpkg")
-    check_all "$QEMU_PKGS" "$qpins"
-    check_all "$GUEST_PKGS $kpkg" "$gpins"
+    # shellcheck disable=SC2086 # word lists
+    qpins=$(closure $QEMU_ROOTS)
+    # shellcheck disable=SC2086
+    gpins=$(closure $GUEST_ROOTS "$kpkg")
     local qdir gdir
     qdir=$(materialize qemu "$qpins")
     gdir=$(materialize guest "$gpins")
     echo "qemu=$qdir"
     echo "guest=$gdir"
-}
-
-check_all() {
-    local p
-    for p in $1; do
-        grep -q "^$p=" <<<"$2" || { log "no candidate version for $p"; exit 1; }
-    done
 }
 
 main "$@"

@@ -36,6 +36,7 @@ t0=$SECONDS
 FETCHED=$("$HERE/fetch.sh") || { echo "vmlab: fetch failed" >&2; exit 2; }
 QEMU_ROOT=$(sed -n 's/^qemu=//p' <<<"$FETCHED")
 GUEST_ROOT=$(sed -n 's/^guest=//p' <<<"$FETCHED")
+"$HERE/check-tree.sh" "$QEMU_ROOT" "$GUEST_ROOT" || exit 2
 KERNEL=$(ls "$GUEST_ROOT"/boot/vmlinuz-* | head -n1)
 INITRD=$("$HERE/build-initramfs.sh" "$GUEST_ROOT" "$SVCMGR_BIN" "$LOGDIR/build") ||
     { echo "vmlab: initramfs build failed" >&2; exit 2; }
@@ -75,6 +76,7 @@ run_scenario() {
             -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:3260" \
             -device virtio-net-pci,netdev=n0
         if ready=$(wait_marker storage '@@READY .*|@@RESULT FAIL'); then break; fi
+        fail_if_not_booted storage
         kill_guest storage
         grep -q 'host forwarding' "$dir/storage.qemu.log" 2>/dev/null || break
     done

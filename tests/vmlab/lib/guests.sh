@@ -4,7 +4,10 @@
 # Needs: QEMU_ROOT KERNEL INITRD set by the caller.
 
 # shellcheck disable=SC2034 # GUEST_KILLED is read by run.sh
-declare -A GUEST_PID=() GUEST_DEADLINE=() GUEST_LOG=() GUEST_CTL=() GUEST_KILLED=()
+declare -A GUEST_PID=() GUEST_DEADLINE=() GUEST_LOG=() GUEST_CTL=() GUEST_KILLED=() GUEST_STARTED=() GUEST_QEMU_LOG=()
+
+# A QEMU that exits this soon after its start could not boot at all: a set-up error.
+EARLY_EXIT=5
 
 qemu_cmd() {
     echo env "LD_LIBRARY_PATH=$QEMU_ROOT/usr/lib/x86_64-linux-gnu:$QEMU_ROOT/lib/x86_64-linux-gnu" \
@@ -27,6 +30,8 @@ start_guest() {
         -serial "file:$log" -chardev "pipe,id=ctl,path=$ctl" -serial chardev:ctl \
         "$@" </dev/null >"$dir/$name.qemu.log" 2>&1 &
     GUEST_PID[$name]=$!
+    GUEST_STARTED[$name]=$SECONDS
+    GUEST_QEMU_LOG[$name]=$dir/$name.qemu.log
     GUEST_DEADLINE[$name]=$((SECONDS + limit))
     GUEST_LOG[$name]=$log
     GUEST_CTL[$name]=$ctl.in
@@ -74,6 +79,20 @@ enforce_deadlines() {
         fi
     done
     return $rc
+}
+
+# fail_if_not_booted NAME: when the QEMU of NAME exited on its own within EARLY_EXIT seconds,
+# report a set-up error with the first line it printed and end the run (exit 2): no scenario
+# can run on a lab that cannot boot.
+fail_if_not_booted() {
+    local name=$1 log=${GUEST_QEMU_LOG[$1]:-}
+    [[ -n ${GUEST_STARTED[$name]:-} ]] || return 0
+    guest_alive "$name" && return 0
+    [[ -n ${GUEST_KILLED[$name]} ]] && return 0
+    ((SECONDS - GUEST_STARTED[$name] <= EARLY_EXIT)) || return 0
+    [[ -s $log ]] || return 0
+    echo "vmlab: set-up error: $(head -n1 "$log")" >&2
+    exit 2
 }
 
 console() { [[ -f ${GUEST_LOG[$1]:-} ]] && tr -d '\r' <"${GUEST_LOG[$1]}"; }
@@ -152,6 +171,7 @@ relay() {
                 for ev in ${pending[$n]}; do send_event "$n" "$ev"; done
                 pending[$n]=
             fi
+            fail_if_not_booted "$n"
             guest_alive "$n" && busy=1
         done
         enforce_deadlines "$@"
