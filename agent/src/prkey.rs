@@ -12,8 +12,8 @@ use resources::scsireserv::Pr;
 use resources::{Driver, Resource};
 use svcconf::{Group, NodeConfig, ResourceConfig};
 
+use crate::model::Item;
 use crate::paths::Root;
-use crate::service::Item;
 
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use resources::Status;
 
-use crate::service::{ResEntry, SvcStatus};
+use crate::model::{ResEntry, SvcStatus};
 
 /// Width of the tree+name part, so status words line up in one column.
 const STATUS_COL: usize = 26;
@@ -89,7 +89,7 @@ pub fn ls_line(name: &str, st: Option<&SvcStatus>, err: Option<&str>, color: boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::Flags;
+    use crate::model::Flags;
 
     fn entry(rid: &str, status: Status, label: &str, log: &[&str]) -> ResEntry {
         ResEntry {

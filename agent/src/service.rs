@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use resources::{Ctx, ResStatus, Resource, Status};
-use serde::Serialize;
-use svcconf::{NodeConfig, ResourceConfig, ServiceConfig};
+use resources::{Ctx, Resource};
+use svcconf::{NodeConfig, ServiceConfig};
 
+use crate::model::Item;
 use crate::paths::Root;
 
 /// No config for the service on this node: exit code `exitcode::NO_SUCH_SERVICE`.
@@ -17,14 +17,48 @@ pub struct NoSuchService {
     pub path: PathBuf,
 }
 
-pub struct Item {
-    pub rc: ResourceConfig,
-    pub res: Resource,
+/// This node is not one of the service's nodes: it must not act on it.
+#[derive(Debug, thiserror::Error)]
+#[error("{why} (in {})", file.display())]
+pub struct NotANode {
+    pub why: String,
+    pub file: PathBuf,
 }
 
-impl Item {
-    pub fn rid(&self) -> &str {
-        &self.rc.rid
+#[derive(Debug, PartialEq, Eq)]
+enum Membership {
+    Listed,
+    /// Listed by its short name (`n1` for nodename `n1.example.com`), or the other way round.
+    ShortName(String),
+    Not(String),
+}
+
+/// Whether `nodename` is one of `listed` (nodes + drpnodes): by its exact name, else by a
+/// short-name match when exactly one listed name matches.
+fn member_name(listed: &[String], nodename: &str) -> Membership {
+    if listed.iter().any(|n| n == nodename) {
+        return Membership::Listed;
+    }
+    let short = |n: &str| n.split('.').next().unwrap_or(n).to_string();
+    let matches: Vec<&String> = listed
+        .iter()
+        .filter(|n| short(n) == short(nodename))
+        .collect();
+    match matches.as_slice() {
+        [one] => Membership::ShortName(one.to_string()),
+        [] => Membership::Not(format!(
+            "this node ({nodename}) is not one of the service's nodes or drpnodes ({}): not \
+             acting on it (set nodename in node.toml, or add the node to nodes)",
+            listed.join(" ")
+        )),
+        many => Membership::Not(format!(
+            "this node ({nodename}) is not one of the service's nodes or drpnodes, and its \
+             short name matches several of them ({}): set nodename in node.toml",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
     }
 }
 
@@ -35,54 +69,6 @@ pub struct Service {
     pub root: Root,
     /// In start order.
     pub items: Vec<Item>,
-}
-
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Flags {
-    pub monitor: bool,
-    pub disabled: bool,
-    pub optional: bool,
-    pub encap: bool,
-    pub standby: bool,
-}
-
-impl Flags {
-    /// The 4-character flags column: M monitor, D disabled, O optional, E encap.
-    pub fn column(&self) -> String {
-        [
-            (self.monitor, 'M'),
-            (self.disabled, 'D'),
-            (self.optional, 'O'),
-            (self.encap, 'E'),
-        ]
-        .iter()
-        .map(|&(on, c)| if on { c } else { '.' })
-        .collect()
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ResEntry {
-    pub rid: String,
-    #[serde(rename = "type")]
-    pub rtype: String,
-    pub status: Status,
-    pub label: String,
-    pub log: Vec<String>,
-    pub flags: Flags,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SvcStatus {
-    pub svcname: String,
-    pub nodename: String,
-    pub overall: Status,
-    pub avail: Status,
-    pub frozen: bool,
-    pub resources: Vec<ResEntry>,
-    pub sync: Status,
-    pub sync_resources: Vec<ResEntry>,
-    pub hb: Status,
 }
 
 /// The nodename: node.toml's, else the host name.
@@ -123,7 +109,27 @@ impl Service {
             }
             .into());
         }
-        let loaded = svcconf::load_service(&path, name, &node.nodename)?;
+        let mut loaded = svcconf::load_service(&path, name, &node.nodename)?;
+        match member_name(&loaded.config.all_nodes(), &node.nodename) {
+            Membership::Listed => {}
+            Membership::ShortName(listed) => {
+                tracing::info!(
+                    "nodename {} is {listed} of the service's nodes (matched by its short name)",
+                    node.nodename
+                );
+                node.nodename = listed;
+                // Scoped keywords (kw@n1) follow the name the config knows this node by.
+                loaded = svcconf::load_service(&path, name, &node.nodename)?;
+            }
+            Membership::Not(why) if for_action => {
+                return Err(NotANode {
+                    why,
+                    file: path.clone(),
+                }
+                .into())
+            }
+            Membership::Not(why) => eprintln!("warning: {why}"),
+        }
         for w in &loaded.warnings {
             eprintln!("warning: {w}");
         }
@@ -149,130 +155,43 @@ impl Service {
         })
     }
 
+    /// The context of a read-only run (status).
     pub fn ctx(&self) -> Ctx {
-        Ctx::new(
+        let mut ctx = Ctx::new(
             &self.name,
             &self.node.nodename,
             self.root.svc_var(&self.name),
-        )
+        );
+        ctx.cluster_nodes = self.cluster_nodes();
+        ctx
+    }
+
+    /// The context of an action.
+    pub fn ctx_for(&self, opts: &crate::engine::Options) -> Ctx {
+        let mut ctx = self.ctx();
+        ctx.overrides = opts.overrides;
+        ctx.dry_run = opts.dry_run;
+        ctx
+    }
+
+    /// Every node this node knows of: the service's nodes and drpnodes, node.toml's peers,
+    /// and itself.
+    pub fn cluster_nodes(&self) -> Vec<String> {
+        let mut v = self.cfg.all_nodes();
+        for n in self.node.nodes.keys().chain([&self.node.nodename]) {
+            if !v.contains(n) {
+                v.push(n.clone());
+            }
+        }
+        v
     }
 
     pub fn frozen_flag(&self) -> PathBuf {
         self.root.svc_var(&self.name).join("frozen")
     }
 
-    /// Keep the last computed status in `R/var/services/<svc>/status.json` (for the daemon
-    /// and peers); a failure to write it never fails the action.
-    pub fn cache_status(&self, st: &SvcStatus) {
-        if let Ok(json) = serde_json::to_vec_pretty(st) {
-            let _ = crate::paths::write_atomic(
-                &self.root.svc_var(&self.name).join("status.json"),
-                &json,
-            );
-        }
-    }
-
     pub fn is_frozen(&self) -> bool {
         self.frozen_flag().exists()
-    }
-
-    fn entry(&self, it: &Item, ctx: &Ctx) -> ResEntry {
-        let c = &it.rc.common;
-        let flags = Flags {
-            monitor: c.monitor,
-            disabled: c.disable,
-            optional: c.optional,
-            encap: false,
-            standby: c.standby,
-        };
-        let d = it.res.driver();
-        let st = if c.disable {
-            ResStatus::new(Status::NotApplicable)
-        } else {
-            let mut s = d.status(ctx);
-            if c.standby {
-                s.status = s.status.as_standby();
-            }
-            s
-        };
-        ResEntry {
-            rid: it.rc.rid.clone(),
-            rtype: match &it.rc.rtype {
-                Some(t) => format!("{}.{t}", it.rc.group.name()),
-                None => it.rc.group.name().to_string(),
-            },
-            status: st.status,
-            label: d.label(),
-            log: st.log,
-            flags,
-        }
-    }
-
-    /// Every resource's status, queried in parallel, merged as contract.md says.
-    pub fn status(&self, ctx: &Ctx) -> SvcStatus {
-        let resources: Vec<ResEntry> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .items
-                .iter()
-                .map(|it| s.spawn(move || self.entry(it, ctx)))
-                .collect();
-            handles
-                .into_iter()
-                .zip(&self.items)
-                .map(|(h, it)| {
-                    h.join().unwrap_or_else(|_| ResEntry {
-                        rid: it.rc.rid.clone(),
-                        rtype: it.rc.group.name().into(),
-                        status: Status::Undef,
-                        label: it.res.driver().label(),
-                        log: vec!["status check panicked".into()],
-                        flags: Flags::default(),
-                    })
-                })
-                .collect()
-        });
-        let sync_resources: Vec<ResEntry> = crate::sync::status_entry(self, &resources)
-            .into_iter()
-            .collect();
-        summarize(self, resources, sync_resources)
-    }
-}
-
-fn summarize(svc: &Service, resources: Vec<ResEntry>, sync_resources: Vec<ResEntry>) -> SvcStatus {
-    let avail = Status::merge_all(
-        resources
-            .iter()
-            .filter(|r| !r.flags.optional)
-            .map(|r| r.status),
-    );
-    let optional = Status::merge_all(
-        resources
-            .iter()
-            .filter(|r| r.flags.optional)
-            .map(|r| r.status),
-    );
-    let sync = Status::merge_all(sync_resources.iter().map(|r| r.status));
-    let hb = Status::NotApplicable;
-    let overall = Status::merge_all([avail, optional, sync_weight(sync), hb]);
-    SvcStatus {
-        svcname: svc.name.clone(),
-        nodename: svc.node.nodename.clone(),
-        overall,
-        avail,
-        frozen: svc.is_frozen(),
-        resources,
-        sync,
-        sync_resources,
-        hb,
-    }
-}
-
-/// In overall, sync up is neutral and sync down a warning.
-fn sync_weight(s: Status) -> Status {
-    match s {
-        Status::Up => Status::Undef,
-        Status::Down => Status::Warn,
-        other => other,
     }
 }
 
@@ -280,33 +199,32 @@ fn sync_weight(s: Status) -> Status {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sync_counts_as_neutral_or_warn() {
-        assert_eq!(
-            Status::merge_all([Status::Up, sync_weight(Status::Up)]),
-            Status::Up
-        );
-        assert_eq!(
-            Status::merge_all([Status::Down, sync_weight(Status::Up)]),
-            Status::Down
-        );
-        assert_eq!(
-            Status::merge_all([Status::Up, sync_weight(Status::Down)]),
-            Status::Warn
-        );
-        assert_eq!(
-            Status::merge_all([Status::Up, sync_weight(Status::NotApplicable)]),
-            Status::Up
-        );
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn flags_column() {
-        let f = Flags {
-            monitor: true,
-            optional: true,
-            ..Flags::default()
+    fn membership_exact_short_and_refused() {
+        assert_eq!(member_name(&v(&["n1", "n2"]), "n1"), Membership::Listed);
+        assert_eq!(
+            member_name(&v(&["n1", "n2"]), "n1.example.com"),
+            Membership::ShortName("n1".into())
+        );
+        assert_eq!(
+            member_name(&v(&["n1.example.com", "n2"]), "n1"),
+            Membership::ShortName("n1.example.com".into())
+        );
+        let Membership::Not(why) = member_name(&v(&["n1", "n2"]), "n3") else {
+            panic!("n3 accepted")
         };
-        assert_eq!(f.column(), "M.O.");
+        assert_eq!(
+            why,
+            "this node (n3) is not one of the service's nodes or drpnodes (n1 n2): not acting \
+             on it (set nodename in node.toml, or add the node to nodes)"
+        );
+        let Membership::Not(why) = member_name(&v(&["n1.a", "n1.b"]), "n1.c") else {
+            panic!("ambiguous accepted")
+        };
+        assert!(why.contains("matches several of them (n1.a n1.b)"), "{why}");
     }
 }

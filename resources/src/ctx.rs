@@ -29,14 +29,106 @@ impl Executor for System {
     }
 }
 
+/// A safety check that an operator may override, each with its own option; `--force` (what
+/// OpenSVC users type) overrides them all, and every check it overrides logs one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Override {
+    /// Start although another node runs the service or cannot be asked.
+    IgnorePeers,
+    /// Preempt a reservation held by another key; remove other keys' registrations.
+    Preempt,
+    /// Remove other cluster nodes' LVM host tags from a volume group.
+    StealTags,
+    /// Stop standby resources too.
+    StopStandby,
+    /// Push a config outside `sync_period`, or from a node where the service is not up.
+    SyncAnyway,
+}
+
+impl Override {
+    pub const ALL: [Override; 5] = [
+        Override::IgnorePeers,
+        Override::Preempt,
+        Override::StealTags,
+        Override::StopStandby,
+        Override::SyncAnyway,
+    ];
+
+    /// The command-line option.
+    pub fn option(self) -> &'static str {
+        match self {
+            Override::IgnorePeers => "--ignore-peers",
+            Override::Preempt => "--preempt",
+            Override::StealTags => "--steal-tags",
+            Override::StopStandby => "--stop-standby",
+            Override::SyncAnyway => "--sync-anyway",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// The overrides an action was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    set: u8,
+    /// Given as `--force`: the log names it.
+    forced: bool,
+}
+
+impl Overrides {
+    /// `--force`: every override.
+    pub fn force() -> Overrides {
+        Overrides {
+            set: Override::ALL.iter().fold(0, |a, o| a | o.bit()),
+            forced: true,
+        }
+    }
+
+    pub fn with(mut self, o: Override) -> Overrides {
+        self.set |= o.bit();
+        self
+    }
+
+    pub fn has(&self, o: Override) -> bool {
+        self.set & o.bit() != 0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set == 0
+    }
+
+    /// Whether the check `o` that would refuse because of `what` is overridden; when it is,
+    /// one WARNING line says so, naming the option that did it.
+    pub fn overrides(&self, o: Override, rid: Option<&str>, what: impl std::fmt::Display) -> bool {
+        if !self.has(o) {
+            return false;
+        }
+        let by = if self.forced {
+            format!("--force (as {})", o.option())
+        } else {
+            o.option().to_string()
+        };
+        match rid {
+            Some(rid) => tracing::warn!(rid, "overridden by {by}: {what}"),
+            None => tracing::warn!("overridden by {by}: {what}"),
+        }
+        true
+    }
+}
+
 #[derive(Debug)]
 pub struct Ctx {
     pub svcname: String,
     pub nodename: String,
-    /// `--force`: override safety refusals that say so.
-    pub force: bool,
+    /// Safety checks the operator overrode.
+    pub overrides: Overrides,
     /// `--dry-run`: log what would change, change nothing.
     pub dry_run: bool,
+    /// The cluster's node names (this node included): only their LVM tags are ownership.
+    pub cluster_nodes: Vec<String>,
     /// Per-service state directory (`R/var/<svc>`).
     pub var_dir: PathBuf,
     exec: Arc<dyn Executor>,
@@ -48,7 +140,8 @@ impl Default for Ctx {
         Ctx {
             svcname: String::new(),
             nodename: String::new(),
-            force: false,
+            overrides: Overrides::default(),
+            cluster_nodes: Vec::new(),
             dry_run: false,
             var_dir: PathBuf::new(),
             exec: Arc::new(System),
@@ -112,5 +205,21 @@ impl Ctx {
     /// Forget cached query results (after an action changed the system).
     pub fn invalidate(&self) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn force_sets_every_override_and_named_ones_only_theirs() {
+        let f = Overrides::force();
+        assert!(Override::ALL.iter().all(|o| f.has(*o)));
+        let p = Overrides::default().with(Override::Preempt);
+        assert!(p.has(Override::Preempt) && !p.has(Override::IgnorePeers));
+        assert!(Overrides::default().is_empty());
+        assert!(!Overrides::default().overrides(Override::Preempt, None, "x"));
+        assert!(p.overrides(Override::Preempt, Some("vg#1pr"), "held by 0xb2"));
     }
 }

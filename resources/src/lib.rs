@@ -13,7 +13,7 @@ pub mod scsireserv;
 pub mod status;
 pub mod vg;
 
-pub use ctx::Ctx;
+pub use ctx::{Ctx, Override, Overrides};
 pub use error::{Error, Result};
 pub use status::{ResStatus, Status};
 

@@ -693,13 +693,20 @@ fn relocated_ip_is_announced_to_neighbours() {
     let (n1, n2, n3) = (lab.node("n1"), lab.node("n2"), lab.node("n3"));
     n1.write_conf("web", &conf);
     n2.write_conf("web", &conf);
-    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start on n1");
+    // n2 has no sshd: it cannot be asked, which blocks a plain start.
+    let refused = n1.svcmgr(&["-s", "web", "start"]);
+    refused.assert_fails("start on n1 while n2 cannot be asked");
+    refused.assert_logs("can not tell whether service web runs on n2");
+    assert!(!n1.has_ip(&ip));
+    n1.svcmgr(&["-s", "web", "start", "--ignore-peers"])
+        .assert_ok("start on n1")
+        .assert_logs("overridden by --ignore-peers: can not tell whether service web runs on n2");
     n3.sh(&["ping", "-c", "1", "-W", "2", &ip])
         .assert_ok("n3 reaches the ip on n1");
     assert_eq!(neigh_mac(n3, &ip), mac_of(n1));
 
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n1");
-    let out = n2.svcmgr(&["-s", "web", "start"]);
+    let out = n2.svcmgr(&["-s", "web", "start", "--ignore-peers"]);
     out.assert_ok("start on n2");
     out.assert_logs("send gratuitous ARP");
     // n3 learnt the new owner from the announce, without sending anything itself.

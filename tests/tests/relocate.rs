@@ -98,9 +98,9 @@ fn start_elsewhere_refused_and_switch_moves_ip_and_fs() {
     let o = n2.svcmgr(&["-s", "web", "start"]);
     o.assert_fails("start on n2 while up on n1");
     assert!(
-        o.stderr_str().contains("service web is up on n1"),
+        o.all_output().contains("service web is up on n1"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     assert!(!runs(&s, "n2"));
 
@@ -136,7 +136,7 @@ fn start_elsewhere_refused_and_switch_moves_ip_and_fs() {
     // The refusal works the other way round; --local skips the check (not used here).
     let o = n1.svcmgr(&["-s", "web", "start"]);
     o.assert_fails("start on n1 while up on n2");
-    assert!(o.stderr_str().contains("is up on n2"), "{}", o.stderr_str());
+    assert!(o.all_output().contains("is up on n2"), "{}", o.all_output());
 
     // giveback from the drpnode: back to n1, the first of nodes.
     n3.svcmgr(&["-s", "web", "giveback"])
@@ -196,9 +196,9 @@ fn failed_remote_start_restarts_here() {
     let o = n1.svcmgr(&["-s", "web", "switch", "--to", "n9"]);
     o.assert_fails("switch to a stranger");
     assert!(
-        o.stderr_str().contains("n9 is not a node of service web"),
+        o.all_output().contains("n9 is not a node of service web"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     assert!(runs(&s, "n1"));
 }
@@ -297,9 +297,9 @@ fn restart_checks_peers_and_a_local_start_waits_for_a_running_switch() {
     let o = n2.svcmgr(&["-s", "web", "restart"]);
     o.assert_fails("restart on n2 while up on n1");
     assert!(
-        o.stderr_str().contains("service web is up on n1"),
+        o.all_output().contains("service web is up on n1"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     assert!(!runs(&s, "n2"));
 
@@ -323,9 +323,9 @@ fn restart_checks_peers_and_a_local_start_waits_for_a_running_switch() {
     assert!(switched.success(), "switch failed: {switched:?}");
     o.assert_fails("start on n1 during the switch");
     assert!(
-        o.stderr_str().contains("service web is up on n2"),
+        o.all_output().contains("service web is up on n2"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     assert!(runs(&s, "n2"));
     assert!(!runs(&s, "n1"), "started twice");
@@ -343,11 +343,13 @@ fn peers_that_can_not_tell_block_a_start() {
     use_remote_svcmgr(n1, "/nonexistent/svcmgr");
     let o = n1.svcmgr(&["-s", "web", "start"]);
     o.assert_fails("start while the peers can not tell");
+    let all = o.all_output();
     assert!(
-        o.stderr_str()
-            .contains("can not tell whether service web runs on n2, n3"),
-        "{}",
-        o.stderr_str()
+        all.contains(
+            "can not tell whether service web runs on n2 (n2: print status exited with code 127"
+        ) && all.contains("), n3 (n3: print status exited with code 127")
+            && all.contains("use --ignore-peers"),
+        "{all}"
     );
     let out = o.stdout_str();
     assert!(
@@ -357,9 +359,10 @@ fn peers_that_can_not_tell_block_a_start() {
         "{out}"
     );
     assert!(!runs(&s, "n1"));
-    // ... --force starts anyway.
+    // ... --force starts anyway, saying what it overrode.
     n1.svcmgr(&["-s", "web", "start", "--force"])
-        .assert_ok("forced start");
+        .assert_ok("forced start")
+        .assert_logs("overridden by --force (as --ignore-peers): can not tell whether");
     assert!(runs(&s, "n1"));
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n1");
     use_remote_svcmgr(n1, lab::svcmgr_bin().to_str().unwrap());
@@ -371,27 +374,32 @@ fn peers_that_can_not_tell_block_a_start() {
     let o = n1.svcmgr(&["-s", "web", "start"]);
     o.assert_fails("start on n1 while up on the drpnode");
     assert!(
-        o.stderr_str().contains("service web is up on n3"),
+        o.all_output().contains("service web is up on n3"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     let o = n1.svcmgr(&["-s", "web", "switch", "--to", "n2"]);
     o.assert_fails("switch from a node that does not run it");
     assert!(
-        o.stderr_str()
+        o.all_output()
             .contains("service web is up on n3, not on n1"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     assert!(!runs(&s, "n1") && !runs(&s, "n2"));
     n3.svcmgr(&["-s", "web", "stop"]).assert_ok("stop on n3");
 
-    // Peers that can not be reached at all are skipped with a warning.
+    // Peers that can not be reached at all block a start too (sshd restarting on a node
+    // that runs the service must not make it start twice), naming the peer and the error.
     s.lab.kill_sshd("n2");
     s.lab.kill_sshd("n3");
     let o = n1.svcmgr(&["-s", "web", "start"]);
-    o.assert_ok("start with the peers unreachable");
-    o.assert_logs("n2: can not connect to");
+    o.assert_fails("start with the peers unreachable");
+    o.assert_logs("can not tell whether service web runs on n2 (n2: can not connect to");
+    assert!(!runs(&s, "n1"));
+    n1.svcmgr(&["-s", "web", "start", "--ignore-peers"])
+        .assert_ok("start with the peers unreachable, overridden")
+        .assert_logs("overridden by --ignore-peers");
     assert!(runs(&s, "n1"));
 }
 
@@ -406,14 +414,14 @@ fn giveback_refuses_while_a_node_is_unreachable() {
     let o = n3.svcmgr(&["-s", "web", "giveback"]);
     o.assert_fails("giveback with n2 unreachable");
     assert!(
-        o.stderr_str()
+        o.all_output()
             .contains("can not tell whether service web runs on n2"),
         "{}",
-        o.stderr_str()
+        o.all_output()
     );
     assert!(!runs(&s, "n1"));
-    n3.svcmgr(&["-s", "web", "giveback", "--force"])
-        .assert_ok("forced giveback");
+    n3.svcmgr(&["-s", "web", "giveback", "--ignore-peers"])
+        .assert_ok("giveback past the unreachable node");
     assert!(runs(&s, "n1"));
 }
 
@@ -433,7 +441,7 @@ fn a_closed_stdout_does_not_abort_a_switch() {
     let child = cmd.spawn().expect("spawn switch");
     drop(cmd);
     let o = child.wait_with_output().expect("wait switch");
-    let err = o.stderr_str();
+    let err = o.all_output();
     assert!(!err.contains("panicked"), "{err}");
     assert!(o.status.success(), "{:?}: {err}", o.status);
     assert!(runs(&s, "n2"));

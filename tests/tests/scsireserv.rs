@@ -193,13 +193,13 @@ fn two_nodes_refuse_preempt_and_leave_the_winner_alone() {
     assert_eq!(pr["status"], "down", "{pr}");
     assert_eq!(pr["log"], serde_json::json!([]));
 
-    // n2 without --force: refused, n1's reservation intact, n2 never registered.
+    // n2 without --preempt: refused, n1's reservation intact, n2 never registered.
     let out = s.svcmgr("n2", &["start"]);
-    out.assert_fails("n2 start without --force");
+    out.assert_fails("n2 start without --preempt");
     let log = all(&out);
     assert!(
         log.contains(&format!("reservation on {dev} is held by {KEY1_TOOL}"))
-            && log.contains("use --force to override"),
+            && log.contains("use --preempt to take it over"),
         "{log}"
     );
     assert!(!log.contains("--register-ignore"), "{log}");
@@ -210,9 +210,12 @@ fn two_nodes_refuse_preempt_and_leave_the_winner_alone() {
     );
     assert!(!s.keys(&dev).contains(KEY2_TOOL), "{}", s.keys(&dev));
 
-    // n2 with --force preempts (and aborts): it alone is registered and holds.
-    let out = s.svcmgr("n2", &["start", "--force"]);
-    out.assert_ok("n2 start --force");
+    // n2 with --preempt preempts (and aborts): it alone is registered and holds.
+    let out = s.svcmgr("n2", &["start", "--preempt", "--steal-tags"]);
+    out.assert_ok("n2 start --preempt");
+    out.assert_logs(&format!(
+        "overridden by --preempt: reservation on {dev} held by {KEY1_TOOL}"
+    ));
     let log = all(&out);
     assert!(
         log.contains(&format!(

@@ -33,6 +33,11 @@ impl VgLab {
         argv.extend(paths.iter().map(String::as_str));
         lvm(&argv).assert_ok("vgcreate");
         s.conf(&format!("[vg#1]\nvgname = {}\n", s.vg));
+        // The other cluster nodes whose tags the tests set: only cluster node names are
+        // ownership tags.
+        for n in ["othernode", "intruder", "forcer", "racer", "n2"] {
+            s.n1().append_node_toml(&format!("[nodes.{n}]"));
+        }
         s
     }
 
@@ -238,15 +243,18 @@ fn foreign_tag_refused_unless_forced() {
     let text = out.all_output();
     assert!(
         text.contains(&format!(
-            "volume group {vg} is tagged for node othernode: use --force to override"
+            "volume group {vg} is tagged for node othernode: not starting it (use --steal-tags"
         )),
         "{text}"
     );
     assert!(!text.contains("--addtag"), "nothing changed:\n{text}");
     assert_eq!(s.tags(), "othernode");
 
-    let out = s.svcmgr(&["start", "--force"]);
-    out.assert_ok("start --force");
+    let out = s.svcmgr(&["start", "--steal-tags"]);
+    out.assert_ok("start --steal-tags");
+    out.assert_logs(&format!(
+        "overridden by --steal-tags: volume group {vg} is tagged for node othernode"
+    ));
     assert!(
         out.stdout_str()
             .contains(&format!("vgchange --deltag @othernode {vg}")),
@@ -484,7 +492,7 @@ fn concurrent_tag_makes_start_yield() {
         2,
         "{text}"
     );
-    assert!(text.contains("added meanwhile (--force)"), "{text}");
+    assert!(text.contains("added meanwhile (--steal-tags)"), "{text}");
     let act_at = at(&text, &format!("vgchange -a y {vg}"));
     assert!(
         at(&text, &format!("vgchange --addtag @n1 {vg}")) < act_at,
@@ -568,4 +576,25 @@ fn deactivation_is_retried_and_bounded() {
     assert!(out.all_output().contains("Logical volume in use"));
     assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "5");
     assert_eq!(s.tags(), "n1", "the tag stays while the VG may be in use");
+}
+
+#[test]
+fn a_tag_naming_no_cluster_node_is_not_ownership() {
+    if !lab::require_root("a_tag_naming_no_cluster_node_is_not_ownership") {
+        return;
+    }
+    let s = VgLab::new(1);
+    let vg = s.vg.clone();
+    // A site's own tag (backups, inventory): not a node of this cluster.
+    lvm(&["vgchange", "--addtag", "@backup_weekly", &vg]).assert_ok("site tag");
+    let r = json_res(&s);
+    assert_eq!(r["status"], "down", "{r}");
+    assert_eq!(r["log"], serde_json::json!([]), "{r}");
+    s.svcmgr(&["start"]).assert_ok("start with a site tag");
+    let mut tags: Vec<String> = s.tags().split(',').map(str::to_string).collect();
+    tags.sort();
+    assert_eq!(tags, ["backup_weekly", "n1"], "the site tag is kept");
+    assert_eq!(s.svcmgr(&["status"]).code(), 0);
+    s.svcmgr(&["stop", "--force"]).assert_ok("stop");
+    assert_eq!(s.tags(), "backup_weekly", "never removed, even forced");
 }

@@ -5,18 +5,21 @@
 mod config;
 mod lifecycle;
 mod pr;
-mod relocate;
 mod state;
 mod status;
 mod sync;
 
 use std::path::Path;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use resources::{Override, Overrides};
 use svcconf::Group;
 
+use crate::engine::Selection;
 use crate::exitcode;
 use crate::paths::Root;
+use crate::relocate::{self, Relocation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ColorChoice {
@@ -50,9 +53,25 @@ pub struct Cli {
     /// Act on resources carrying any of these tags, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub tags: Vec<String>,
-    /// Override safety refusals that say so, and the sync period.
+    /// Every override below at once (each check it overrides logs one line).
     #[arg(long)]
     pub force: bool,
+    /// Start although another node runs the service or cannot be asked.
+    #[arg(long)]
+    pub ignore_peers: bool,
+    /// Take SCSI reservations held by other keys (preempt and abort) and remove other
+    /// keys' registrations.
+    #[arg(long)]
+    pub preempt: bool,
+    /// Remove other cluster nodes' LVM host tags from the volume groups.
+    #[arg(long)]
+    pub steal_tags: bool,
+    /// Stop standby resources too.
+    #[arg(long)]
+    pub stop_standby: bool,
+    /// Push the config outside sync_period, or from a node where the service is not up.
+    #[arg(long)]
+    pub sync_anyway: bool,
     /// Seconds to wait for the service lock.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub waitlock: u64,
@@ -87,12 +106,19 @@ Actions:
   startcontainer | stopcontainer
   freeze | thaw                  stop / allow the daemon's orchestration of the service
   install                        create the symlink <root>/etc/<svc> -> svcmgr
-  syncnodes [--force]            push the service config to the other nodes (within sync_period)
+  syncnodes [--sync-anyway]      push the service config to the other nodes (within sync_period)
   postsync                       receive a config push on stdin (run by syncnodes on peers)
   switch --to NODE               stop here, start on NODE; restart here if that fails
   takeover | giveback            move the service here / back to the first of its nodes
   prstart | prstop | prstatus    the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
-  ls                             list services";
+  ls                             list services
+
+Overrides (each refusal names the one that passes it; --force sets them all):
+  --ignore-peers   start although another node runs the service or cannot be asked
+  --preempt        take SCSI reservations held by other keys, remove their registrations
+  --steal-tags     remove other cluster nodes' LVM host tags from the volume groups
+  --stop-standby   stop standby resources too
+  --sync-anyway    push the config outside sync_period or from a node not running it";
 
 /// Argument vector with the symlink dispatch applied.
 pub fn args_from_argv0(argv: Vec<String>) -> Vec<String> {
@@ -107,6 +133,68 @@ pub fn args_from_argv0(argv: Vec<String>) -> Vec<String> {
     let mut v = vec!["svcmgr".to_string(), "-s".into(), name];
     v.extend(argv.into_iter().skip(1));
     v
+}
+
+impl Cli {
+    pub fn overrides(&self) -> Overrides {
+        if self.force {
+            return Overrides::force();
+        }
+        [
+            (self.ignore_peers, Override::IgnorePeers),
+            (self.preempt, Override::Preempt),
+            (self.steal_tags, Override::StealTags),
+            (self.stop_standby, Override::StopStandby),
+            (self.sync_anyway, Override::SyncAnyway),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .fold(Overrides::default(), |ov, (_, o)| ov.with(o))
+    }
+
+    pub fn selection(&self, group: Option<Group>) -> Selection {
+        Selection {
+            rids: self.rid.clone(),
+            tags: self.tags.clone(),
+            group,
+        }
+    }
+
+    pub fn waitlock(&self) -> Duration {
+        Duration::from_secs(self.waitlock)
+    }
+
+    fn relocation(&self, svc: &str) -> anyhow::Result<Relocation> {
+        if self.dry_run {
+            // Half of a relocation runs on another node: a dry run could not be honest.
+            anyhow::bail!("--dry-run is not supported by switch, takeover and giveback");
+        }
+        Ok(Relocation {
+            svc: svc.to_string(),
+            overrides: self.overrides(),
+            disable_rollback: self.disable_rollback,
+            waitlock: self.waitlock(),
+            color: status::use_color(self.color),
+        })
+    }
+}
+
+/// The binary's entry: parse, set up logging, dispatch, map errors to exit codes.
+pub fn main() -> i32 {
+    let args = args_from_argv0(std::env::args().collect());
+    let cli = Cli::parse_from(args);
+    crate::logging::init(&Root::from_env());
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("svcmgr: error: {}", crate::engine::error_chain(e.as_ref()));
+            if e.downcast_ref::<crate::service::NoSuchService>().is_some() {
+                exitcode::NO_SUCH_SERVICE
+            } else {
+                exitcode::FAILED
+            }
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -128,14 +216,25 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "print_config" => config::print_config(&root, &needs_svc(&action)?),
         "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
         "install" => config::install(&root, &needs_svc(&action)?),
-        "prstart" => pr::run(&root, &needs_svc(&action)?, &cli, "start"),
-        "prstop" => pr::run(&root, &needs_svc(&action)?, &cli, "stop"),
+        "prstart" => pr::run(
+            &root,
+            &needs_svc(&action)?,
+            &cli,
+            crate::engine::Verb::Start,
+        ),
+        "prstop" => pr::run(&root, &needs_svc(&action)?, &cli, crate::engine::Verb::Stop),
         "prstatus" => pr::status(&root, &needs_svc(&action)?, &cli),
         "syncnodes" => sync::syncnodes(&root, &needs_svc(&action)?, &cli),
         "postsync" => sync::postsync(&root, &needs_svc(&action)?, &cli),
-        "switch" => relocate::switch(&root, &needs_svc(&action)?, &cli),
-        "takeover" => relocate::takeover(&root, &needs_svc(&action)?, &cli),
-        "giveback" => relocate::giveback(&root, &needs_svc(&action)?, &cli),
+        "switch" => {
+            let to = cli
+                .to
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("switch needs the destination: switch --to NODE"))?;
+            relocate::switch(&root, &cli.relocation(&needs_svc(&action)?)?, &to)
+        }
+        "takeover" => relocate::takeover(&root, &cli.relocation(&needs_svc(&action)?)?),
+        "giveback" => relocate::giveback(&root, &cli.relocation(&needs_svc(&action)?)?),
         "freeze" => state::freeze(&root, &needs_svc(&action)?, &cli, true),
         "thaw" => state::freeze(&root, &needs_svc(&action)?, &cli, false),
         "start" | "stop" | "restart" => {

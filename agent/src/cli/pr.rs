@@ -6,29 +6,24 @@ use resources::scsireserv::Pr;
 use resources::{Driver, ResStatus, Resource, Status};
 
 use super::{Cli, Format};
-use crate::engine::Selection;
-use crate::exitcode;
+use crate::engine::{self, Scope, Verb};
+use crate::model::Item;
 use crate::paths::Root;
-use crate::service::{Item, Service};
+use crate::service::Service;
 
 /// The reservation items of the service, narrowed by `--rid` (a reservation's rid, its
 /// vg's rid, or a group name) and `--tags`.
 fn pr_items<'a>(s: &'a Service, cli: &Cli) -> anyhow::Result<Vec<&'a Item>> {
-    if !s.items.iter().any(|it| matches!(it.res, Resource::Pr(_))) {
+    if !s.items.iter().any(|it| it.is_reservation()) {
         anyhow::bail!(
             "service {} has no SCSI reservation: set scsireserv = true on a vg resource",
             s.name
         );
     }
-    let sel = Selection {
-        rids: cli.rid.clone(),
-        tags: cli.tags.clone(),
-        group: None,
-    };
     let picked: Vec<&Item> = s
-        .select(&sel)?
+        .select(&cli.selection(None))?
         .into_iter()
-        .filter(|it| matches!(it.res, Resource::Pr(_)))
+        .filter(|it| it.is_reservation())
         .collect();
     if picked.is_empty() {
         anyhow::bail!(
@@ -39,13 +34,14 @@ fn pr_items<'a>(s: &'a Service, cli: &Cli) -> anyhow::Result<Vec<&'a Item>> {
     Ok(picked)
 }
 
-/// `prstart` (verb "start") or `prstop` (verb "stop").
-pub fn run(root: &Root, svc: &str, cli: &Cli, verb: &str) -> anyhow::Result<i32> {
-    let s = Service::load(root, svc)?;
-    crate::logging::init(svc, Some(&root.log_file(svc)));
-    let items = pr_items(&s, cli)?;
-    let ok = super::lifecycle::act_locked(&s, &items, cli, verb, &format!("pr{verb}"))?;
-    Ok(if ok { exitcode::OK } else { exitcode::FAILED })
+/// `prstart` or `prstop`.
+pub fn run(root: &Root, svc: &str, cli: &Cli, verb: Verb) -> anyhow::Result<i32> {
+    let mut req = super::lifecycle::request(svc, cli, verb);
+    req.scope = Scope::Reservations;
+    req.intent = format!("pr{}", verb.word());
+    // The reservations alone never run the service: no peer check.
+    req.local = true;
+    Ok(super::lifecycle::code(&engine::run(root, &req)?))
 }
 
 struct Report {

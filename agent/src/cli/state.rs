@@ -1,8 +1,6 @@
 //! `freeze` / `thaw`: a frozen service is left alone by the daemon's orchestration; manual
 //! actions still work.
 
-use std::time::Duration;
-
 use anyhow::Context;
 
 use super::Cli;
@@ -12,10 +10,10 @@ use crate::paths::{write_atomic, Root};
 use crate::service::Service;
 
 pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result<i32> {
-    let s = Service::load_readonly(root, svc)?;
-    crate::logging::init(svc, Some(&root.log_file(svc)));
+    let _span = crate::logging::service_span(svc).entered();
     let intent = if freeze { "freeze" } else { "thaw" };
-    let _lock = lock::acquire(&root.lock(svc), intent, Duration::from_secs(cli.waitlock))?;
+    let _lock = lock::acquire(&root.lock(svc), intent, cli.waitlock())?;
+    let s = Service::load_readonly(root, svc)?;
     let flag = s.frozen_flag();
     match (freeze, flag.exists()) {
         (true, true) => tracing::info!("already frozen"),

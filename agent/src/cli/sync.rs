@@ -1,7 +1,6 @@
 //! `syncnodes` (push the service config to its peers) and `postsync` (receive one, on stdin).
 
 use std::io::{IsTerminal, Read};
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -15,10 +14,10 @@ use crate::sync::{self, PushOutcome};
 const MAX_PUSH: u64 = 16 * 1024 * 1024;
 
 pub fn syncnodes(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
+    let _span = crate::logging::service_span(svc).entered();
     let s = Service::load_readonly(root, svc)?;
-    crate::logging::init(svc, Some(&root.log_file(svc)));
     Ok(
-        match sync::syncnodes(&s, cli.force, Duration::from_secs(cli.waitlock))? {
+        match sync::syncnodes(&s, &cli.overrides(), cli.waitlock())? {
             PushOutcome::Skipped | PushOutcome::NoPeers => exitcode::OK,
             PushOutcome::Done { failed } if failed.is_empty() => exitcode::OK,
             PushOutcome::Done { .. } => exitcode::FAILED,
@@ -27,7 +26,7 @@ pub fn syncnodes(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
 }
 
 pub fn postsync(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    crate::logging::init(svc, Some(&root.log_file(svc)));
+    let _span = crate::logging::service_span(svc).entered();
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         anyhow::bail!("postsync reads a config push on stdin; it is run by syncnodes on a peer");
@@ -41,7 +40,7 @@ pub fn postsync(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
     if raw.len() as u64 > MAX_PUSH {
         anyhow::bail!("config push larger than {MAX_PUSH} bytes refused");
     }
-    let r = sync::postsync(root, svc, &raw, Duration::from_secs(cli.waitlock))?;
+    let r = sync::postsync(root, svc, &raw, cli.waitlock())?;
     match r {
         sync::Received::Installed { gen, from } => {
             tracing::info!(

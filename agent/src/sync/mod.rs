@@ -17,7 +17,8 @@ use chrono::Timelike;
 use resources::Status;
 use svcconf::TimeWindow;
 
-use crate::service::{Flags, ResEntry, Service};
+use crate::model::{Flags, ResEntry};
+use crate::service::Service;
 
 pub const RID: &str = "sync#i0";
 pub const LABEL: &str = "ssh svc config to nodes, drpnodes";

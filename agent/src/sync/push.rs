@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use resources::Status;
+use resources::{Override, Overrides, Status};
 
 use super::{format_windows, gen_file, generation, in_windows, minute_now, peers, records, RID};
 use crate::engine::error_chain;
@@ -15,7 +15,7 @@ use crate::ssh::{command_line, Peer, RemoteRun};
 pub enum SyncError {
     #[error(
         "the service is not up on this node ({status}): push from the node where it is up, \
-         or use --force"
+         or use --sync-anyway"
     )]
     NotOwner { status: String },
     #[error("can not read {path}")]
@@ -47,21 +47,21 @@ pub enum PushOutcome {
 
 pub fn syncnodes(
     svc: &Service,
-    force: bool,
+    ov: &Overrides,
     waitlock: std::time::Duration,
 ) -> Result<PushOutcome, SyncError> {
     let windows = &svc.cfg.sync_period;
-    if !force && !in_windows(windows, minute_now()) {
-        tracing::info!(
-            rid = RID,
-            "skip sync: not in allowed period {}",
-            format_windows(windows)
-        );
-        return Ok(PushOutcome::Skipped);
+    if !in_windows(windows, minute_now()) {
+        let why = format!("not in allowed period {}", format_windows(windows));
+        if !ov.overrides(Override::SyncAnyway, Some(RID), &why) {
+            tracing::info!(rid = RID, "skip sync: {why}");
+            return Ok(PushOutcome::Skipped);
+        }
     }
-    if !force {
-        let avail = svc.status(&svc.ctx()).avail;
-        if avail != Status::Up {
+    let avail = svc.status(&svc.ctx()).avail;
+    if avail != Status::Up {
+        let why = format!("the service is not up on this node ({avail})");
+        if !ov.overrides(Override::SyncAnyway, Some(RID), &why) {
             return Err(SyncError::NotOwner {
                 status: avail.as_str().to_string(),
             });
@@ -104,7 +104,7 @@ pub fn syncnodes(
             .map(|name| {
                 let peer = Peer::new(&svc.node, name);
                 let payload = &payload;
-                s.spawn(move || {
+                s.spawn(crate::logging::in_span(move || {
                     tracing::info!(
                         "exec '{}' on node {}",
                         command_line(&peer.argv(&args)),
@@ -115,7 +115,7 @@ pub fn syncnodes(
                         let _ = writeln!(std::io::stdout().lock(), "{}: {line}", peer.name());
                     });
                     (peer, r)
-                })
+                }))
             })
             .collect();
         handles

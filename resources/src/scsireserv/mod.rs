@@ -20,7 +20,7 @@ use std::time::Duration;
 use svcconf::ResourceConfig;
 
 use crate::exec::{self, Cmd, ExecError};
-use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
+use crate::{Ctx, Driver, Error, Override, ResStatus, Result, Status};
 use common::{DevicePr, Holder, Op, PrKey};
 use devices::{Backend, Dev};
 
@@ -278,9 +278,17 @@ impl Pr {
         }
     }
 
+    /// `--preempt` (or `--force`) lets a start take a reservation another key holds.
+    fn may_preempt(&self, ctx: &Ctx, dev: &Dev, holder: PrKey) -> bool {
+        let what = format!("reservation on {} held by {holder}", dev.path);
+        ctx.overrides
+            .overrides(Override::Preempt, Some(&self.rid), what)
+    }
+
     fn refuse(&self, dev: &Dev, holder: PrKey) -> Error {
         Error::Refused(format!(
-            "reservation on {} is held by {holder}, not by our key {}: use --force to override",
+            "reservation on {} is held by {holder}, not by our key {}: not starting (use \
+             --preempt to take it over, once the node holding it is known to be down)",
             dev.path, self.key
         ))
     }
@@ -297,7 +305,10 @@ impl Pr {
                 return Ok(false);
             }
             // Never register while another node holds it: under type 5 a registrant may write.
-            Holder::Other(r) if !ctx.force => return Err(self.refuse(dev, r.key)),
+            // Checked (and logged) where the preemption happens, below.
+            Holder::Other(r) if !ctx.overrides.has(Override::Preempt) => {
+                return Err(self.refuse(dev, r.key))
+            }
             _ => {}
         }
         if !registered {
@@ -314,7 +325,9 @@ impl Pr {
                 self.change(ctx, dev, Op::Reserve(self.key), t)?;
                 undo.push(Undo::Release(dev.clone()));
             }
-            Holder::Other(r) if !ctx.force => return Err(self.refuse(dev, r.key)),
+            Holder::Other(r) if !self.may_preempt(ctx, dev, r.key) => {
+                return Err(self.refuse(dev, r.key))
+            }
             Holder::Other(r) => self.preempt(ctx, dev, r.key)?,
         }
         if !ctx.dry_run {
@@ -342,16 +355,19 @@ impl Pr {
             .map(|k| k.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        if !ctx.force {
+        let what = format!("{list} also registered on {}", dev.path);
+        if !ctx
+            .overrides
+            .overrides(Override::Preempt, Some(&self.rid), &what)
+        {
             tracing::warn!(
                 rid = %self.rid,
-                "{list} also registered on {}: those nodes can still write it; use --force to remove them",
-                dev.path
+                "{what}: those nodes can still write it; use --preempt to remove them"
             );
             return Ok(());
         }
         for victim in others {
-            tracing::warn!(rid = %self.rid, "remove the registration of {victim} on {} (--force)", dev.path);
+            tracing::warn!(rid = %self.rid, "remove the registration of {victim} on {}", dev.path);
             let op = Op::Preempt {
                 key: self.key,
                 victim,
@@ -367,7 +383,7 @@ impl Pr {
         let abort = !self.no_preempt_abort;
         tracing::warn!(
             rid = %self.rid,
-            "preempt the reservation of {victim} on {} (--force){}",
+            "preempt the reservation of {victim} on {}{}",
             dev.path,
             if abort { ", aborting its commands" } else { "" }
         );

@@ -42,12 +42,13 @@ impl VgReport {
         self.tags.iter().any(|t| t == tag)
     }
 
-    /// Tags other than `me`: LVM host tags of other nodes.
-    pub fn foreign_tags(&self, me: &str) -> Vec<&str> {
+    /// The host tags of other nodes of the cluster. Tags that name no cluster node (a
+    /// site's own tags) are not ownership and are never removed.
+    pub fn foreign_tags(&self, me: &str, cluster: &[String]) -> Vec<&str> {
         self.tags
             .iter()
             .map(String::as_str)
-            .filter(|t| *t != me)
+            .filter(|t| *t != me && cluster.iter().any(|n| n == t))
             .collect()
     }
 
@@ -192,14 +193,14 @@ pub fn parse_pvs(text: &str) -> Result<Vec<PvReport>, ParseError> {
 }
 
 /// The status of `vg` on node `me`, with the messages explaining it. `lvs` are the VG's LVs.
-pub fn assess(vg: &VgReport, lvs: &[&LvReport], me: &str) -> ResStatus {
+pub fn assess(vg: &VgReport, lvs: &[&LvReport], me: &str, cluster: &[String]) -> ResStatus {
     let mut st = ResStatus::new(Status::Down);
     fn warn(st: &mut ResStatus, msg: String) {
         st.status = Status::Warn;
         st.log.push(msg);
     }
     let ours = vg.has_tag(me);
-    let foreign = vg.foreign_tags(me);
+    let foreign = vg.foreign_tags(me, cluster);
     // Held here: activation-skip LVs count as LVs like any other.
     let active_any = lvs.iter().filter(|l| l.is_active()).count();
     // Up here: every LV `vgchange -a y` activates is active.
@@ -263,8 +264,12 @@ pub enum Claim {
     Lost(Vec<String>),
 }
 
-pub fn claim_after_tagging(vg: &VgReport, me: &str, force: bool) -> Claim {
-    let foreign: Vec<String> = vg.foreign_tags(me).iter().map(|t| t.to_string()).collect();
+pub fn claim_after_tagging(vg: &VgReport, me: &str, cluster: &[String], force: bool) -> Claim {
+    let foreign: Vec<String> = vg
+        .foreign_tags(me, cluster)
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
     if !vg.has_tag(me) {
         Claim::Lost(foreign)
     } else if foreign.is_empty() {
@@ -381,8 +386,29 @@ mod tests {
         }
     }
 
+    fn cluster() -> Vec<String> {
+        ["n1", "n2", "n3"].map(String::from).to_vec()
+    }
+
     fn status(v: &VgReport, lvs: &[LvReport], me: &str) -> ResStatus {
-        assess(v, &lvs.iter().collect::<Vec<_>>(), me)
+        assess(v, &lvs.iter().collect::<Vec<_>>(), me, &cluster())
+    }
+
+    #[test]
+    fn only_cluster_node_names_are_ownership_tags() {
+        let mut v = vg("vgdata");
+        v.tags = vec!["n1".into(), "backup".into(), "n2".into(), "oldnode".into()];
+        assert_eq!(v.foreign_tags("n1", &cluster()), ["n2"]);
+        v.tags = vec!["n1".into(), "backup".into()];
+        assert_eq!(
+            claim_after_tagging(&v, "n1", &cluster(), false),
+            Claim::Held,
+            "a site tag is not another node's claim"
+        );
+        assert_eq!(
+            status(&v, &[lv("-wi-a-----")], "n1"),
+            ResStatus::new(Status::Up)
+        );
     }
 
     #[test]
@@ -400,7 +426,7 @@ mod tests {
         );
         assert!(v[1].tags.is_empty());
         assert_eq!(v[2].tags, ["n1", "n2"]);
-        assert_eq!(v[2].foreign_tags("n1"), ["n2"]);
+        assert_eq!(v[2].foreign_tags("n1", &cluster()), ["n2"]);
         assert!(v[2].has_tag("n2") && !v[2].has_tag("n3"));
         assert!(!v[0].is_partial());
         assert!(v[3].is_partial());
@@ -573,25 +599,31 @@ mod tests {
     #[test]
     fn claim_after_tagging_yields_to_a_concurrent_tag() {
         let mut v = vg("vgdata");
-        assert_eq!(claim_after_tagging(&v, "n1", false), Claim::Held);
-        assert_eq!(claim_after_tagging(&v, "n1", true), Claim::Held);
+        assert_eq!(
+            claim_after_tagging(&v, "n1", &cluster(), false),
+            Claim::Held
+        );
+        assert_eq!(claim_after_tagging(&v, "n1", &cluster(), true), Claim::Held);
         v.tags = vec!["n1".into(), "n2".into()];
         assert_eq!(
-            claim_after_tagging(&v, "n1", false),
+            claim_after_tagging(&v, "n1", &cluster(), false),
             Claim::Contended(vec!["n2".into()])
         );
         assert_eq!(
-            claim_after_tagging(&v, "n1", true),
+            claim_after_tagging(&v, "n1", &cluster(), true),
             Claim::Override(vec!["n2".into()])
         );
         // A forced start elsewhere removed ours: no override can make it ours again.
         v.tags = vec!["n2".into()];
         assert_eq!(
-            claim_after_tagging(&v, "n1", true),
+            claim_after_tagging(&v, "n1", &cluster(), true),
             Claim::Lost(vec!["n2".into()])
         );
         v.tags.clear();
-        assert_eq!(claim_after_tagging(&v, "n1", false), Claim::Lost(vec![]));
+        assert_eq!(
+            claim_after_tagging(&v, "n1", &cluster(), false),
+            Claim::Lost(vec![])
+        );
     }
 
     #[test]

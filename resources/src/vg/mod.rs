@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use svcconf::ResourceConfig;
 
 use crate::exec::{self, Cmd, ExecError, Output};
-use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
+use crate::{Ctx, Driver, Error, Override, ResStatus, Result, Status};
 use lvm::{Claim, LvReport, VgReport};
 
 /// LVs can stay busy for a moment after their last user closed them.
@@ -158,11 +158,16 @@ impl Vg {
                 return Err(e);
             }
         };
-        match lvm::claim_after_tagging(&vg, me, ctx.force) {
+        match lvm::claim_after_tagging(
+            &vg,
+            me,
+            &ctx.cluster_nodes,
+            ctx.overrides.has(Override::StealTags),
+        ) {
             Claim::Held => Ok(()),
             Claim::Override(tags) => {
                 for tag in &tags {
-                    tracing::info!(rid = %self.rid, "remove tag @{tag} added meanwhile (--force)");
+                    tracing::warn!(rid = %self.rid, "remove tag @{tag} added meanwhile (--steal-tags)");
                     self.change(ctx, lvm::deltag_args(&self.vgname, tag), self.start_timeout)?;
                 }
                 Ok(())
@@ -171,7 +176,7 @@ impl Vg {
                 self.untag_best_effort(ctx, "another node tagged the volume group meanwhile");
                 Err(Error::Refused(format!(
                     "volume group {} was tagged for node {} while this node was tagging it: \
-                     not starting it (use --force to override)",
+                     not starting it (use --steal-tags to override)",
                     self.vgname,
                     tags.join(", ")
                 )))
@@ -306,7 +311,12 @@ impl Driver for Vg {
 
     fn status(&self, ctx: &Ctx) -> ResStatus {
         match self.shared_report(ctx) {
-            Ok(Some((vg, lvs))) => lvm::assess(&vg, &lvs.iter().collect::<Vec<_>>(), &ctx.nodename),
+            Ok(Some((vg, lvs))) => lvm::assess(
+                &vg,
+                &lvs.iter().collect::<Vec<_>>(),
+                &ctx.nodename,
+                &ctx.cluster_nodes,
+            ),
             Ok(None) => ResStatus::with(
                 Status::Down,
                 format!("volume group {} not found", self.vgname),
@@ -326,12 +336,24 @@ impl Driver for Vg {
         if vg.is_partial() {
             return Err(self.refuse_missing_pvs(ctx, &vg));
         }
-        let foreign: Vec<String> = vg.foreign_tags(me).iter().map(|t| t.to_string()).collect();
-        if !foreign.is_empty() && !ctx.force {
+        let foreign: Vec<String> = vg
+            .foreign_tags(me, &ctx.cluster_nodes)
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let why = format!(
+            "volume group {} is tagged for node {}",
+            self.vgname,
+            foreign.join(", ")
+        );
+        if !foreign.is_empty()
+            && !ctx
+                .overrides
+                .overrides(Override::StealTags, Some(&self.rid), &why)
+        {
             return Err(Error::Refused(format!(
-                "volume group {} is tagged for node {}: use --force to override",
-                self.vgname,
-                foreign.join(", ")
+                "{why}: not starting it (use --steal-tags to remove that tag, once that node \
+                 is known not to use the volume group)"
             )));
         }
         let ours = vg.has_tag(me);
@@ -344,7 +366,7 @@ impl Driver for Vg {
             return Ok(false);
         }
         for tag in &foreign {
-            tracing::info!(rid = %self.rid, "remove stale tag @{tag} (--force)");
+            tracing::info!(rid = %self.rid, "remove stale tag @{tag}");
             self.change(ctx, lvm::deltag_args(&self.vgname, tag), self.start_timeout)?;
         }
         if !ours {

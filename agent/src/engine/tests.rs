@@ -9,8 +9,10 @@ use resources::Resource;
 use svcconf::{Common, Group, NodeConfig, ResourceConfig, ServiceConfig};
 
 use crate::engine::{Options, Selection};
+use crate::model::Item;
+use crate::paths::Root as TestRoot;
 use crate::paths::Root;
-use crate::service::{Item, Service};
+use crate::service::Service;
 
 fn rc(rid: &str, group: Group) -> ResourceConfig {
     ResourceConfig {
@@ -31,7 +33,8 @@ fn service(items: Vec<(ResourceConfig, Fake)>) -> Service {
             res: Resource::Fake(f),
         })
         .collect();
-    items.sort_by_cached_key(|it| (it.rc.group, it.rc.index()));
+    // The loader's order, not one of the test's own.
+    items.sort_by_cached_key(|it| it.res.sort_key(&it.rc));
     Service {
         name: "t".into(),
         cfg: ServiceConfig {
@@ -197,7 +200,7 @@ fn disabled_and_standby_resources() {
         "standby stays up on a plain stop"
     );
     let force = Options {
-        force: true,
+        overrides: resources::Overrides::default().with(resources::Override::StopStandby),
         ..Options::default()
     };
     s.stop(&ctx, &all(&s), &force).unwrap();
@@ -299,4 +302,27 @@ fn failing_blocking_post_start_undoes_its_resource_unless_it_was_up_before() {
     ]);
     assert!(s.start(&s.ctx(), &all(&s), &Options::default()).is_err());
     assert_eq!(events(&j), ["start ip#1", "stop ip#1"]);
+}
+
+#[test]
+fn loader_orders_filesystems_parent_before_child_whatever_their_rids() {
+    let d = std::env::temp_dir().join(format!("svcmgr-order-{}", std::process::id()));
+    let r = TestRoot::under(&d);
+    std::fs::create_dir_all(&r.etc).unwrap();
+    std::fs::write(r.node_toml(), "nodename = \"n1\"\n").unwrap();
+    std::fs::write(
+        r.etc.join("web.conf"),
+        "[DEFAULT]\nnodes = n1\n\n[fs#1]\ndev = /dev/b\nmnt = /srv/x/data/sub\ntype = ext4\n\n\
+         [fs#2]\ndev = /dev/a\nmnt = /srv/x\ntype = ext4\n\n[container#1]\ntype = podman\n\
+         run_image = i\n\n[fs#3]\ndev = /dev/c\nmnt = /srv/x/data\ntype = ext4\n\n\
+         [ip#2]\nipname = 10.0.0.2\nipdev = eth0\n\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n",
+    )
+    .unwrap();
+    let s = Service::load_readonly(&r, "web").unwrap();
+    let rids: Vec<&str> = s.items.iter().map(|it| it.rid()).collect();
+    assert_eq!(
+        rids,
+        ["ip#1", "ip#2", "fs#2", "fs#3", "fs#1", "container#1"]
+    );
+    std::fs::remove_dir_all(&d).unwrap();
 }

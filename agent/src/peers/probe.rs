@@ -110,12 +110,18 @@ pub fn avail_from_json(out: &str) -> Option<Status> {
     serde_json::from_value(v.get("avail")?.clone()).ok()
 }
 
-/// The verdict of a check made before a start: the nodes that run the service, and
-/// those that could be reached but could not tell.
+/// The verdict of a check made before a start: the nodes that run the service, and those
+/// that could not be asked or could not tell, with why. Unknown is never "not running".
 #[derive(Debug, Default)]
 pub struct Verdict {
     pub up: Vec<String>,
-    pub unknown: Vec<String>,
+    pub unknown: Vec<(String, String)>,
+}
+
+impl Verdict {
+    pub fn unknown_names(&self) -> Vec<&str> {
+        self.unknown.iter().map(|(n, _)| n.as_str()).collect()
+    }
 }
 
 pub fn verdict(states: &[(String, PeerState)]) -> Verdict {
@@ -123,8 +129,10 @@ pub fn verdict(states: &[(String, PeerState)]) -> Verdict {
     for (name, st) in states {
         match st {
             st if st.running() => v.up.push(name.clone()),
-            PeerState::Unknown(_) => v.unknown.push(name.clone()),
-            _ => {}
+            PeerState::Unknown(why) | PeerState::Unreachable(why) => {
+                v.unknown.push((name.clone(), why.clone()))
+            }
+            PeerState::Known(_) => {}
         }
     }
     v
@@ -239,7 +247,9 @@ mod tests {
         ];
         let v = verdict(&states);
         assert_eq!(v.up, vec!["n2"]);
-        assert_eq!(v.unknown, vec!["n3"]);
+        // An unreachable node is unknown too, never "not running".
+        assert_eq!(v.unknown_names(), vec!["n3", "n4"]);
+        assert_eq!(v.unknown[1].1, "y");
         assert!(is_running(Status::Up) && is_running(Status::Warn));
         assert!(!is_running(Status::StdbyUp) && !is_running(Status::Undef));
         assert!(is_down(Status::Down) && is_down(Status::StdbyUp));

@@ -11,74 +11,50 @@
 //! asked again on a fresh connection, and the service is started back here only when it
 //! reports the service down there.
 
-mod probe;
-
 use std::io::Write;
+use std::time::Duration;
 
 use anyhow::Context;
-use resources::Status;
+use resources::{Override, Overrides, Status};
 
-use super::lifecycle::{act_held, take_lock};
-use super::status::use_color;
-use super::Cli;
-use crate::engine::error_chain;
+use crate::engine::{self, error_chain, Options, Verb};
 use crate::exitcode;
-use crate::lock::Lock;
+use crate::lock::{self, Lock};
 use crate::paths::Root;
+use crate::peers::{check_others, is_down, is_running, others, peer_states, verdict, PeerState};
 use crate::render;
 use crate::service::Service;
 use crate::ssh::{run_all, Peer, RemoteRun, Session, SshError};
-use probe::{is_down, is_running, peer_states, verdict, PeerState};
+
+/// A relocation request: the service and how to move it.
+#[derive(Debug, Clone)]
+pub struct Relocation {
+    pub svc: String,
+    pub overrides: Overrides,
+    pub disable_rollback: bool,
+    pub waitlock: Duration,
+    /// Colour the status trees printed at the end.
+    pub color: bool,
+}
+
+impl Relocation {
+    fn options(&self) -> Options {
+        Options {
+            disable_rollback: self.disable_rollback,
+            overrides: self.overrides,
+            dry_run: false,
+        }
+    }
+
+    fn waitlock_secs(&self) -> u64 {
+        self.waitlock.as_secs()
+    }
+}
 
 /// A console line. Written, never panicking: a closed stdout must not abort a relocation
 /// half way (the lines also go to the log file).
 fn say(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
-}
-
-/// Refuse a start while another node of nodes + drpnodes reports the service up (or partly
-/// up), or while a node that was reached could not tell. Unreachable nodes are skipped,
-/// with a warning. Run under the service lock.
-pub fn refuse_if_up_elsewhere(s: &Service, cli: &Cli) -> anyhow::Result<()> {
-    if cli.force || cli.local {
-        return Ok(());
-    }
-    let v = check_others(s, &[]);
-    if !v.up.is_empty() {
-        anyhow::bail!(
-            "service {} is up on {}: not starting it here too (use --force to start anyway, \
-             or switch/takeover to move it)",
-            s.name,
-            v.up.join(", ")
-        );
-    }
-    if !v.unknown.is_empty() {
-        anyhow::bail!(
-            "can not tell whether service {} runs on {} (see the warnings above): not \
-             starting it here (use --force to start anyway)",
-            s.name,
-            v.unknown.join(", ")
-        );
-    }
-    Ok(())
-}
-
-/// Probe every node of nodes + drpnodes but this one and `except`.
-fn check_others(s: &Service, except: &[&str]) -> probe::Verdict {
-    let names: Vec<String> = others(s)
-        .into_iter()
-        .filter(|n| !except.contains(&n.as_str()))
-        .collect();
-    verdict(&peer_states(s, &names, RemoteRun::PROBE))
-}
-
-/// nodes + drpnodes but this node.
-fn others(s: &Service) -> Vec<String> {
-    s.cfg
-        .all_nodes()
-        .into_iter()
-        .filter(|n| *n != s.node.nodename)
-        .collect()
 }
 
 /// The service's avail on this node.
@@ -87,9 +63,23 @@ fn local_avail(s: &Service) -> Status {
 }
 
 /// Start or stop the whole service here, under the held lock; true on success.
-fn act_local(s: &Service, cli: &Cli, verb: &str, lock: &Lock) -> anyhow::Result<bool> {
+fn act_local(s: &Service, r: &Relocation, verb: Verb, lock: &Lock) -> bool {
     let items: Vec<_> = s.items.iter().collect();
-    act_held(s, &items, cli, verb, lock)
+    engine::act(s, &items, verb, &r.options(), lock).is_ok()
+}
+
+/// The overrides to pass on to a peer's half of the relocation (it runs with `--local`: the
+/// peer check is this node's).
+fn override_args(ov: &Overrides) -> Vec<&'static str> {
+    [
+        Override::Preempt,
+        Override::StealTags,
+        Override::StopStandby,
+    ]
+    .into_iter()
+    .filter(|o| ov.has(*o))
+    .map(Override::option)
+    .collect()
 }
 
 /// How a remote action ended.
@@ -103,26 +93,33 @@ enum Remote {
 }
 
 /// Run `svcmgr -s SVC <verb> --local` on a peer, its lines prefixed with its name.
-fn act_remote(s: &Service, cli: &Cli, peer: &Peer, verb: &str) -> Remote {
-    let t = RemoteRun::action(cli.waitlock, 1);
-    act_remote_on(s, cli, peer, verb, peer.connect(t))
+fn act_remote(s: &Service, r: &Relocation, peer: &Peer, verb: &str) -> Remote {
+    let t = RemoteRun::action(r.waitlock_secs(), 1);
+    act_remote_on(s, r, peer, verb, peer.connect(t))
 }
 
 /// `act_remote` on a session opened beforehand.
 fn act_remote_on(
     s: &Service,
-    cli: &Cli,
+    r: &Relocation,
     peer: &Peer,
     verb: &str,
     sess: Result<Session, SshError>,
 ) -> Remote {
-    let wait = cli.waitlock.to_string();
+    let wait = r.waitlock_secs().to_string();
     let mut args = vec!["-s", s.name.as_str(), verb, "--local", "--waitlock", &wait];
-    if cli.disable_rollback {
+    if r.disable_rollback {
         args.push("--disable-rollback");
     }
+    args.extend(override_args(&r.overrides));
     tracing::info!("{verb} on {}", peer.name());
-    relay(peer, sess, &args, RemoteRun::action(cli.waitlock, 1), verb)
+    relay(
+        peer,
+        sess,
+        &args,
+        RemoteRun::action(r.waitlock_secs(), 1),
+        verb,
+    )
 }
 
 /// Run `svcmgr args...` on `peer` over `sess`, relaying its lines; `what` names it in
@@ -186,12 +183,8 @@ fn down_after_failure(s: &Service, peer: &Peer, outcome: Remote) -> bool {
 }
 
 /// This node's status tree and the peers' (asked in parallel), lines prefixed by node.
-fn print_statuses(s: &Service, cli: &Cli, peers: &[Peer]) {
-    let color = if use_color(cli.color) {
-        "always"
-    } else {
-        "never"
-    };
+fn print_statuses(s: &Service, r: &Relocation, peers: &[Peer]) {
+    let color = if r.color { "always" } else { "never" };
     let args = [
         "-s",
         s.name.as_str(),
@@ -205,15 +198,15 @@ fn print_statuses(s: &Service, cli: &Cli, peers: &[Peer]) {
         let h = sc.spawn(|| run_all(peers, &args, RemoteRun::QUERY));
         let st = s.status(&s.ctx());
         s.cache_status(&st);
-        (render::tree(&st, use_color(cli.color)), h.join())
+        (render::tree(&st, r.color), h.join())
     });
     let here = &s.node.nodename;
     for l in local.lines() {
         say(format_args!("{here}: {l}"));
     }
-    for (p, r) in peers.iter().zip(remote.unwrap_or_default()) {
+    for (p, answer) in peers.iter().zip(remote.unwrap_or_default()) {
         let name = p.name();
-        match r {
+        match answer {
             Ok(c) => c
                 .stderr
                 .lines()
@@ -227,25 +220,19 @@ fn print_statuses(s: &Service, cli: &Cli, peers: &[Peer]) {
     }
 }
 
-fn load(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<Service> {
-    if cli.dry_run {
-        // Half of a relocation runs on another node: a dry run could not be honest.
-        anyhow::bail!("--dry-run is not supported by switch, takeover and giveback");
-    }
-    let s = Service::load(root, svc)?;
-    crate::logging::init(svc, Some(&root.log_file(svc)));
-    Ok(s)
+/// The service, loaded under its lock taken with `intent` for the whole relocation.
+fn load_locked(root: &Root, r: &Relocation, intent: &str) -> anyhow::Result<(Service, Lock)> {
+    let held = lock::acquire(&root.lock(&r.svc), intent, r.waitlock)?;
+    let s = Service::load(root, &r.svc)?;
+    Ok((s, held))
 }
 
-pub fn switch(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let to = cli
-        .to
-        .clone()
-        .context("switch needs the destination: switch --to NODE")?;
-    let s = load(root, svc, cli)?;
-    check_destination(&s, &to)?;
-    let lock = take_lock(&s, cli, &format!("switch --to {to}"))?;
-    relocate_to(&s, cli, &to, &lock)
+/// `switch --to NODE`.
+pub fn switch(root: &Root, r: &Relocation, to: &str) -> anyhow::Result<i32> {
+    let _span = crate::logging::service_span(&r.svc).entered();
+    let (s, lock) = load_locked(root, r, &format!("switch --to {to}"))?;
+    check_destination(&s, to)?;
+    relocate_to(&s, r, to, &lock)
 }
 
 fn check_destination(s: &Service, to: &str) -> anyhow::Result<()> {
@@ -265,53 +252,57 @@ fn check_destination(s: &Service, to: &str) -> anyhow::Result<()> {
 
 /// Stop here, start on `to`; start here again when that fails and `to` reports the
 /// service down (unless rollback is disabled). Under the held service lock.
-fn relocate_to(s: &Service, cli: &Cli, to: &str, lock: &Lock) -> anyhow::Result<i32> {
+fn relocate_to(s: &Service, r: &Relocation, to: &str, lock: &Lock) -> anyhow::Result<i32> {
     let here = s.node.nodename.clone();
     // The remote start skips its own peer check (--local): when the service is not up
     // here, make sure no third node runs it before starting it on `to`.
-    if !cli.force && !is_running(local_avail(s)) {
+    if !is_running(local_avail(s)) {
         let v = check_others(s, &[to]);
         if !v.up.is_empty() {
-            anyhow::bail!(
-                "service {} is up on {}, not on {here}: switch from there (or takeover on {to})",
+            let why = format!(
+                "service {} is up on {}, not on {here}",
                 s.name,
                 v.up.join(", ")
             );
+            if !r.overrides.overrides(Override::IgnorePeers, None, &why) {
+                anyhow::bail!("{why}: switch from there (or takeover on {to})");
+            }
         }
         if !v.unknown.is_empty() {
-            anyhow::bail!(
-                "can not tell whether service {} runs on {} (see the warnings above): not \
-                 starting it on {to} (use --force to switch anyway)",
-                s.name,
-                v.unknown.join(", ")
-            );
+            let why = unknown_why(s, &v);
+            if !r.overrides.overrides(Override::IgnorePeers, None, &why) {
+                anyhow::bail!(
+                    "{why}: not starting it on {to} (use --ignore-peers once it is known not to \
+                     run there)"
+                );
+            }
         }
     }
     let peer = Peer::new(&s.node, to);
-    let t = RemoteRun::action(cli.waitlock, 1);
+    let t = RemoteRun::action(r.waitlock_secs(), 1);
     // Connect to the destination while stopping here: the ssh handshake leaves the
     // critical path of the relocation.
     let (stopped, sess) = std::thread::scope(|sc| {
-        let pre = sc.spawn(|| peer.connect(t));
-        let stopped = act_local(s, cli, "stop", lock);
+        let pre = sc.spawn(crate::logging::in_span(|| peer.connect(t)));
+        let stopped = act_local(s, r, Verb::Stop, lock);
         (stopped, pre.join())
     });
-    if !stopped? {
+    if !stopped {
         tracing::error!("stop on {here} failed: not starting on {to}");
         return Ok(exitcode::FAILED);
     }
     let sess = sess.map_err(|_| anyhow::anyhow!("ssh connect thread to {to} panicked"))?;
-    let outcome = act_remote_on(s, cli, &peer, "start", sess);
+    let outcome = act_remote_on(s, r, &peer, "start", sess);
     if outcome != Remote::Done {
-        if cli.disable_rollback {
+        if r.disable_rollback {
             tracing::warn!("rollback disabled: the service stays down on {here}");
         } else if down_after_failure(s, &peer, outcome) {
-            rollback(s, cli, &here, lock)?;
+            rollback(s, r, &here, lock);
         } else {
             tracing::error!("not starting the service on {here} again: it may run on {to}");
         }
     }
-    print_statuses(s, cli, std::slice::from_ref(&peer));
+    print_statuses(s, r, std::slice::from_ref(&peer));
     Ok(if outcome == Remote::Done {
         exitcode::OK
     } else {
@@ -320,92 +311,141 @@ fn relocate_to(s: &Service, cli: &Cli, to: &str, lock: &Lock) -> anyhow::Result<
 }
 
 /// After a failed start elsewhere: start again here, and say so.
-fn rollback(s: &Service, cli: &Cli, here: &str, lock: &Lock) -> anyhow::Result<()> {
+fn rollback(s: &Service, r: &Relocation, here: &str, lock: &Lock) {
     tracing::info!("rollback: start the service again on {here}");
-    if act_local(s, cli, "start", lock)? {
+    if act_local(s, r, Verb::Start, lock) {
         tracing::info!("rollback: the service is up again on {here}");
     } else {
         tracing::error!("rollback: start on {here} failed too");
     }
-    Ok(())
 }
 
-pub fn takeover(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = load(root, svc, cli)?;
-    let lock = take_lock(&s, cli, "takeover")?;
-    take_here(&s, cli, &lock)
+/// "can not tell whether service X runs on n2 (why), n3 (why)".
+fn unknown_why(s: &Service, v: &crate::peers::Verdict) -> String {
+    let who: Vec<String> = v
+        .unknown
+        .iter()
+        .map(|(n, e)| format!("{n} ({e})"))
+        .collect();
+    format!(
+        "can not tell whether service {} runs on {}",
+        s.name,
+        who.join(", ")
+    )
+}
+
+/// `takeover`: stop the service where it runs, start it here.
+pub fn takeover(root: &Root, r: &Relocation) -> anyhow::Result<i32> {
+    let _span = crate::logging::service_span(&r.svc).entered();
+    let (s, lock) = load_locked(root, r, "takeover")?;
+    take_here(&s, r, &lock)
 }
 
 /// Stop the service where it runs, then start it here; when the start here fails, start it
-/// again where it was. Under the held service lock.
-fn take_here(s: &Service, cli: &Cli, lock: &Lock) -> anyhow::Result<i32> {
+/// again on the node it was stopped on, if that is safe. Under the held service lock.
+fn take_here(s: &Service, r: &Relocation, lock: &Lock) -> anyhow::Result<i32> {
     let here = s.node.nodename.clone();
     let states = peer_states(s, &others(s), RemoteRun::QUERY);
     let v = verdict(&states);
-    if !v.unknown.is_empty() && !cli.force {
-        anyhow::bail!(
-            "can not tell whether service {} runs on {} (see the warnings above): not \
-             taking it over (use --force to take it anyway)",
-            s.name,
-            v.unknown.join(", ")
-        );
+    if !v.unknown.is_empty() {
+        let why = unknown_why(s, &v);
+        if !r.overrides.overrides(Override::IgnorePeers, None, &why) {
+            anyhow::bail!(
+                "{why}: not taking it over (use --ignore-peers once it is known not to run there)"
+            );
+        }
     }
     let owners: Vec<Peer> = v.up.iter().map(|n| Peer::new(&s.node, n)).collect();
     if owners.is_empty() {
         tracing::info!("the service runs on no other node");
     }
+    let mut stopped: Vec<&Peer> = Vec::new();
     for o in &owners {
-        let outcome = act_remote(s, cli, o, "stop");
+        let outcome = act_remote(s, r, o, "stop");
         if outcome != Remote::Done {
             let why = match outcome {
                 Remote::NotRun => "",
                 _ => " (the service may still run there)",
             };
             tracing::error!("stop on {} failed{why}: not starting on {here}", o.name());
-            print_statuses(s, cli, &owners);
+            if !stopped.is_empty() {
+                let names: Vec<&str> = stopped.iter().map(|p| p.name()).collect();
+                tracing::warn!(
+                    "the service stays down on {}: it may still run on {}",
+                    names.join(", "),
+                    o.name()
+                );
+            }
+            print_statuses(s, r, &owners);
             return Ok(exitcode::FAILED);
         }
+        stopped.push(o);
     }
-    let ok = act_local(s, cli, "start", lock)?;
+    let ok = act_local(s, r, Verb::Start, lock);
     if !ok {
-        if cli.disable_rollback {
+        if r.disable_rollback {
             tracing::warn!("rollback disabled: the service stays down where it was");
-        } else {
-            for o in &owners {
-                tracing::info!("rollback: start the service again on {}", o.name());
-                match act_remote(s, cli, o, "start") {
-                    Remote::Done => {
-                        tracing::info!("rollback: the service is up again on {}", o.name())
-                    }
-                    // When it is not down there, its state is unknown (logged).
-                    outcome => {
-                        if down_after_failure(s, o, outcome) {
-                            tracing::error!("rollback: start on {} failed too", o.name());
-                        }
-                    }
-                }
-            }
+        } else if let Some(first) = stopped.first() {
+            give_back_after_failure(s, r, first, stopped.len());
         }
     }
-    print_statuses(s, cli, &owners);
+    print_statuses(s, r, &owners);
     Ok(if ok { exitcode::OK } else { exitcode::FAILED })
 }
 
-/// Back to the first node of `nodes`, run from any node.
-pub fn giveback(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    let s = load(root, svc, cli)?;
+/// After a failed takeover start: start the service again on `owner`, the first node it was
+/// stopped on, only when it is down here and no other node runs it (the service may have
+/// been up on several nodes; restarting all of them would recreate that split).
+fn give_back_after_failure(s: &Service, r: &Relocation, owner: &Peer, stopped: usize) {
+    if stopped > 1 {
+        tracing::warn!(
+            "the service was up on {stopped} nodes: rollback restarts it on {} only",
+            owner.name()
+        );
+    }
+    if !is_down(local_avail(s)) {
+        tracing::error!(
+            "rollback: the service is not down here after the failed start: not starting it \
+             on {}",
+            owner.name()
+        );
+        return;
+    }
+    let v = check_others(s, &[owner.name()]);
+    if !v.up.is_empty() || !v.unknown.is_empty() {
+        tracing::error!(
+            "rollback: another node runs the service or cannot tell: not starting it on {}",
+            owner.name()
+        );
+        return;
+    }
+    tracing::info!("rollback: start the service again on {}", owner.name());
+    match act_remote(s, r, owner, "start") {
+        Remote::Done => tracing::info!("rollback: the service is up again on {}", owner.name()),
+        // When it is not down there, its state is unknown (logged).
+        outcome => {
+            if down_after_failure(s, owner, outcome) {
+                tracing::error!("rollback: start on {} failed too", owner.name());
+            }
+        }
+    }
+}
+
+/// `giveback`: back to the first node of `nodes`, run from any node.
+pub fn giveback(root: &Root, r: &Relocation) -> anyhow::Result<i32> {
+    let _span = crate::logging::service_span(&r.svc).entered();
+    let (s, lock) = load_locked(root, r, "giveback")?;
     let first = s
         .cfg
         .nodes
         .first()
         .cloned()
         .context("giveback needs a nodes list")?;
-    let lock = take_lock(&s, cli, "giveback")?;
     if first == s.node.nodename {
-        return take_here(&s, cli, &lock);
+        return take_here(&s, r, &lock);
     }
     if is_running(local_avail(&s)) {
-        return relocate_to(&s, cli, &first, &lock);
+        return relocate_to(&s, r, &first, &lock);
     }
     let states = peer_states(&s, &others(&s), RemoteRun::QUERY);
     if states.iter().any(|(n, st)| *n == first && st.running()) {
@@ -413,19 +453,21 @@ pub fn giveback(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
         return Ok(exitcode::OK);
     }
     let first_peer = Peer::new(&s.node, &first);
-    let owner = verdict(&states).up.first().map(|n| Peer::new(&s.node, n));
+    let v = verdict(&states);
+    let owner = v.up.first().map(|n| Peer::new(&s.node, n));
     let ok = match &owner {
         // The owner moves it: its stop and the start on the first node stay one switch.
         Some(o) => {
-            let wait = cli.waitlock.to_string();
+            let wait = r.waitlock_secs().to_string();
             let mut args = vec!["-s", s.name.as_str(), "switch", "--to", &first];
             args.extend(["--waitlock", &wait]);
-            if cli.disable_rollback {
+            if r.disable_rollback {
                 args.push("--disable-rollback");
             }
+            args.extend(override_args(&r.overrides));
             tracing::info!("switch on {} to {first}", o.name());
             // The switch there waits for its lock, then for the lock on the first node.
-            let t = RemoteRun::action(cli.waitlock, 2);
+            let t = RemoteRun::action(r.waitlock_secs(), 2);
             let outcome = relay(o, o.connect(t), &args, t, "switch");
             if outcome == Remote::Failed {
                 tracing::error!(
@@ -437,28 +479,25 @@ pub fn giveback(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
         }
         None => {
             // Starting it on the first node is only safe when every node told.
-            let unsure: Vec<&str> = states
-                .iter()
-                .filter(|(_, st)| !matches!(st, PeerState::Known(_)))
-                .map(|(n, _)| n.as_str())
-                .collect();
-            if !unsure.is_empty() && !cli.force {
-                anyhow::bail!(
-                    "can not tell whether service {} runs on {} (see the warnings above): \
-                     not starting it on {first} (use --force to start it anyway)",
-                    s.name,
-                    unsure.join(", ")
-                );
+            if !v.unknown.is_empty() {
+                let why = unknown_why(&s, &v);
+                if !r.overrides.overrides(Override::IgnorePeers, None, &why) {
+                    anyhow::bail!(
+                        "{why}: not starting it on {first} (use --ignore-peers once it is known \
+                         not to run there)"
+                    );
+                }
             }
             tracing::info!("the service runs nowhere: start it on {first}");
-            let outcome = act_remote(&s, cli, &first_peer, "start");
+            let outcome = act_remote(&s, r, &first_peer, "start");
             if outcome == Remote::Failed {
                 // Says whether it is down there, or that its state is unknown.
                 down_after_failure(&s, &first_peer, outcome);
             }
-            print_statuses(&s, cli, std::slice::from_ref(&first_peer));
+            print_statuses(&s, r, std::slice::from_ref(&first_peer));
             outcome == Remote::Done
         }
     };
+    drop(lock);
     Ok(if ok { exitcode::OK } else { exitcode::FAILED })
 }

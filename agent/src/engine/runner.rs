@@ -1,11 +1,12 @@
-//! The action engine: select resources, run them in order with their triggers, roll back
-//! what a failed start started.
+//! Running selected resources in order with their triggers, and rolling back what a failed
+//! start started.
 
 use resources::exec::{self, Cmd};
-use resources::{Ctx, Resource};
-use svcconf::{Group, Trigger};
+use resources::{Ctx, Override, Overrides};
+use svcconf::Trigger;
 
-use crate::service::{Item, Service};
+use crate::model::Item;
+use crate::service::Service;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
@@ -24,65 +25,19 @@ pub enum ActionError {
     },
     #[error("no resource matches {0}")]
     NoMatch(String),
-}
-
-/// Which resources an action applies to.
-#[derive(Debug, Default, Clone)]
-pub struct Selection {
-    /// `--rid ip#1,fs`: exact rids or group names; a vg's rid also selects its reservation
-    /// (`vg#1` selects `vg#1pr`: a VG is never activated unguarded).
-    pub rids: Vec<String>,
-    /// `--tags a,b`: resources carrying any of them.
-    pub tags: Vec<String>,
-    /// Set by `startip`-style actions.
-    pub group: Option<Group>,
-}
-
-impl Selection {
-    fn matches(&self, it: &Item) -> bool {
-        let rid_ok = self.rids.is_empty()
-            || self.rids.iter().any(|r| {
-                r == &it.rc.rid
-                    || Group::from_name(r).is_some_and(|g| g == it.rc.group)
-                    || (matches!(it.res, Resource::Pr(_))
-                        && it.rc.rid.strip_suffix("pr") == Some(r.as_str()))
-            });
-        let tag_ok =
-            self.tags.is_empty() || self.tags.iter().any(|t| it.rc.common.tags.contains(t));
-        let group_ok = self.group.is_none_or(|g| g == it.rc.group);
-        rid_ok && tag_ok && group_ok
-    }
-
-    fn describe(&self) -> String {
-        let mut v = Vec::new();
-        if !self.rids.is_empty() {
-            v.push(format!("--rid {}", self.rids.join(",")));
-        }
-        if !self.tags.is_empty() {
-            v.push(format!("--tags {}", self.tags.join(",")));
-        }
-        if let Some(g) = self.group {
-            v.push(format!("group {}", g.name()));
-        }
-        v.join(" ")
-    }
+    /// A safety check said no; the message names the override that would pass it.
+    #[error("{0}")]
+    Refused(String),
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     pub disable_rollback: bool,
-    pub force: bool,
+    pub overrides: Overrides,
+    pub dry_run: bool,
 }
 
 impl Service {
-    pub fn select(&self, sel: &Selection) -> Result<Vec<&Item>, ActionError> {
-        let v: Vec<&Item> = self.items.iter().filter(|it| sel.matches(it)).collect();
-        if v.is_empty() && (!sel.rids.is_empty() || !sel.tags.is_empty()) {
-            return Err(ActionError::NoMatch(sel.describe()));
-        }
-        Ok(v)
-    }
-
     /// Start `items` in order. On a failure of a non-optional resource, stop what this
     /// action started, in reverse order, unless rollback is disabled.
     pub fn start(&self, ctx: &Ctx, items: &[&Item], opts: &Options) -> Result<(), ActionError> {
@@ -137,10 +92,16 @@ impl Service {
                 tracing::info!(rid = it.rid(), "disabled, skip");
                 continue;
             }
-            if it.rc.common.standby && !opts.force {
+            if it.rc.common.standby
+                && !opts.overrides.overrides(
+                    Override::StopStandby,
+                    Some(it.rid()),
+                    "standby resource",
+                )
+            {
                 tracing::info!(
                     rid = it.rid(),
-                    "standby resource stays up (use --force to stop it)"
+                    "standby resource stays up (use --stop-standby to stop it)"
                 );
                 continue;
             }

@@ -1,0 +1,18 @@
+//! svcmgr: the cluster failover agent. A library with a thin binary: the engine takes an
+//! `ActionRequest` and returns an `ActionReport`; `cli` is the only module that knows clap.
+
+pub mod cli;
+pub mod engine;
+pub mod exitcode;
+pub mod lock;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod peers;
+pub mod prkey;
+pub mod relocate;
+pub mod render;
+pub mod service;
+pub mod ssh;
+pub mod status;
+pub mod sync;

@@ -1,0 +1,70 @@
+//! The types shared by the loader, the engine, the status computation, sync and rendering
+//! (a leaf module: it depends on no other module of the agent).
+
+use resources::{Resource, Status};
+use serde::Serialize;
+use svcconf::ResourceConfig;
+
+pub struct Item {
+    pub rc: ResourceConfig,
+    pub res: Resource,
+}
+
+impl Item {
+    pub fn rid(&self) -> &str {
+        &self.rc.rid
+    }
+
+    /// A vg's SCSI reservation (`vg#1pr`).
+    pub fn is_reservation(&self) -> bool {
+        matches!(self.res, Resource::Pr(_))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Flags {
+    pub monitor: bool,
+    pub disabled: bool,
+    pub optional: bool,
+    pub encap: bool,
+    pub standby: bool,
+}
+
+impl Flags {
+    /// The 4-character flags column: M monitor, D disabled, O optional, E encap.
+    pub fn column(&self) -> String {
+        [
+            (self.monitor, 'M'),
+            (self.disabled, 'D'),
+            (self.optional, 'O'),
+            (self.encap, 'E'),
+        ]
+        .iter()
+        .map(|&(on, c)| if on { c } else { '.' })
+        .collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResEntry {
+    pub rid: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub status: Status,
+    pub label: String,
+    pub log: Vec<String>,
+    pub flags: Flags,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SvcStatus {
+    pub svcname: String,
+    pub nodename: String,
+    pub overall: Status,
+    pub avail: Status,
+    pub frozen: bool,
+    pub resources: Vec<ResEntry>,
+    pub sync: Status,
+    pub sync_resources: Vec<ResEntry>,
+    pub hb: Status,
+}
