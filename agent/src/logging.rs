@@ -88,6 +88,18 @@ where
 /// Log action lines of service `svc` to stdout and to `log_file` (when it can be opened;
 /// a read-only root still lets the action run, with a warning).
 pub fn init(svc: &str, log_file: Option<&Path>) {
+    init_on(svc, log_file, std::io::stdout)
+}
+
+/// `init` with the console lines on stderr: stdout is another program's output.
+pub fn init_stderr(svc: &str, log_file: Option<&Path>) {
+    init_on(svc, log_file, std::io::stderr)
+}
+
+fn init_on<W>(svc: &str, log_file: Option<&Path>, console: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let format = LineFormat {
         who: svc.to_uppercase(),
     };
@@ -106,10 +118,8 @@ pub fn init(svc: &str, log_file: Option<&Path>) {
         .with_ansi(false)
         .event_format(format);
     let _ = match file {
-        Some(f) => builder
-            .with_writer(std::io::stdout.and(Mutex::new(f)))
-            .try_init(),
-        None => builder.with_writer(std::io::stdout).try_init(),
+        Some(f) => builder.with_writer(console.and(Mutex::new(f))).try_init(),
+        None => builder.with_writer(console).try_init(),
     };
 }
 

@@ -347,6 +347,11 @@ impl Dockerd {
                 "dockerd pid {pid} is still running after SIGKILL"
             )));
         }
+        tracing::info!(
+            rid,
+            "docker daemon pid {pid} exited after {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
         Ok(true)
     }
 }
