@@ -94,10 +94,13 @@ impl Dockerd {
     /// Refuse `docker_daemon_args` that would take the daemon away from svcmgr.
     pub fn new(exe: &str, data_root: &Path, args: &[String]) -> Result<Dockerd> {
         for (long, short) in OWNED {
-            if has_opt(args, long, *short) {
+            if let Some(arg) = args
+                .iter()
+                .find(|a| has_opt(std::slice::from_ref(a), long, *short))
+            {
                 return Err(Error::Failed(format!(
-                    "docker_daemon_args: {long} is set by svcmgr for the private daemon \
-                     (socket, pid file, container_data_dir, exec root)"
+                    "[DEFAULT] docker_daemon_args: {arg} ({long}) is set by svcmgr for the \
+                     private daemon (socket, pid file, container_data_dir, exec root)"
                 )));
             }
         }

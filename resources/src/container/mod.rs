@@ -67,8 +67,7 @@ impl Container {
             .str("run_image")
             .map(str::to_string)
             .ok_or_else(|| Error::Failed(format!("{}: run_image is not set", rc.rid)))?;
-        let store =
-            Store::new(runtime, store).map_err(|e| Error::Failed(format!("{}: {e}", rc.rid)))?;
+        let store = Store::new(runtime, store)?;
         Ok(Container {
             rid: rc.rid.clone(),
             runtime,
