@@ -97,11 +97,6 @@ impl Container {
         Cmd::new(self.store.argv(self.runtime, ctx, &argv[1..])).timeout(timeout)
     }
 
-    /// The store the container lives in, for the engine's CLI on the service's behalf.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn runtime(&self) -> Runtime {
         self.runtime
     }
@@ -343,8 +338,7 @@ impl Driver for Container {
 
 impl Container {
     fn stop_container(&self, ctx: &Ctx, name: &str) -> Result<bool> {
-        let name = name.to_string();
-        let id = match self.inspect(ctx, &name, false)? {
+        let id = match self.inspect(ctx, name, false)? {
             None => {
                 tracing::info!(rid = %self.rid, "container {name} does not exist, already down");
                 return Ok(false);
@@ -372,13 +366,13 @@ impl Container {
             return Ok(true);
         }
         tracing::info!(rid = %self.rid, "wait for container down status");
-        if !self.still_running(ctx, &name)? {
+        if !self.still_running(ctx, name)? {
             return Ok(true);
         }
         if let Err(e) = stopped {
             tracing::warn!(rid = %self.rid, "stop failed, kill the container: {e}");
         }
-        self.kill(ctx, &name, &id)?;
+        self.kill(ctx, name, &id)?;
         Ok(true)
     }
 }
