@@ -12,6 +12,17 @@ done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # docker.io's postinst starts a system dockerd (its docker0 bridge, its iptables rules):
+  # svcmgr needs none. Where the host has no policy of its own, deny service starts during
+  # the install (policy-rc.d exit 101, honoured by invoke-rc.d and deb-systemd-invoke).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  trap '((own_policy)) && rm -f "$policy"' EXIT
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

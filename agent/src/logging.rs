@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -39,6 +40,15 @@ pub fn init(root: &Root) {
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init();
+}
+
+/// Console lines on stderr instead of stdout (`console_to_stderr`).
+static CONSOLE_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// From now on, write console lines to stderr: stdout is another program's output (the
+/// engine CLI run on a service's store).
+pub fn console_to_stderr() {
+    CONSOLE_STDERR.store(true, Ordering::Relaxed);
 }
 
 struct Lines {
@@ -109,7 +119,11 @@ where
             f.message
         );
         // A closed console must not abort an action: the line still goes to the file.
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        let _ = if CONSOLE_STDERR.load(Ordering::Relaxed) {
+            std::io::stderr().lock().write_all(line.as_bytes())
+        } else {
+            std::io::stdout().lock().write_all(line.as_bytes())
+        };
         if let Some(svc) = svc {
             self.to_file(&svc, &line);
         }

@@ -136,8 +136,8 @@ impl Service {
         let cfg = loaded.config;
         let mut items = Vec::new();
         for rc in &cfg.resources {
-            let res =
-                Resource::new(rc).with_context(|| format!("{}: [{}]", path.display(), rc.rid))?;
+            let res = Resource::new(&cfg, rc)
+                .with_context(|| format!("{}: [{}]", path.display(), rc.rid))?;
             let pr = crate::prkey::reservation_item(root, &mut node, rc, for_action);
             items.extend(pr.with_context(|| format!("{}: [{}]", path.display(), rc.rid))?);
             items.push(Item {

@@ -6,10 +6,10 @@
 //! argv and answers from a script, so a driver's command sequence is testable without root.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::exec::{self, Cmd, ExecError, Output};
+use crate::exec::{self, Cmd, ExecError, Output, Spawned};
 
 type Cached = Arc<OnceLock<Result<Output, ExecError>>>;
 
@@ -17,6 +17,8 @@ type Cached = Arc<OnceLock<Result<Output, ExecError>>>;
 /// (errors are: cannot spawn, timed out). The one seam between drivers and processes.
 pub trait Executor: Send + Sync + std::fmt::Debug {
     fn output(&self, cmd: &Cmd) -> Result<Output, ExecError>;
+    /// Start a daemon that outlives the action, its output appended to `log`.
+    fn spawn(&self, cmd: &Cmd, log: &Path) -> Result<Box<dyn Spawned>, ExecError>;
 }
 
 /// Spawns the command (`exec::output`).
@@ -26,6 +28,10 @@ pub struct System;
 impl Executor for System {
     fn output(&self, cmd: &Cmd) -> Result<Output, ExecError> {
         exec::output(cmd)
+    }
+
+    fn spawn(&self, cmd: &Cmd, log: &Path) -> Result<Box<dyn Spawned>, ExecError> {
+        Ok(Box::new(exec::spawn_detached(cmd, log)?))
     }
 }
 
@@ -190,6 +196,22 @@ impl Ctx {
             Err(e) => tracing::error!(rid, "{e}"),
         }
         exec::check(cmd, out?)
+    }
+
+    /// Start a daemon (echoed as a `SVC.RID` log line, like `change`); `None` under
+    /// `--dry-run`.
+    pub fn spawn(
+        &self,
+        rid: &str,
+        cmd: &Cmd,
+        log: &Path,
+    ) -> Result<Option<Box<dyn Spawned>>, ExecError> {
+        if self.dry_run {
+            tracing::info!(rid, "dry-run: {}", cmd.display());
+            return Ok(None);
+        }
+        tracing::info!(rid, "{}", cmd.display());
+        self.exec.spawn(cmd, log).map(Some)
     }
 
     /// A read-only query, run at most once per `Ctx` (the result is shared by every

@@ -208,6 +208,106 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
     })
 }
 
+/// A long-running daemon started by [`spawn_detached`].
+pub trait Spawned: Send + std::fmt::Debug {
+    fn pid(&self) -> u32;
+    /// Its exit code once it has ended (128 + signal number when killed), None while it runs.
+    fn exited(&mut self) -> Option<i32>;
+}
+
+/// A daemon spawned by this process. Dropping the handle leaves the daemon running; a thread
+/// reaps it whenever it ends, so a long-lived agent keeps no zombie.
+#[derive(Debug)]
+pub struct Detached {
+    child: Option<std::process::Child>,
+    pid: u32,
+}
+
+impl Spawned for Detached {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn exited(&mut self) -> Option<i32> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        )
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            thread::spawn(move || {
+                let _ = c.wait();
+            });
+        }
+    }
+}
+
+/// Start a daemon that outlives the action: `LC_ALL=C`, stdin from /dev/null, stdout and
+/// stderr appended to `log` (its directory created), in a process group of its own so a
+/// terminal's Ctrl-C aimed at svcmgr does not reach it. No timeout: the caller polls it.
+pub fn spawn_detached(cmd: &Cmd, log: &std::path::Path) -> Result<Detached, ExecError> {
+    let argv = cmd.display();
+    let err = |reason: String| ExecError::Spawn {
+        argv: argv.clone(),
+        reason,
+    };
+    let Some((prog, args)) = cmd.argv.split_first() else {
+        return Err(err("empty command".into()));
+    };
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| err(format!("{}: {e}", log.display())))?;
+    let errf = out
+        .try_clone()
+        .map_err(|e| err(format!("{}: {e}", log.display())))?;
+    let child = Command::new(prog)
+        .args(args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(errf)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| err(e.to_string()))?;
+    Ok(Detached {
+        pid: child.id(),
+        child: Some(child),
+    })
+}
+
+/// Replace this process with `cmd` (its stdio, exit code and signals become the user's):
+/// for commands run on the user's behalf, such as an engine's CLI. Returns only on failure.
+pub fn exec_replace(cmd: &Cmd) -> ExecError {
+    let argv = cmd.display();
+    let Some((prog, args)) = cmd.argv.split_first() else {
+        return ExecError::Spawn {
+            argv,
+            reason: "empty command".into(),
+        };
+    };
+    let e = Command::new(prog)
+        .args(args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .exec();
+    ExecError::Spawn {
+        argv,
+        reason: e.to_string(),
+    }
+}
+
 /// When `SVCMGR_EXEC_TIMES` names a file, append each command's wall-clock interval to it
 /// (and any other wait on the system, such as an ARP probe), so a benchmark can subtract
 /// the time spent waiting from an action's total. Intervals, not durations: commands run
@@ -351,6 +451,51 @@ mod tests {
     fn stdin_is_fed() {
         let o = output(&Cmd::new(["cat"]).stdin("hello")).unwrap();
         assert_eq!(o.stdout, "hello");
+    }
+
+    #[test]
+    fn detached_daemon_logs_to_its_file_and_reports_its_exit() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-detached-{}", std::process::id()));
+        let log = dir.join("sub/d.log");
+        let mut d = spawn_detached(
+            &Cmd::new(["sh", "-c", "echo out; echo err >&2; exit 3"]).env("X", "y"),
+            &log,
+        )
+        .unwrap();
+        let code = (0..500).find_map(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            d.exited()
+        });
+        assert_eq!(code, Some(3));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "out\nerr\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn detached_daemon_has_its_own_process_group_and_keeps_running() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-detached2-{}", std::process::id()));
+        let mut d = spawn_detached(&Cmd::new(["sleep", "30"]), &dir.join("d.log")).unwrap();
+        let pid = Pid::from_raw(d.pid() as i32);
+        assert_eq!(nix::unistd::getpgid(Some(pid)).unwrap(), pid);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(d.exited(), None);
+        nix::sys::signal::kill(pid, Signal::SIGKILL).unwrap();
+        let code = (0..500).find_map(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            d.exited()
+        });
+        assert_eq!(code, Some(128 + 9));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn detached_spawn_and_exec_of_a_missing_binary_are_errors() {
+        let cmd = Cmd::new(["/nonexistent/svcmgr-no-such-daemon"]);
+        let e = spawn_detached(&cmd, &std::env::temp_dir().join("svcmgr-none.log")).unwrap_err();
+        assert!(e.to_string().contains("cannot execute"), "{e}");
+        let e = exec_replace(&cmd);
+        assert!(matches!(e, ExecError::Spawn { .. }), "{e:?}");
+        let _ = std::fs::remove_file(std::env::temp_dir().join("svcmgr-none.log"));
     }
 
     #[test]

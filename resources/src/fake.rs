@@ -114,6 +114,8 @@ impl Driver for Fake {
 pub struct Recorder {
     rules: Mutex<Vec<Rule>>,
     calls: Mutex<Vec<String>>,
+    /// How spawned daemons end: None, they run.
+    daemon_exit: Mutex<Option<(i32, String)>>,
 }
 
 #[derive(Debug)]
@@ -191,7 +193,50 @@ impl Recorder {
     }
 }
 
+/// A daemon "spawned" by the [`Recorder`]: it runs, or has ended when `daemons_fail` was set.
+#[derive(Debug)]
+struct FakeDaemon {
+    exit: Arc<Mutex<Option<i32>>>,
+}
+
+impl crate::exec::Spawned for FakeDaemon {
+    fn pid(&self) -> u32 {
+        0
+    }
+
+    fn exited(&mut self) -> Option<i32> {
+        *self.exit.lock().unwrap()
+    }
+}
+
+impl Recorder {
+    /// Daemons spawned from now on end at once with `code` and print `log` into their log.
+    pub fn daemons_fail(&self, code: i32, log: &str) -> &Recorder {
+        *self.daemon_exit.lock().unwrap() = Some((code, log.to_string()));
+        self
+    }
+}
+
 impl crate::ctx::Executor for Recorder {
+    fn spawn(
+        &self,
+        cmd: &crate::exec::Cmd,
+        log: &std::path::Path,
+    ) -> std::result::Result<Box<dyn crate::exec::Spawned>, crate::exec::ExecError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("spawn {}", cmd.display()));
+        let exit = self.daemon_exit.lock().unwrap().clone();
+        if let Some((_, text)) = &exit {
+            let _ = std::fs::create_dir_all(log.parent().unwrap_or(std::path::Path::new("/")));
+            let _ = std::fs::write(log, text);
+        }
+        Ok(Box::new(FakeDaemon {
+            exit: Arc::new(Mutex::new(exit.map(|e| e.0))),
+        }))
+    }
+
     fn output(
         &self,
         cmd: &crate::exec::Cmd,

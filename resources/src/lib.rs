@@ -17,7 +17,7 @@ pub use ctx::{Ctx, Override, Overrides};
 pub use error::{Error, Result};
 pub use status::{ResStatus, Status};
 
-use svcconf::{Group, ResourceConfig};
+use svcconf::{Group, ResourceConfig, ServiceConfig};
 
 /// What every driver does. `start`/`stop` return whether they changed anything: `false`
 /// means the resource already was in the wanted state, so a rollback must not undo it.
@@ -43,12 +43,15 @@ pub enum Resource {
 }
 
 impl Resource {
-    /// Build the driver of a validated resource section.
-    pub fn new(rc: &ResourceConfig) -> Result<Resource> {
+    /// Build the driver of a validated resource section of `svc`.
+    pub fn new(svc: &ServiceConfig, rc: &ResourceConfig) -> Result<Resource> {
         Ok(match rc.group {
             Group::Ip => Resource::Ip(ip::Ip::new(rc)?),
             Group::Fs => Resource::Fs(fs::Fs::new(rc)?),
-            Group::Container => Resource::Container(container::Container::new(rc)?),
+            Group::Container => Resource::Container(container::Container::new(
+                rc,
+                svc.container_store().as_ref(),
+            )?),
             Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
         })
     }

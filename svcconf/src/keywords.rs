@@ -144,6 +144,10 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "comment", Str, "Free text, informative."),
     kw(DEF, "start_timeout", Duration, "Default start timeout of every resource.").inherit(),
     kw(DEF, "stop_timeout", Duration, "Default stop timeout of every resource.").inherit(),
+    kw(DEF, "container_data_dir", AbsPath, "The service's own container store, on one of its filesystems: docker's --data-root (private dockerd), podman's --root. Containers keep their id and state across relocations.").aliases(&["docker_data_dir"]),
+    kw(DEF, "docker_daemon_private", Bool, "Run a dockerd of the service's own; default: true when container_data_dir is set."),
+    kw(DEF, "docker_daemon_args", Argv, "Extra arguments of the private dockerd (e.g. --ip 10.0.0.25); they replace svcmgr's defaults for the same options."),
+    kw(DEF, "dockerd_exe", Str, "The private daemon's binary, looked up on PATH.").default("dockerd"),
     // Every resource.
     kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),
     kw(ANY, "disable", Bool, "The resource is ignored by actions and status.").default("false"),
@@ -238,7 +242,10 @@ mod tests {
         assert!(lookup(IP, None, "mnt").is_none());
         assert!(lookup(DEF, None, "ipname").is_some());
         assert_eq!(lookup(DEF, None, "start_timeout").unwrap().section, DEF);
-        assert!(lookup(DEF, None, "docker_data_dir").is_none());
+        assert_eq!(
+            lookup(DEF, None, "docker_data_dir").unwrap().name,
+            "container_data_dir"
+        );
     }
 
     #[test]

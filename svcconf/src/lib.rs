@@ -14,6 +14,7 @@ pub mod keywords;
 pub mod model;
 mod node;
 mod resolve;
+mod store;
 mod validate;
 mod values;
 
@@ -22,6 +23,7 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigWarning};
 pub use model::*;
 pub use node::{generate_prkey, load_node, node_text_with_prkey, parse_node};
+pub use store::ContainerStore;
 pub use values::parse_duration;
 
 /// A loaded service config and what was ignored on the way.

@@ -116,6 +116,7 @@ pub(crate) fn validate(
         defaults,
         resources,
     };
+    warnings.extend(crate::store::check(&config, file)?);
     Ok(Loaded { config, warnings })
 }
 

@@ -245,15 +245,17 @@ fn seed_busybox_config() {
         .iter()
         .map(|w| format!("{}:{}", w.line, w.keyword.as_deref().unwrap_or("")))
         .collect();
-    assert_eq!(
-        w,
-        vec![
-            "4:service_type",
-            "6:docker_data_dir",
-            "7:docker_daemon_args"
-        ]
-    );
+    // The seed's private docker store is understood: only service_type is unknown.
+    assert_eq!(w, vec!["4:service_type"]);
     let c = &l.config;
+    let store = c.container_store().expect("docker_data_dir");
+    assert_eq!(
+        store.data_dir,
+        Path::new("/opt/busybox.opensvc.com/appdata")
+    );
+    assert!(store.private_daemon);
+    assert_eq!(store.daemon_args, ["--ip", "37.59.71.25"]);
+    assert_eq!(store.holder().map(|h| h.0.as_str()), Some("fs#2"));
     assert_eq!(c.text, std::fs::read_to_string(&path).unwrap());
     assert_eq!(c.nodes, vec!["deb1.opensvc.com", "deb2.opensvc.com"]);
     assert_eq!(c.autostart_node.as_deref(), Some("deb1.opensvc.com"));

@@ -31,6 +31,32 @@ pub fn busybox(lab: &mut Lab, nodes: &str) -> (String, Disks) {
     (conf, Disks { vg, fs })
 }
 
+/// The seed's service with a private docker store: ip, vg, fs, and a docker container whose
+/// daemon keeps its data root (`container_data_dir`) on the service's filesystem. The image
+/// is imported into that store by the caller (`busybox docker import`, [`IMAGE_DATE`]).
+pub fn busybox_docker(lab: &mut Lab, nodes: &str) -> (String, Disks) {
+    let vg = VolumeGroup::new(lab.dir(), 16);
+    let fs = LoopDev::new(lab.dir(), 256);
+    fs.mkfs_ext4();
+    let mnt = lab.dir().join("srv/busybox");
+    let conf = format!(
+        "[DEFAULT]\nnodes = {nodes}\ncontainer_data_dir = {mnt}/appdata\n\n\
+         [ip#1]\nipname = {ip}\nipdev = eth0\nnetmask = 24\n\n\
+         [vg#1]\nvgname = {vg}\n\n\
+         [fs#1]\ndev = {dev}\nmnt = {mnt}\ntype = ext4\n\n\
+         [container#1]\ntype = docker\nrun_image = {IMAGE_DATE}\nrun_args = --pull never\n\
+         run_command = /bin/sh -c 'trap \"exit 0\" TERM; while :; do date; sleep 1 & wait $!; done'\n",
+        ip = lab.subnet_ip(50),
+        vg = vg.name,
+        dev = fs.path(),
+        mnt = mnt.display(),
+    );
+    (conf, Disks { vg, fs })
+}
+
+/// The seed's image name, imported from the lab's busybox tarball (no registry).
+pub const IMAGE_DATE: &str = "opensvc/busybox:date";
+
 /// A `sync_period` window that does not contain the node's current local time, and the
 /// message `syncnodes` prints for it.
 pub fn period_excluding_now(n: &Node) -> (String, String) {

@@ -3,6 +3,7 @@
 //! `svcmgr -s <name>`.
 
 mod config;
+mod engine_cli;
 mod lifecycle;
 mod pr;
 mod state;
@@ -111,6 +112,7 @@ Actions:
   switch --to NODE               stop here, start on NODE; restart here if that fails
   takeover | giveback            move the service here / back to the first of its nodes
   prstart | prstop | prstatus    the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
+  docker ARGS | podman ARGS      the engine's CLI on the service's container store (container_data_dir)
   ls                             list services
 
 Overrides (each refusal names the one that passes it; --force sets them all):
@@ -128,11 +130,11 @@ pub fn args_from_argv0(argv: Vec<String>) -> Vec<String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if name.is_empty() || name == "svcmgr" {
-        return argv;
+        return engine_cli::shield(argv);
     }
     let mut v = vec!["svcmgr".to_string(), "-s".into(), name];
     v.extend(argv.into_iter().skip(1));
-    v
+    engine_cli::shield(v)
 }
 
 impl Cli {
@@ -208,6 +210,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         check_service_name(&svc)?;
         Ok(svc)
     };
+    if let Some(rt) = engine_cli::engine(&cli.words) {
+        let svc = needs_svc(&cli.words[0])?;
+        return engine_cli::run(&root, &svc, rt, &cli.words[1..], &cli);
+    }
     match action.as_str() {
         "ls" => status::ls(&root, &cli),
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),

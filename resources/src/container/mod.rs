@@ -1,20 +1,24 @@
 //! The container driver: one named container run by podman or docker (same CLI surface),
 //! the runtime binary taken from PATH and configured by the inherited environment
-//! (`CONTAINERS_CONF`, `DOCKER_HOST`).
+//! (`CONTAINERS_CONF`, `DOCKER_HOST`), or, with `container_data_dir`, in the service's own
+//! store on its filesystem (`store`, `dockerd`).
 //!
 //! A runtime that cannot answer is an error or a warning, never "down": a service must not
 //! be started elsewhere because this node's runtime is sick.
 
+pub mod dockerd;
 pub mod inspect;
+pub mod store;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use svcconf::ResourceConfig;
+use svcconf::{ContainerStore, ResourceConfig};
 
 use crate::exec::{self, Cmd, ExecError};
 use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
 use inspect::{Inspect, Runtime};
+use store::Store;
 
 /// Bound on read-only runtime calls and on `kill`/`rm`.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,6 +40,7 @@ fn backoff(d: &mut Duration) -> Duration {
 pub struct Container {
     rid: String,
     runtime: Runtime,
+    store: Store,
     image: String,
     run_args: Vec<String>,
     run_command: Vec<String>,
@@ -49,7 +54,8 @@ pub struct Container {
 }
 
 impl Container {
-    pub fn new(rc: &ResourceConfig) -> Result<Container> {
+    /// `store`: the service's `container_data_dir` and daemon keywords, when set.
+    pub fn new(rc: &ResourceConfig, store: Option<&ContainerStore>) -> Result<Container> {
         let rtype = rc.rtype.as_deref().unwrap_or("");
         let runtime = Runtime::from_type(rtype).ok_or_else(|| {
             Error::Failed(format!(
@@ -61,9 +67,11 @@ impl Container {
             .str("run_image")
             .map(str::to_string)
             .ok_or_else(|| Error::Failed(format!("{}: run_image is not set", rc.rid)))?;
+        let store = Store::new(runtime, store)?;
         Ok(Container {
             rid: rc.rid.clone(),
             runtime,
+            store,
             image,
             run_args: rc.list("run_args").to_vec(),
             run_command: rc.list("run_command").to_vec(),
@@ -84,15 +92,24 @@ impl Container {
             .unwrap_or_else(|| format!("{}.container.{}", ctx.svcname, self.index))
     }
 
-    fn cmd(&self, argv: Vec<String>, timeout: Duration) -> Cmd {
-        Cmd::new(argv).timeout(timeout)
+    /// The runtime command `argv` (`[bin, subcommand…]`) against the resource's store.
+    fn cmd(&self, ctx: &Ctx, argv: Vec<String>, timeout: Duration) -> Cmd {
+        Cmd::new(self.store.argv(self.runtime, ctx, &argv[1..])).timeout(timeout)
+    }
+
+    pub fn runtime(&self) -> Runtime {
+        self.runtime
     }
 
     /// The container named `name`, `None` when the runtime says there is none or answers
     /// with another container (an id prefix match). Any other runtime failure is an error.
     /// `cached`: share one query per status run.
     fn inspect(&self, ctx: &Ctx, name: &str, cached: bool) -> Result<Option<Inspect>> {
-        let cmd = self.cmd(inspect::inspect_args(self.runtime, name), QUERY_TIMEOUT);
+        let cmd = self.cmd(
+            ctx,
+            inspect::inspect_args(self.runtime, name),
+            QUERY_TIMEOUT,
+        );
         let out = if cached {
             ctx.query_cached(&cmd)
         } else {
@@ -177,7 +194,7 @@ impl Container {
     fn kill(&self, ctx: &Ctx, name: &str, id: &str) -> Result<()> {
         let killed = ctx.change(
             &self.rid,
-            &self.cmd(inspect::kill_args(self.runtime, id), QUERY_TIMEOUT),
+            &self.cmd(ctx, inspect::kill_args(self.runtime, id), QUERY_TIMEOUT),
         );
         let deadline = Instant::now() + KILL_WAIT;
         let mut pause = FIRST_POLL;
@@ -218,6 +235,10 @@ impl Driver for Container {
     }
 
     fn status(&self, ctx: &Ctx) -> ResStatus {
+        if let Some(why) = self.store.down_reason(ctx) {
+            self.remember(None);
+            return ResStatus::with(Status::Down, why);
+        }
         let name = self.name(ctx);
         let c = match self.inspect(ctx, &name, true) {
             Ok(Some(c)) => c,
@@ -262,10 +283,11 @@ impl Driver for Container {
     fn start(&self, ctx: &Ctx) -> Result<bool> {
         let name = self.name(ctx);
         let rt = self.runtime;
+        let daemon_started = self.store.prepare(ctx, &self.rid)?;
         match self.inspect(ctx, &name, false)? {
             Some(c) if c.is_up() => {
                 tracing::info!(rid = %self.rid, "container {name} is already up");
-                return Ok(false);
+                return Ok(daemon_started);
             }
             Some(c) if c.is_paused() => {
                 return Err(Error::Failed(format!(
@@ -275,7 +297,7 @@ impl Driver for Container {
             Some(c) if inspect::image_matches(&self.image, &c) => {
                 ctx.change(
                     &self.rid,
-                    &self.cmd(inspect::start_args(rt, &c.id), self.start_timeout),
+                    &self.cmd(ctx, inspect::start_args(rt, &c.id), self.start_timeout),
                 )?;
             }
             found => {
@@ -288,12 +310,12 @@ impl Driver for Container {
                     );
                     ctx.change(
                         &self.rid,
-                        &self.cmd(inspect::rm_args(rt, &c.id), QUERY_TIMEOUT),
+                        &self.cmd(ctx, inspect::rm_args(rt, &c.id), QUERY_TIMEOUT),
                     )?;
                 }
                 let argv =
                     inspect::run_args(rt, &name, &self.run_args, &self.image, &self.run_command);
-                ctx.change(&self.rid, &self.cmd(argv, self.start_timeout))?;
+                ctx.change(&self.rid, &self.cmd(ctx, argv, self.start_timeout))?;
             }
         }
         if !ctx.dry_run {
@@ -302,9 +324,21 @@ impl Driver for Container {
         Ok(true)
     }
 
+    /// Stop the container, then the service's private daemon when it was the last one.
     fn stop(&self, ctx: &Ctx) -> Result<bool> {
         let name = self.name(ctx);
-        let id = match self.inspect(ctx, &name, false)? {
+        if let Some(why) = self.store.down_reason(ctx) {
+            tracing::info!(rid = %self.rid, "container {name} is already down: {why}");
+            return Ok(false);
+        }
+        let stopped = self.stop_container(ctx, &name)?;
+        Ok(self.store.after_stop(ctx, &self.rid)? || stopped)
+    }
+}
+
+impl Container {
+    fn stop_container(&self, ctx: &Ctx, name: &str) -> Result<bool> {
+        let id = match self.inspect(ctx, name, false)? {
             None => {
                 tracing::info!(rid = %self.rid, "container {name} does not exist, already down");
                 return Ok(false);
@@ -322,19 +356,23 @@ impl Driver for Container {
         let timeout = Duration::from_secs(self.grace) + STOP_MARGIN;
         let stopped = ctx.change(
             &self.rid,
-            &self.cmd(inspect::stop_args(self.runtime, &id, self.grace), timeout),
+            &self.cmd(
+                ctx,
+                inspect::stop_args(self.runtime, &id, self.grace),
+                timeout,
+            ),
         );
         if ctx.dry_run {
             return Ok(true);
         }
         tracing::info!(rid = %self.rid, "wait for container down status");
-        if !self.still_running(ctx, &name)? {
+        if !self.still_running(ctx, name)? {
             return Ok(true);
         }
         if let Err(e) = stopped {
             tracing::warn!(rid = %self.rid, "stop failed, kill the container: {e}");
         }
-        self.kill(ctx, &name, &id)?;
+        self.kill(ctx, name, &id)?;
         Ok(true)
     }
 }
@@ -348,7 +386,7 @@ mod tests {
         let text = format!("[DEFAULT]\nnodes = n1\n[container#2]\n{section}");
         let l = svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1")
             .unwrap_or_else(|e| panic!("{e}"));
-        Container::new(&l.config.resources[0])
+        Container::new(&l.config.resources[0], l.config.container_store().as_ref())
     }
 
     fn ctx() -> Ctx {
@@ -387,6 +425,68 @@ mod tests {
                 "podman container inspect --format json cxt1".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn private_dockerd_starts_before_the_container_and_carries_every_command() {
+        let var = std::env::temp_dir().join(format!("svcmgr-ct-{}", std::process::id()));
+        let text = "[DEFAULT]\nnodes = n1\ndocker_data_dir = /srv/web/docker\n\
+                    [fs#1]\ndev = /dev/loop0\nmnt = /\ntype = ext4\n\
+                    [container#2]\ntype = docker\nrun_image = bbx\n";
+        let l =
+            svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1").unwrap();
+        let rc = l
+            .config
+            .resources
+            .iter()
+            .find(|r| r.rid == "container#2")
+            .unwrap();
+        let c = Container::new(rc, l.config.container_store().as_ref()).unwrap();
+        let rec = crate::fake::Recorder::new();
+        let h = format!("unix://{}/docker.sock", var.display());
+        let inspect = [
+            "docker",
+            "-H",
+            &h,
+            "container",
+            "inspect",
+            "web.container.2",
+        ];
+        let running = include_str!("testdata/docker-running.json")
+            .replace("/busybox.container.1", "/web.container.2");
+        rec.once(&inspect, 1, "[]", "Error: No such object: web.container.2")
+            .on(&inspect, 0, &running);
+        let ctx = Ctx::new("web", "n1", var.clone()).with_executor(rec.clone());
+        // The private daemon is not running: status says so without asking docker.
+        let st = c.status(&ctx);
+        assert_eq!(
+            (st.status, st.log.clone()),
+            (
+                Status::Down,
+                vec!["docker daemon is not running".to_string()]
+            )
+        );
+        assert!(rec.calls().is_empty());
+        assert!(c.start(&ctx).unwrap());
+        let calls = rec.calls();
+        assert!(
+            calls[0].starts_with(&format!("spawn dockerd -H {h} --pidfile ")),
+            "{calls:?}"
+        );
+        assert!(
+            calls[0].contains(" --data-root /srv/web/docker "),
+            "{calls:?}"
+        );
+        assert_eq!(
+            calls[1..],
+            [
+                format!("docker -H {h} version --format '{{{{.Server.Version}}}}'"),
+                format!("docker -H {h} container inspect web.container.2"),
+                format!("docker -H {h} run -d --name web.container.2 bbx"),
+                format!("docker -H {h} container inspect web.container.2"),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&var);
     }
 
     #[test]

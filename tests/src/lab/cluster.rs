@@ -11,6 +11,7 @@ use super::netns::{self, SUBNET};
 use super::node::{lock, Node, Shared};
 use super::podman;
 use super::sshd::{self, SshSetup};
+use super::stores;
 use super::util::{kill_ns_processes, ns_id, parse_mountinfo, teardown, unique, ProcId};
 
 #[derive(Debug)]
@@ -131,6 +132,7 @@ impl Lab {
             netns::drop_netns_copies(&mntns);
             // Each node has its own /root (ssh files, shell rc) like a separate machine.
             netns::bind_in_ns(&mntns, &home, "/root");
+            stores::private_run(&self.dir, name, &mntns);
             self.nodes.push(Node {
                 name: name.to_string(),
                 ns,
@@ -251,6 +253,16 @@ impl Lab {
         self.refresh_sshd(Some(node));
     }
 
+    /// A tarball of a busybox root filesystem (built once), for `podman import` or
+    /// `docker import` into a service's own store.
+    pub fn image_tar(&self) -> PathBuf {
+        let tar = self.dir.join("podman").join("image.tar");
+        if !tar.exists() {
+            podman::build_image_tar(&self.dir.join("podman"));
+        }
+        tar
+    }
+
     /// Per-node podman configuration plus a busybox image in every node; returns its name.
     pub fn podman_env(&mut self) -> String {
         if let Some(p) = &self.podman {
@@ -272,7 +284,7 @@ impl Lab {
                 storage.display().to_string(),
             );
         }
-        let tar = podman::build_image_tar(&base);
+        let tar = self.image_tar();
         for n in &self.nodes {
             podman::import(n, &tar, &image);
         }
@@ -292,7 +304,12 @@ impl Drop for Lab {
         for (_, (mut child, id)) in sshds {
             sshd::stop(&mut child, id);
         }
-        // 2. Containers and images (they live outside the node network namespace).
+        // 2. Containers and images (they live outside the node network namespace), the
+        // services' private dockerds and stores.
+        for n in &self.nodes {
+            stores::stop_dockerds(n);
+            stores::kill_podman_leftovers(&self.dir, n);
+        }
         if self.podman.is_some() {
             for n in &self.nodes {
                 podman::cleanup(n);

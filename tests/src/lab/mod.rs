@@ -11,6 +11,7 @@ mod netns;
 mod node;
 mod podman;
 mod sshd;
+mod stores;
 mod util;
 
 pub use cluster::Lab;
@@ -19,6 +20,7 @@ pub use lvm::VolumeGroup;
 pub use netns::SUBNET;
 pub use node::{Node, NODE_CMD_TIMEOUT};
 pub use sshd::{SshSetup, SSH_PORT};
+pub use stores::RUN_SVCMGR;
 pub use util::{
     assert_fails, assert_ok, require_root, stderr, stdout, svcmgr_bin, unique, wait_until,
     OutputExt,

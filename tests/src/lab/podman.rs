@@ -111,8 +111,12 @@ pub(crate) fn cleanup(node: &Node) {
 /// pid file is still in the node's run directory (a container's processes live in their own
 /// namespaces, out of reach of the lab's namespace sweep), then drop runc's state and cgroups.
 pub(crate) fn kill_leftovers(base: &Path, node: &Node) {
-    let run = node_dir(base, node).join("run");
-    let Ok(drivers) = std::fs::read_dir(&run) else {
+    kill_leftovers_in(&node_dir(base, node).join("run"));
+}
+
+/// `kill_leftovers` for the store whose run root is `run`.
+pub(crate) fn kill_leftovers_in(run: &Path) {
+    let Ok(drivers) = std::fs::read_dir(run) else {
         return;
     };
     let ctr_dirs = drivers

@@ -4,7 +4,7 @@
 use labtests::fixture;
 use labtests::lab::{self, Lab, OutputExt};
 
-use super::{child_ms, median, nsenter_baseline, time_run};
+use super::{child_ms, median, nsenter_baseline, take_spans, time_run, union_ms};
 
 /// `switch --to n2` then back, the busybox service (ip, vg, fs, container): wall time, the
 /// time covered by child commands on both nodes, and the rest, the agent's own cost (ssh
@@ -45,6 +45,72 @@ pub fn relocation() {
         own.len()
     );
     n1.svcmgr(&["-s", "busybox", "stop"]).assert_ok("stop");
+    drop(disks);
+}
+
+/// The seed's relocation by hand with a private dockerd: `stop` on one node, `start` on the
+/// other (ip, vg, fs, and a docker container whose store is on the fs), back and forth. The
+/// time is split into the private daemon's start and stop (until it answers / exits), the
+/// container's docker commands, the other commands (ip, vgchange, e2fsck, mount...), and the
+/// agent's own share (the rest: process start-up, config, peer check over ssh, status).
+pub fn relocation_private_dockerd() {
+    let mut lab = Lab::new(&["n1", "n2"]);
+    let times = lab.dir().join("exec-times");
+    for n in ["n1", "n2"] {
+        lab.set_env(n, "SVCMGR_EXEC_TIMES", times.to_str().unwrap());
+    }
+    lab.enable_ssh();
+    let (conf, disks) = fixture::busybox_docker(&mut lab, "n1 n2");
+    let tar = lab.image_tar();
+    let (n1, n2) = (lab.node("n1"), lab.node("n2"));
+    for n in [n1, n2] {
+        n.write_conf("busybox", &conf);
+    }
+    n1.svcmgr(&["-s", "busybox", "start", "--rid", "fs"])
+        .assert_ok("startfs");
+    n1.svcmgr(&[
+        "-s",
+        "busybox",
+        "docker",
+        "import",
+        tar.to_str().unwrap(),
+        fixture::IMAGE_DATE,
+    ])
+    .assert_ok("docker import");
+    n1.svcmgr(&["-s", "busybox", "start"]).assert_ok("start");
+    let base = nsenter_baseline(n1);
+    let bin = lab::svcmgr_bin();
+    let bin = bin.to_str().unwrap();
+    let mut rows: Vec<[f64; 5]> = Vec::new();
+    let _ = std::fs::remove_file(&times);
+    for _ in 0..3 {
+        for (from, to) in [(n1, n2), (n2, n1)] {
+            let w = time_run(from, &[bin, "-s", "busybox", "stop"])
+                + time_run(to, &[bin, "-s", "busybox", "start"])
+                - 2.0 * base;
+            let spans = take_spans(&times);
+            let is_daemon = |s: &&(u128, u128, String)| s.2.starts_with("dockerd: ");
+            let is_docker = |s: &&(u128, u128, String)| is_daemon(s) || s.2.starts_with("docker ");
+            let daemon = union_ms(spans.iter().filter(is_daemon));
+            let engine = union_ms(spans.iter().filter(is_docker));
+            let all = union_ms(&spans);
+            rows.push([w, daemon, engine - daemon, all - engine, w - all]);
+        }
+    }
+    let col = |i: usize| median(rows.iter().map(|r| r[i]).collect());
+    println!(
+        "relocation by hand (stop on one node, start on the other), private dockerd, 4 resources: \
+         wall median {:.0} ms = dockerd start+stop {:.0} ms + container (docker commands) {:.0} ms \
+         + ip/vg/fs commands {:.0} ms + agent {:.0} ms (n={}; two svcmgr runs each, peer check over ssh included)",
+        col(0),
+        col(1),
+        col(2),
+        col(3),
+        col(4),
+        rows.len()
+    );
+    n1.svcmgr(&["-s", "busybox", "stop"]).assert_ok("stop");
+    drop(lab);
     drop(disks);
 }
 

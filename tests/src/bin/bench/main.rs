@@ -40,22 +40,30 @@ pub fn nsenter_baseline(node: &Node) -> f64 {
     median((0..30).map(|_| time_run(node, &["true"])).collect())
 }
 
-/// Wall time covered by the child commands recorded since the file was last cleared (the
-/// union of their intervals: some run in parallel), in ms.
-pub fn child_ms(times: &Path) -> f64 {
+/// The intervals recorded since the file was last cleared (start µs, end µs, what), the
+/// file removed.
+pub fn take_spans(times: &Path) -> Vec<(u128, u128, String)> {
     let text = std::fs::read_to_string(times).unwrap_or_default();
     let _ = std::fs::remove_file(times);
-    let mut spans: Vec<(u128, u128)> = text
-        .lines()
+    text.lines()
         .filter_map(|l| {
-            let mut f = l.split('\t');
-            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+            let mut f = l.splitn(3, '\t');
+            Some((
+                f.next()?.parse().ok()?,
+                f.next()?.parse().ok()?,
+                f.next().unwrap_or("").to_string(),
+            ))
         })
-        .collect();
-    spans.sort();
+        .collect()
+}
+
+/// Wall time covered by `spans` (the union of their intervals: some overlap), in ms.
+pub fn union_ms<'a>(spans: impl IntoIterator<Item = &'a (u128, u128, String)>) -> f64 {
+    let mut v: Vec<(u128, u128)> = spans.into_iter().map(|s| (s.0, s.1)).collect();
+    v.sort();
     let mut total = 0u128;
     let mut cur: Option<(u128, u128)> = None;
-    for (s, e) in spans {
+    for (s, e) in v {
         cur = match cur {
             Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
             Some((cs, ce)) => {
@@ -69,6 +77,11 @@ pub fn child_ms(times: &Path) -> f64 {
         total += ce - cs;
     }
     total as f64 / 1000.0
+}
+
+/// Wall time covered by the child commands recorded since the file was last cleared, in ms.
+pub fn child_ms(times: &Path) -> f64 {
+    union_ms(&take_spans(times))
 }
 
 fn bench_status(node: &Node, svc: &str, what: &str, base: f64) {
@@ -155,6 +168,7 @@ fn main() {
     drop(lab);
 
     cluster::relocation();
+    cluster::relocation_private_dockerd();
     cluster::sync_fanout(&[1, 4, 16]);
 }
 
