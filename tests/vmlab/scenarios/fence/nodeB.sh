@@ -8,7 +8,7 @@ mark "STEP lun OK $DEV"
 
 wait_for a_written
 step status_down check_status "vg#1pr=down fs#1=down"
-step_exit start_refused 1 'held by 0xa1.*use --force' svc start
+step_exit start_refused 1 'held by 0xa1.*use --preempt' svc start
 step still_A_holder check_holder "$DEV" 0xa1
 step keys_only_A check_keys "$DEV" 0xa1
 step still_tagged_n1 check_tags n1
