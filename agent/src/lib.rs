@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod engine;
 pub mod exitcode;
+pub mod intent;
+pub mod interrupt;
 pub mod lock;
 pub mod logging;
 pub mod model;

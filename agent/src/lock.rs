@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,13 +29,38 @@ pub enum LockError {
     },
 }
 
-/// Held until dropped.
+/// Held until dropped. Commands that must not run twice (fsck, mount, vgchange) inherit
+/// it, so one that outlives a killed agent keeps the service locked until it ends.
 #[derive(Debug)]
 pub struct Lock {
-    _flock: Flock<File>,
+    flock: Flock<File>,
+    intent: String,
 }
 
+impl Lock {
+    /// The action it was taken for.
+    pub fn intent(&self) -> &str {
+        &self.intent
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        resources::exec::forget_fd(self.flock.as_raw_fd());
+    }
+}
+
+/// Take the service lock at `path` for `intent`, waiting up to `wait`.
 pub fn acquire(path: &Path, intent: &str, wait: Duration) -> Result<Lock, LockError> {
+    take(path, intent, wait, true)
+}
+
+/// A lock no command inherits (for short critical sections of the agent itself).
+pub fn acquire_private(path: &Path, intent: &str, wait: Duration) -> Result<Lock, LockError> {
+    take(path, intent, wait, false)
+}
+
+fn take(path: &Path, intent: &str, wait: Duration, inherited: bool) -> Result<Lock, LockError> {
     let open_err = |source| LockError::Open {
         path: path.to_path_buf(),
         source,
@@ -58,7 +84,13 @@ pub fn acquire(path: &Path, intent: &str, wait: Duration) -> Result<Lock, LockEr
                 let _ = fl.rewind();
                 let _ = writeln!(fl, "{} {}", std::process::id(), intent);
                 let _ = fl.flush();
-                return Ok(Lock { _flock: fl });
+                if inherited {
+                    resources::exec::inherit_fd(fl.as_raw_fd());
+                }
+                return Ok(Lock {
+                    flock: fl,
+                    intent: intent.to_string(),
+                });
             }
             Err((f, _errno)) => {
                 file = f;

@@ -15,9 +15,9 @@ impl Item {
         &self.rc.rid
     }
 
-    /// A vg's SCSI reservation (`vg#1pr`).
+    /// A vg's SCSI reservation (`vg#1pr`), as the loader makes it.
     pub fn is_reservation(&self) -> bool {
-        matches!(self.res, Resource::Pr(_))
+        self.rc.group == svcconf::Group::Vg && self.rc.rtype.as_deref() == Some("scsireserv")
     }
 }
 
@@ -59,6 +59,8 @@ pub struct ResEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct SvcStatus {
     pub svcname: String,
+    /// When the evaluation began (RFC 3339, UTC, milliseconds: such strings sort by time).
+    pub updated_at: String,
     pub nodename: String,
     pub overall: Status,
     pub avail: Status,
@@ -67,4 +69,7 @@ pub struct SvcStatus {
     pub sync: Status,
     pub sync_resources: Vec<ResEntry>,
     pub hb: Status,
+    /// An action running, or one that did not end (`interrupted start (pid 1234, 12:03:01)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }

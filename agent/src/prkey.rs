@@ -88,6 +88,9 @@ pub fn reservation_item(
     rc.rid = pr.rid().to_string();
     rc.rtype = Some("scsireserv".into());
     rc.common.triggers = Default::default();
+    // The fence is never optional: an optional vg whose reservation fails is not
+    // activated (the runner skips it), it does not go on without its fence.
+    rc.common.optional = false;
     Ok(Some(Item {
         rc,
         res: Resource::Pr(pr),

@@ -57,6 +57,9 @@ fn resources(out: &mut String, parent_cont: &str, list: &[ResEntry], color: bool
 pub fn tree(st: &SvcStatus, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", st.svcname);
+    if let Some(a) = &st.action {
+        let _ = writeln!(out, "# {a}");
+    }
     let overall = format!("{:<STATUS_COL$}{}", "overall", paint(st.overall, color));
     if st.frozen {
         let _ = writeln!(out, "{overall} frozen");
@@ -105,6 +108,7 @@ mod tests {
     #[test]
     fn tree_matches_the_contract_layout() {
         let st = SvcStatus {
+            updated_at: String::new(),
             svcname: "busybox".into(),
             nodename: "n1".into(),
             overall: Status::Up,
@@ -122,6 +126,7 @@ mod tests {
                 &["n2 need update"],
             )],
             hb: Status::NotApplicable,
+            action: None,
         };
         let want = "\
 busybox
@@ -140,6 +145,7 @@ overall                   up
     #[test]
     fn frozen_and_messages_under_a_middle_resource() {
         let st = SvcStatus {
+            updated_at: String::new(),
             svcname: "web".into(),
             nodename: "n1".into(),
             overall: Status::Down,
@@ -152,6 +158,7 @@ overall                   up
             sync: Status::NotApplicable,
             sync_resources: vec![],
             hb: Status::NotApplicable,
+            action: None,
         };
         let t = tree(&st, false);
         assert!(t.contains("overall                   down frozen\n"), "{t}");

@@ -8,14 +8,27 @@ use crate::service::Service;
 
 impl Service {
     /// Keep the last computed status in `R/var/services/<svc>/status.json` (for the daemon
-    /// and peers); a failure to write it never fails the action.
+    /// and peers): atomically, and only over an older evaluation (an unlocked `print status`
+    /// that began before an action's final one must not overwrite it). A failure to write it
+    /// never fails the action.
     pub fn cache_status(&self, st: &SvcStatus) {
-        if let Ok(json) = serde_json::to_vec_pretty(st) {
-            let _ = crate::paths::write_atomic(
-                &self.root.svc_var(&self.name).join("status.json"),
-                &json,
-            );
+        let path = self.root.svc_var(&self.name).join("status.json");
+        let Ok(json) = serde_json::to_vec_pretty(st) else {
+            return;
+        };
+        let Some(_guard) = crate::lock::acquire_private(
+            &path.with_extension("json.lock"),
+            "status",
+            std::time::Duration::from_secs(2),
+        )
+        .ok() else {
+            tracing::debug!("status cache busy, not updated");
+            return;
+        };
+        if cached_updated_at(&path).is_some_and(|prev| prev > st.updated_at) {
+            return;
         }
+        let _ = crate::paths::write_atomic(&path, &json);
     }
 
     fn entry(&self, it: &Item, ctx: &Ctx) -> ResEntry {
@@ -52,6 +65,9 @@ impl Service {
 
     /// Every resource's status, queried in parallel, merged as contract.md says.
     pub fn status(&self, ctx: &Ctx) -> SvcStatus {
+        let updated_at = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
         let resources: Vec<ResEntry> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .items
@@ -76,11 +92,22 @@ impl Service {
         let sync_resources: Vec<ResEntry> = crate::sync::status_entry(self, &resources)
             .into_iter()
             .collect();
-        summarize(self, resources, sync_resources)
+        summarize(self, updated_at, resources, sync_resources)
     }
 }
 
-fn summarize(svc: &Service, resources: Vec<ResEntry>, sync_resources: Vec<ResEntry>) -> SvcStatus {
+/// The evaluation time of the cached status.
+fn cached_updated_at(path: &std::path::Path) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    Some(v.get("updated_at")?.as_str()?.to_string())
+}
+
+fn summarize(
+    svc: &Service,
+    updated_at: String,
+    resources: Vec<ResEntry>,
+    sync_resources: Vec<ResEntry>,
+) -> SvcStatus {
     let avail = Status::merge_all(
         resources
             .iter()
@@ -95,9 +122,16 @@ fn summarize(svc: &Service, resources: Vec<ResEntry>, sync_resources: Vec<ResEnt
     );
     let sync = Status::merge_all(sync_resources.iter().map(|r| r.status));
     let hb = Status::NotApplicable;
-    let overall = Status::merge_all([avail, optional, sync_weight(sync), hb]);
+    let prev = crate::intent::read(&svc.root, &svc.name);
+    // A half-done action leaves the service in no state anyone chose.
+    let unfinished = match &prev {
+        Some(i) if !i.running() => Status::Warn,
+        _ => Status::Undef,
+    };
+    let overall = Status::merge_all([avail, optional, sync_weight(sync), hb, unfinished]);
     SvcStatus {
         svcname: svc.name.clone(),
+        updated_at,
         nodename: svc.node.nodename.clone(),
         overall,
         avail,
@@ -106,6 +140,7 @@ fn summarize(svc: &Service, resources: Vec<ResEntry>, sync_resources: Vec<ResEnt
         sync,
         sync_resources,
         hb,
+        action: prev.map(|i| i.describe()),
     }
 }
 

@@ -185,8 +185,15 @@ impl Cli {
 pub fn main() -> i32 {
     let args = args_from_argv0(std::env::args().collect());
     let cli = Cli::parse_from(args);
+    if acts(&cli.words) {
+        crate::interrupt::handle();
+    }
     crate::logging::init(&Root::from_env());
-    match run(cli) {
+    let result = run(cli);
+    if let Some(code) = crate::interrupt::exit_code() {
+        return code;
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("svcmgr: error: {}", crate::engine::error_chain(e.as_ref()));
@@ -259,6 +266,25 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         },
     }
+}
+
+/// Whether the command changes something on the system (then an interrupt lets its running
+/// command end before the lock is released).
+fn acts(words: &[String]) -> bool {
+    let a = words.join("_");
+    matches!(
+        a.as_str(),
+        "start"
+            | "stop"
+            | "restart"
+            | "prstart"
+            | "prstop"
+            | "syncnodes"
+            | "postsync"
+            | "switch"
+            | "takeover"
+            | "giveback"
+    ) || group_action(&a).is_some()
 }
 
 /// A service name becomes file names (`etc/<svc>.conf`, `var/lock/<svc>`), on peers too:

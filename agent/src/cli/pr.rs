@@ -68,7 +68,10 @@ fn report(s: &Service, it: &Item, pr: &Pr) -> Report {
                 r.backends = devs.iter().map(|d| d.backend.prog()).collect();
                 r.status = pr.assess(&ctx, &r.devices);
             }
-            Err(e) => r.status = ResStatus::with(Status::Undef, e.to_string()),
+            Err(e) => {
+                r.status =
+                    ResStatus::with(Status::Warn, format!("can not read the reservations: {e}"))
+            }
         }
         if it.rc.common.standby {
             r.status.status = r.status.status.as_standby();
@@ -100,7 +103,7 @@ pub fn status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
             .map(|(h, (it, _))| {
                 h.join().unwrap_or_else(|_| Report {
                     rid: it.rid().to_string(),
-                    status: ResStatus::with(Status::Undef, "status check panicked"),
+                    status: ResStatus::with(Status::Warn, "status check panicked"),
                     label: String::new(),
                     devices: Vec::new(),
                     backends: Vec::new(),

@@ -17,6 +17,7 @@ use resources::Overrides;
 pub use runner::{error_chain, ActionError, Options};
 pub use select::Selection;
 
+use crate::intent;
 use crate::lock::{self, Lock};
 use crate::model::Item;
 use crate::paths::Root;
@@ -125,6 +126,9 @@ pub fn run(root: &Root, req: &ActionRequest) -> anyhow::Result<ActionReport> {
     let span = crate::logging::service_span(&req.svc);
     let _entered = span.enter();
     let held = lock::acquire(&root.lock(&req.svc), &req.intent, req.waitlock)?;
+    if let Some(prev) = intent::read(root, &req.svc) {
+        tracing::warn!("the previous action did not end: {}", prev.describe());
+    }
     let s = Service::load(root, &req.svc)?;
     let report = |failure| ActionReport {
         svc: req.svc.clone(),
@@ -171,9 +175,10 @@ pub fn act(
     items: &[&Item],
     verb: Verb,
     opts: &Options,
-    _held: &Lock,
+    held: &Lock,
 ) -> Result<(), ActionError> {
     let ctx = s.ctx_for(opts);
+    let recorded = (!opts.dry_run).then(|| intent::begin(&s.root, &s.name, held.intent()));
     let result = match verb {
         Verb::Start => s.start(&ctx, items, opts),
         Verb::Stop => s.stop(&ctx, items, opts),
@@ -182,7 +187,11 @@ pub fn act(
             .and_then(|_| s.start(&ctx, items, opts)),
     };
     ctx.invalidate();
-    if !opts.dry_run {
+    if let Some(r) = recorded {
+        r.finish();
+    }
+    // Interrupted, the action stops here: no more command runs, so no status either.
+    if !opts.dry_run && !resources::exec::cancelled() {
         s.cache_status(&s.status(&ctx));
     }
     result

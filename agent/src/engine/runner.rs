@@ -2,6 +2,7 @@
 //! start started.
 
 use resources::exec::{self, Cmd};
+use resources::scsireserv::Pr;
 use resources::{Ctx, Override, Overrides};
 use svcconf::Trigger;
 
@@ -42,9 +43,19 @@ impl Service {
     /// action started, in reverse order, unless rollback is disabled.
     pub fn start(&self, ctx: &Ctx, items: &[&Item], opts: &Options) -> Result<(), ActionError> {
         let mut started: Vec<&Item> = Vec::new();
+        // Optional vgs whose reservation failed: they are not activated without their fence.
+        let mut unfenced: Vec<&str> = Vec::new();
         for it in items {
             if it.rc.common.disable {
                 tracing::info!(rid = it.rid(), "disabled, skip");
+                continue;
+            }
+            if unfenced.contains(&it.rid()) {
+                tracing::warn!(
+                    rid = it.rid(),
+                    "not activated: its reservation {} failed",
+                    Pr::rid_of(it.rid())
+                );
                 continue;
             }
             let result = start_one(ctx, it);
@@ -52,6 +63,16 @@ impl Service {
             match result {
                 Ok(true) => started.push(it),
                 Ok(false) => {}
+                Err(f) if optional_guarded(items, it).is_some() => {
+                    let vg = optional_guarded(items, it);
+                    tracing::warn!(
+                        rid = it.rid(),
+                        "reservation failed, the optional {} will not be activated: {}",
+                        vg.unwrap_or_default(),
+                        error_chain(&f.error)
+                    );
+                    unfenced.extend(vg);
+                }
                 Err(f) if it.rc.common.optional => {
                     tracing::warn!(
                         rid = it.rid(),
@@ -66,7 +87,12 @@ impl Service {
                     if f.maybe_up {
                         started.push(it);
                     }
-                    if opts.disable_rollback {
+                    if exec::cancelled() {
+                        tracing::warn!(
+                            "interrupted: no rollback, resources started so far stay as they \
+                             are (the intent says where the action stopped)"
+                        );
+                    } else if opts.disable_rollback {
                         tracing::warn!("rollback disabled: resources started so far stay up");
                     } else if !started.is_empty() {
                         tracing::info!("rollback: stop what this action started");
@@ -122,6 +148,18 @@ impl Service {
     }
 }
 
+/// The rid of the optional vg `pr` guards, when `pr` is a reservation.
+fn optional_guarded<'a>(items: &[&'a Item], pr: &Item) -> Option<&'a str> {
+    if !pr.is_reservation() {
+        return None;
+    }
+    items
+        .iter()
+        .find(|v| !v.is_reservation() && Pr::rid_of(v.rid()) == pr.rid())
+        .filter(|v| v.rc.common.optional)
+        .map(|v| v.rid())
+}
+
 /// A failed start, and whether it may have left its resource (partly) up: the driver ran
 /// and failed, or it started the resource and the post_start trigger failed.
 struct StartFailure {
@@ -130,6 +168,7 @@ struct StartFailure {
 }
 
 fn start_one(ctx: &Ctx, it: &Item) -> Result<bool, StartFailure> {
+    crate::intent::step(it.rid());
     let t = &it.rc.common.triggers;
     let failed = |error, maybe_up| StartFailure { error, maybe_up };
     trigger(ctx, it, "pre_start", t.pre_start.as_ref()).map_err(|e| failed(e, false))?;
@@ -146,6 +185,7 @@ fn start_one(ctx: &Ctx, it: &Item) -> Result<bool, StartFailure> {
 }
 
 fn stop_one(ctx: &Ctx, it: &Item) -> Result<bool, ActionError> {
+    crate::intent::step(it.rid());
     let t = &it.rc.common.triggers;
     trigger(ctx, it, "pre_stop", t.pre_stop.as_ref())?;
     let changed = it
@@ -168,8 +208,17 @@ fn trigger(
     t: Option<&Trigger>,
 ) -> Result<(), ActionError> {
     let Some(t) = t else { return Ok(()) };
+    // A trigger gets the time its resource's action gets.
+    let timeout = it
+        .rc
+        .duration(if hook.ends_with("start") {
+            "start_timeout"
+        } else {
+            "stop_timeout"
+        })
+        .unwrap_or(exec::DEFAULT_TIMEOUT);
     let cmd = Cmd::new(t.argv.clone())
-        .timeout(exec::DEFAULT_TIMEOUT)
+        .timeout(timeout)
         .env("SVCMGR_SVCNAME", &ctx.svcname)
         .env("SVCMGR_RID", it.rid())
         .env("SVCMGR_HOOK", hook);

@@ -326,3 +326,64 @@ fn loader_orders_filesystems_parent_before_child_whatever_their_rids() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+fn reservation(vg: &str, j: &Journal) -> (ResourceConfig, Fake) {
+    let mut r = rc(&format!("{vg}pr"), Group::Vg);
+    r.rtype = Some("scsireserv".into());
+    (r, Fake::new(&format!("{vg}pr"), j).failing_start())
+}
+
+#[test]
+fn an_optional_vg_is_not_activated_without_its_reservation() {
+    let j = journal();
+    let mut vg1 = rc("vg#1", Group::Vg);
+    vg1.common.optional = true;
+    let s = service(vec![
+        reservation("vg#1", &j),
+        (vg1, Fake::new("vg#1", &j)),
+        (rc("fs#1", Group::Fs), Fake::new("fs#1", &j)),
+    ]);
+    let ctx = s.ctx();
+    s.start(&ctx, &all(&s), &Options::default()).unwrap();
+    assert_eq!(events(&j), ["fail-start vg#1pr", "start fs#1"]);
+}
+
+#[test]
+fn a_failed_reservation_blocks_its_vg_and_rolls_back() {
+    let j = journal();
+    let s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        reservation("vg#1", &j),
+        (rc("vg#1", Group::Vg), Fake::new("vg#1", &j)),
+    ]);
+    let ctx = s.ctx();
+    let e = s.start(&ctx, &all(&s), &Options::default()).unwrap_err();
+    assert!(e.to_string().starts_with("vg#1pr"), "{e}");
+    assert_eq!(events(&j), ["start ip#1", "fail-start vg#1pr", "stop ip#1"]);
+}
+
+#[test]
+fn the_status_cache_keeps_the_newer_evaluation() {
+    let d = std::env::temp_dir().join(format!("svcmgr-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let mut s = service(vec![]);
+    s.root = Root::under(&d);
+    let ctx = s.ctx();
+    let older = s.status(&ctx);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let newer = s.status(&ctx);
+    assert!(newer.updated_at > older.updated_at);
+    let cached = || -> String {
+        let p = s.root.svc_var("t").join("status.json");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        v["updated_at"].as_str().unwrap().to_string()
+    };
+    // An action's final evaluation, then a print status that began before it ended.
+    s.cache_status(&newer);
+    s.cache_status(&older);
+    assert_eq!(cached(), newer.updated_at);
+    let latest = s.status(&ctx);
+    s.cache_status(&latest);
+    assert_eq!(cached(), latest.updated_at);
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -24,6 +24,8 @@ pub enum ReceiveError {
         incoming: u64,
         local: u64,
     },
+    #[error("push refused, nothing installed: the pushed config does not load")]
+    Invalid(#[source] Box<svcconf::ConfigError>),
     #[error("can not install {path}")]
     Write {
         path: PathBuf,
@@ -70,7 +72,10 @@ pub fn postsync(
                 local,
             });
         }
-        Verdict::Install => crate::paths::write_atomic(&conf, body).map_err(write_err(&conf))?,
+        Verdict::Install => {
+            check_loads(root, svc, &conf, &h.from, body)?;
+            crate::paths::write_atomic(&conf, body).map_err(write_err(&conf))?
+        }
         Verdict::Current => {}
     }
     // Keep the higher of the two generations for the same content.
@@ -95,9 +100,32 @@ pub fn postsync(
     })
 }
 
+/// A push is installed only if it loads as this node would load it; its errors name the
+/// pushed file and the pusher (and go back to it on the push's stderr).
+fn check_loads(
+    root: &Root,
+    svc: &str,
+    conf: &std::path::Path,
+    from: &str,
+    body: &[u8],
+) -> Result<(), ReceiveError> {
+    let nodename = crate::service::load_node(root)
+        .map(|n| n.nodename)
+        .unwrap_or_else(|_| crate::service::hostname());
+    let shown = PathBuf::from(format!("{} (pushed by {from})", conf.display()));
+    svcconf::parse_service(body, &shown, svc, &nodename)
+        .map(|_| ())
+        .map_err(|e| ReceiveError::Invalid(Box::new(e)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A config that loads, told apart by `v`.
+    fn cfg(v: &str) -> Vec<u8> {
+        format!("[DEFAULT]\nnodes = n1\n# {v}\n").into_bytes()
+    }
 
     fn push(data: &[u8], gen: u64, stamp: i64) -> Vec<u8> {
         let g = Generation {
@@ -117,7 +145,7 @@ mod tests {
         // A hand-written, untracked config is replaced by any push.
         std::fs::create_dir_all(&root.etc).unwrap();
         std::fs::write(&conf, "hand").unwrap();
-        let r = postsync(&root, "web", &push(b"v2", 2, 10), w).unwrap();
+        let r = postsync(&root, "web", &push(&cfg("v2"), 2, 10), w).unwrap();
         assert_eq!(
             r,
             Received::Installed {
@@ -125,10 +153,10 @@ mod tests {
                 from: "n1".into()
             }
         );
-        assert_eq!(std::fs::read(&conf).unwrap(), b"v2");
+        assert_eq!(std::fs::read(&conf).unwrap(), cfg("v2"));
         assert_eq!(records::load(&root.svc_var("web"), "n1").unwrap().gen, 2);
         // The same again: nothing to do.
-        let r = postsync(&root, "web", &push(b"v2", 2, 10), w).unwrap();
+        let r = postsync(&root, "web", &push(&cfg("v2"), 2, 10), w).unwrap();
         assert_eq!(
             r,
             Received::Current {
@@ -137,7 +165,7 @@ mod tests {
             }
         );
         // An older generation with other content is refused.
-        let e = postsync(&root, "web", &push(b"v1", 1, 5), w).unwrap_err();
+        let e = postsync(&root, "web", &push(&cfg("v1"), 1, 5), w).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -149,21 +177,21 @@ mod tests {
             ),
             "{e}"
         );
-        assert_eq!(std::fs::read(&conf).unwrap(), b"v2");
+        assert_eq!(std::fs::read(&conf).unwrap(), cfg("v2"));
         // A cut push changes nothing.
-        let mut cut = push(b"v3 longer", 3, 20);
+        let mut cut = push(&cfg("v3 longer"), 3, 20);
         cut.truncate(cut.len() - 3);
         let e = postsync(&root, "web", &cut, w).unwrap_err();
         assert!(matches!(
             e,
             ReceiveError::Payload(PayloadError::Truncated { .. })
         ));
-        assert_eq!(std::fs::read(&conf).unwrap(), b"v2");
+        assert_eq!(std::fs::read(&conf).unwrap(), cfg("v2"));
         // A local edit bumps the local generation: a push of the old next number loses.
         std::fs::write(&conf, "local edit").unwrap();
-        let e = postsync(&root, "web", &push(b"v3", 2, 30), w).unwrap_err();
+        let e = postsync(&root, "web", &push(&cfg("v3"), 2, 30), w).unwrap_err();
         assert!(matches!(e, ReceiveError::Stale { .. }), "{e}");
-        let r = postsync(&root, "web", &push(b"v4", 4, 40), w).unwrap();
+        let r = postsync(&root, "web", &push(&cfg("v4"), 4, 40), w).unwrap();
         assert_eq!(
             r,
             Received::Installed {
@@ -171,13 +199,35 @@ mod tests {
                 from: "n1".into()
             }
         );
-        assert_eq!(std::fs::read(&conf).unwrap(), b"v4");
+        assert_eq!(std::fs::read(&conf).unwrap(), cfg("v4"));
         // No temp file left behind.
         let names: Vec<String> = std::fs::read_dir(&root.etc)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["web.conf"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_push_that_does_not_load_is_refused_with_its_error() {
+        let d = std::env::temp_dir().join(format!("svcmgr-recv-bad-{}", std::process::id()));
+        let root = Root::under(&d);
+        let conf = root.etc.join("web.conf");
+        let w = Duration::from_secs(1);
+        postsync(&root, "web", &push(&cfg("v1"), 1, 10), w).unwrap();
+        let bad = b"[DEFAULT]\nnodes = n1\n[fs#1]\nmnt = /x\nnot a line\n";
+        let e = postsync(&root, "web", &push(bad, 2, 20), w).unwrap_err();
+        let msg = crate::engine::error_chain(&e);
+        assert!(msg.starts_with("push refused, nothing installed"), "{msg}");
+        assert!(msg.contains("web.conf (pushed by n1)"), "{msg}");
+        assert!(
+            msg.contains("web.conf (pushed by n1):5: syntax error"),
+            "{msg}"
+        );
+        assert_eq!(std::fs::read(&conf).unwrap(), cfg("v1"));
+        let gen = generation::load(&gen_file(&root.svc_var("web"))).unwrap();
+        assert_eq!(gen.gen, 1);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

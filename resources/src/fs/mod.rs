@@ -112,7 +112,9 @@ impl Fs {
     fn umount(&self, ctx: &Ctx, m: &Mount, tree: &str, deadline: Instant) -> Result<()> {
         let path = m.mountpoint.as_str();
         for signal in [Signal::SIGTERM, Signal::SIGKILL, Signal::SIGKILL] {
-            let umount = Cmd::new(["umount", path]).timeout(remaining(deadline));
+            let umount = Cmd::new(["umount", path])
+                .timeout(remaining(deadline))
+                .holds_lock();
             let err = match ctx.change(&self.rid, &umount) {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
@@ -144,7 +146,9 @@ impl Fs {
                 }
             }
         }
-        let umount = Cmd::new(["umount", path]).timeout(remaining(deadline));
+        let umount = Cmd::new(["umount", path])
+            .timeout(remaining(deadline))
+            .holds_lock();
         ctx.change(&self.rid, &umount)?;
         Ok(())
     }
@@ -264,7 +268,8 @@ impl Driver for Fs {
             // 0 clean, 1 fixed, 2 fixed and reboot advised: all mountable.
             let fsck = Cmd::new(["e2fsck", "-p", self.dev.as_str()])
                 .timeout(FSCK_TIMEOUT)
-                .ok_codes(&[0, 1, 2]);
+                .ok_codes(&[0, 1, 2])
+                .holds_lock();
             ctx.change(&self.rid, &fsck)?;
         }
         let mut argv = vec!["mount".to_string(), "-t".into(), self.fstype.clone()];
@@ -272,7 +277,8 @@ impl Driver for Fs {
             argv.extend(["-o".into(), o.clone()]);
         }
         argv.extend([self.dev.clone(), self.mnt.clone()]);
-        ctx.change(&self.rid, &Cmd::new(argv).timeout(self.start_timeout))?;
+        let mount = Cmd::new(argv).timeout(self.start_timeout).holds_lock();
+        ctx.change(&self.rid, &mount)?;
         Ok(true)
     }
 

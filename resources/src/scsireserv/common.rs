@@ -294,11 +294,11 @@ pub fn assess(
         }
     }
     let total = devices.len();
+    // A guard that cannot be evaluated is a warning, never neutral: merged as undef it
+    // would leave the service `up` with its fence unknown.
     let status = if total == 0 {
-        log.push("no device to reserve".into());
-        Status::Undef
-    } else if failed == total {
-        Status::Undef
+        log.push("no device to reserve: the fence can not be checked".into());
+        Status::Warn
     } else if failed > 0 {
         Status::Warn
     } else if held == total {
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn unreadable_devices() {
         let (s, _) = assess(US, &[Err("/dev/sdb: sg_persist: not found".into())], false);
-        assert_eq!(s.status, Status::Undef);
+        assert_eq!(s.status, Status::Warn);
         assert_eq!(s.log, ["/dev/sdb: sg_persist: not found"]);
         let devs = [
             Ok(dev(&[0xa], Some(0xa))),
@@ -499,7 +499,11 @@ mod tests {
         assert_eq!((s.status, held), (Status::Warn, 1));
         assert_eq!(s.log, ["/dev/sdc: timed out"]);
         let (s, _) = assess(US, &[], false);
-        assert_eq!(s.status, Status::Undef);
+        assert_eq!(s.status, Status::Warn);
+        assert_eq!(
+            s.log,
+            ["no device to reserve: the fence can not be checked"]
+        );
     }
 
     #[test]

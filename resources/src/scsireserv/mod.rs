@@ -12,6 +12,8 @@ pub mod common;
 pub mod devices;
 pub mod mpathpersist;
 pub mod sgpersist;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -264,7 +266,9 @@ impl Pr {
 
     /// A PR OUT command; a reservation conflict gets its own message.
     fn change(&self, ctx: &Ctx, dev: &Dev, op: Op, timeout: Duration) -> Result<()> {
-        let cmd = Cmd::new(dev.backend.args(&op, &dev.path)).timeout(timeout);
+        let cmd = Cmd::new(dev.backend.args(&op, &dev.path))
+            .timeout(timeout)
+            .holds_lock();
         match ctx.change(&self.rid, &cmd) {
             Ok(_) => Ok(()),
             Err(ExecError::Failed { code, .. }) if code == dev.backend.conflict() => {
@@ -450,6 +454,19 @@ impl Pr {
             self.change(ctx, dev, Op::Unregister(self.key), t)?;
             changed = true;
         }
+        // A stop that leaves our key registered leaves this node able to write: read the
+        // keys back rather than trust the exit status.
+        if changed && !ctx.dry_run {
+            let after = self.read(ctx, dev, t)?;
+            if after.registered(self.key) || after.held_by(self.key) {
+                return Err(Error::Failed(format!(
+                    "{} still registered on {} after release: {}",
+                    self.key,
+                    dev.path,
+                    after.describe()
+                )));
+            }
+        }
         Ok(changed)
     }
 }
@@ -480,7 +497,7 @@ impl Driver for Pr {
             Ok(devs) => self.assess(ctx, &self.inspect(ctx, &devs)),
             Err(e) => {
                 *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                ResStatus::with(Status::Undef, e.to_string())
+                ResStatus::with(Status::Warn, format!("can not read the reservations: {e}"))
             }
         }
     }
@@ -511,10 +528,18 @@ impl Driver for Pr {
         let pvs = ctx.query(&Self::pvs_cmd())?;
         let devs = match self.devices_from(&pvs.stdout) {
             Ok(d) => d,
-            // Nothing left to release: the VG is gone from this node's view.
+            // The VG is gone from this node's view. If this node never started the
+            // reservation, nothing is left to release; if it did, our key may still be
+            // registered on devices we can no longer name: that is not a clean stop.
+            Err(e) if self.started_flag(ctx).exists() => {
+                return Err(Error::Failed(format!(
+                    "{e}: can not release the reservation this node took; our key {} may \
+                     still be registered (check with `pr status`)",
+                    self.key
+                )));
+            }
             Err(e) => {
                 tracing::warn!(rid = %self.rid, "{e}: nothing to release");
-                self.set_started(ctx, false);
                 return Ok(false);
             }
         };

@@ -54,6 +54,7 @@ impl Vg {
         Cmd::new(argv)
             .timeout(timeout)
             .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .holds_lock()
     }
 
     fn change(&self, ctx: &Ctx, argv: Vec<String>, timeout: Duration) -> Result<Output> {

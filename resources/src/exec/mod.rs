@@ -4,22 +4,16 @@
 //! with a timeout that kills that whole group. Mutating commands are echoed as
 //! `SVC.RID argv` log lines, followed by their output.
 
-use std::io::{Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+mod cancel;
+mod run;
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-
-/// How long to wait for a killed or exited command's pipes to reach end of file: a daemon it
-/// left behind may hold them open.
-const PIPE_GRACE: Duration = Duration::from_secs(2);
-
-/// How long a killed command may take to die before the agent stops waiting for it.
-const KILL_GRACE: Duration = Duration::from_secs(5);
+pub use cancel::{cancel, cancelled, forget_fd, inherit_fd, observe, running, Running};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -32,6 +26,10 @@ pub struct Cmd {
     pub ok_codes: Vec<i32>,
     /// Added to the inherited environment.
     pub env: Vec<(String, String)>,
+    /// The command inherits the service lock (see [`inherit_fd`]): for commands that must
+    /// not run twice on a device (fsck, mount, vgchange), so one left running by a killed
+    /// agent keeps the service locked. Never for what may daemonize (triggers, engines).
+    pub holds_lock: bool,
 }
 
 impl Cmd {
@@ -46,7 +44,13 @@ impl Cmd {
             stdin: None,
             ok_codes: vec![0],
             env: Vec::new(),
+            holds_lock: false,
         }
+    }
+
+    pub fn holds_lock(mut self) -> Cmd {
+        self.holds_lock = true;
+        self
     }
 
     pub fn env(mut self, key: &str, val: &str) -> Cmd {
@@ -100,6 +104,12 @@ pub enum ExecError {
         stdout: String,
         stderr: String,
     },
+    /// The process is being interrupted (SIGINT/SIGTERM): the command was killed, or not
+    /// started.
+    #[error("{argv}: {}", if *.started { "killed: the action was interrupted" } else {
+        "not run: the action was interrupted"
+    })]
+    Interrupted { argv: String, started: bool },
     #[error("{argv}: exit status {code}{}", stderr_suffix(.stderr))]
     Failed {
         argv: String,
@@ -129,84 +139,8 @@ impl ExecError {
 }
 
 /// Run a command without logging; a non-zero exit is returned in `Output`, not as an error.
-/// Errors are only: cannot spawn, or timed out.
-pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
-    let argv = cmd.display();
-    let Some((prog, args)) = cmd.argv.split_first() else {
-        return Err(ExecError::Spawn {
-            argv,
-            reason: "empty command".into(),
-        });
-    };
-    let mut command = Command::new(prog);
-    command
-        .args(args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .env("LC_ALL", "C")
-        .stdin(if cmd.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let t0 = Instant::now();
-    let mut child = command.spawn().map_err(|e| ExecError::Spawn {
-        argv: argv.clone(),
-        reason: e.to_string(),
-    })?;
-    let pgid = Pid::from_raw(child.id() as i32);
-
-    if let (Some(data), Some(mut w)) = (cmd.stdin.clone(), child.stdin.take()) {
-        thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    let out_rx = drain(child.stdout.take());
-    let err_rx = drain(child.stderr.take());
-
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let (status, timed_out, reaped) = match rx.recv_timeout(cmd.timeout) {
-        Ok(r) => (r, false, true),
-        Err(_) => {
-            let _ = killpg(pgid, Signal::SIGKILL);
-            match rx.recv_timeout(KILL_GRACE) {
-                Ok(r) => (r, true, true),
-                Err(e) => (Err(std::io::Error::other(e)), true, false),
-            }
-        }
-    };
-    // The leader is gone; stop whatever it left in its group so the pipes close.
-    let _ = killpg(pgid, Signal::SIGKILL);
-    let stdout = out_rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
-    let stderr = err_rx.recv_timeout(PIPE_GRACE).unwrap_or_default();
-    record_time(&argv, t0.elapsed());
-    if timed_out {
-        return Err(ExecError::Timeout {
-            argv,
-            timeout: cmd.timeout,
-            reaped,
-            stdout,
-            stderr,
-        });
-    }
-    let status = status.map_err(|e| ExecError::Spawn {
-        argv: argv.clone(),
-        reason: e.to_string(),
-    })?;
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    Ok(Output {
-        code,
-        stdout,
-        stderr,
-    })
-}
+/// Errors are only: cannot spawn, timed out, or interrupted.
+pub use run::output;
 
 /// A long-running daemon started by [`spawn_detached`].
 pub trait Spawned: Send + std::fmt::Debug {
@@ -215,8 +149,8 @@ pub trait Spawned: Send + std::fmt::Debug {
     fn exited(&mut self) -> Option<i32>;
 }
 
-/// A daemon spawned by this process. Dropping the handle leaves the daemon running; a thread
-/// reaps it whenever it ends, so a long-lived agent keeps no zombie.
+/// A daemon spawned by this process. Dropping the handle leaves the daemon running; it is
+/// reaped by a later command once it ends, so a long-lived agent keeps no zombie.
 #[derive(Debug)]
 pub struct Detached {
     child: Option<std::process::Child>,
@@ -231,20 +165,14 @@ impl Spawned for Detached {
     fn exited(&mut self) -> Option<i32> {
         let status = self.child.as_mut()?.try_wait().ok()??;
         self.child = None;
-        Some(
-            status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-        )
+        Some(run::code_of(status))
     }
 }
 
 impl Drop for Detached {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            thread::spawn(move || {
-                let _ = c.wait();
-            });
+        if let Some(c) = self.child.take() {
+            cancel::leave_behind(c);
         }
     }
 }
@@ -272,16 +200,17 @@ pub fn spawn_detached(cmd: &Cmd, log: &std::path::Path) -> Result<Detached, Exec
     let errf = out
         .try_clone()
         .map_err(|e| err(format!("{}: {e}", log.display())))?;
-    let child = Command::new(prog)
+    let mut command = Command::new(prog);
+    command
         .args(args)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(errf)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| err(e.to_string()))?;
+        .process_group(0);
+    // A daemon never holds the service lock.
+    let child = cancel::spawn(&mut command, false).map_err(|e| err(e.to_string()))?;
     Ok(Detached {
         pid: child.id(),
         child: Some(child),
@@ -331,18 +260,6 @@ pub fn record_time(argv: &str, took: Duration) {
     }
 }
 
-fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
-    });
-    rx
-}
-
 /// `out` as a result: an exit code outside `cmd.ok_codes` is an error.
 pub fn check(cmd: &Cmd, out: Output) -> Result<Output, ExecError> {
     if cmd.ok_codes.contains(&out.code) {
@@ -376,6 +293,8 @@ pub fn log_output(rid: &str, o: &Output, ok: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::signal::Signal;
+    use nix::unistd::Pid;
     use std::time::Instant;
 
     #[test]
@@ -436,15 +355,67 @@ mod tests {
         let _ = std::fs::remove_file(&pidfile);
         // Reaped by init eventually; it must at least not be running any more.
         let gone = (0..100).any(|_| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rsplit(") ").next().unwrap_or("").chars().next();
-            if stat.is_empty() || state == Some('Z') {
+            if !alive(pid) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
             false
         });
         assert!(gone, "grandchild {pid} survived the timeout");
+    }
+
+    fn alive(pid: i32) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().unwrap_or("").chars().next();
+        !stat.is_empty() && state != Some('Z')
+    }
+
+    #[test]
+    fn what_a_command_leaves_in_the_background_keeps_running() {
+        let pidfile = std::env::temp_dir().join(format!("svcmgr-bg-{}.pid", std::process::id()));
+        // The background sleep keeps the pipes open: the command still returns.
+        let script = format!("sleep 30 & echo $! > {}; echo started", pidfile.display());
+        let o = output(&Cmd::new(["sh", "-c", &script])).unwrap();
+        assert_eq!((o.code, o.stdout.as_str()), (0, "started\n"));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(&pidfile);
+        assert!(alive(pid), "the background child {pid} was killed");
+        nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    }
+
+    #[test]
+    fn large_output_and_input_do_not_deadlock() {
+        let data = "x".repeat(1 << 20);
+        let o = output(&Cmd::new(["sh", "-c", "cat; cat >&2"]).stdin(data.clone())).unwrap();
+        assert_eq!(o.stdout.len(), data.len());
+        assert_eq!(o.stderr.len(), 0);
+        let o = output(&Cmd::new([
+            "sh",
+            "-c",
+            "head -c 300000 /dev/zero >&2; echo done",
+        ]))
+        .unwrap();
+        assert_eq!((o.stderr.len(), o.stdout.as_str()), (300000, "done\n"));
+    }
+
+    #[test]
+    fn only_commands_that_hold_the_lock_inherit_it() {
+        use std::os::fd::AsRawFd;
+        let path = std::env::temp_dir().join(format!("svcmgr-inherit-{}", std::process::id()));
+        let f = std::fs::File::create(&path).unwrap();
+        inherit_fd(f.as_raw_fd());
+        let fds = |c: Cmd| output(&c).unwrap().stdout;
+        let ls = ["sh", "-c", "ls -l /proc/self/fd/"];
+        let name = path.display().to_string();
+        assert!(fds(Cmd::new(ls).holds_lock()).contains(&name));
+        assert!(!fds(Cmd::new(ls)).contains(&name));
+        forget_fd(f.as_raw_fd());
+        assert!(!fds(Cmd::new(ls).holds_lock()).contains(&name));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
