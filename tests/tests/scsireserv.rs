@@ -429,6 +429,18 @@ fn prkey_generated_once_and_mpathpersist_backend() {
     assert_eq!(v[0]["status"], "up");
     assert_eq!(v[0]["devices"][0]["backend"], "mpathpersist");
     assert_eq!(v[0]["devices"][0]["reservation"]["key"], tool_key.as_str());
+    // Held through mpathpersist without a reservation_key in multipath.conf (this host
+    // has none): the status says what is missing.
+    let pr = s.pr_json("n1");
+    if !std::path::Path::new("/etc/multipath.conf").exists() {
+        assert_eq!(pr["status"], "warn", "{pr}");
+        assert!(
+            pr["log"]
+                .to_string()
+                .contains("/etc/multipath.conf is missing"),
+            "{pr}"
+        );
+    }
     s.svcmgr("n1", &["stop"]).assert_ok("stop");
     assert!(s
         .keys(&dev)

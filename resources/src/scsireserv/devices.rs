@@ -125,37 +125,103 @@ pub fn dedup_devices(paths: Vec<String>) -> Vec<String> {
     out
 }
 
-/// A device-mapper multipath map: a `/dev/mapper/` name, or a dm device whose dm uuid
-/// starts with `mpath-` (in `sysfs`, normally `/sys`).
-pub fn is_multipath(dev: &Path, sysfs: &Path) -> bool {
+/// The dm uuid of `dev` when it is a device-mapper device (in `sysfs`, normally `/sys`).
+fn dm_uuid(dev: &Path, sysfs: &Path) -> Option<String> {
     let resolved = std::fs::canonicalize(dev).unwrap_or_else(|_| dev.to_path_buf());
-    let dm_uuid = resolved
+    let name = resolved
         .file_name()
         .and_then(|n| n.to_str())
-        .filter(|n| n.starts_with("dm-"))
-        .and_then(|n| std::fs::read_to_string(sysfs.join("block").join(n).join("dm/uuid")).ok());
-    match dm_uuid {
-        Some(uuid) => uuid.trim().starts_with("mpath-"),
+        .filter(|n| n.starts_with("dm-"))?;
+    let uuid = std::fs::read_to_string(sysfs.join("block").join(name).join("dm/uuid")).ok()?;
+    Some(uuid.trim().to_string())
+}
+
+/// A partition of a multipath map (kpartx's `part1-mpath-…`).
+fn is_mpath_partition(uuid: &str) -> bool {
+    uuid.starts_with("part") && uuid.contains("-mpath-")
+}
+
+/// A device-mapper multipath map or one of its partitions: a `/dev/mapper/` name, or a dm
+/// device whose dm uuid starts with `mpath-` (or `partN-mpath-`).
+pub fn is_multipath(dev: &Path, sysfs: &Path) -> bool {
+    match dm_uuid(dev, sysfs) {
+        Some(uuid) => uuid.starts_with("mpath-") || is_mpath_partition(&uuid),
         None => dev.starts_with("/dev/mapper/"),
     }
 }
 
+/// The map a multipath partition is cut from (its one dm slave), as `/dev/dm-N`:
+/// reservations are per logical unit, and mpathpersist takes the map, not a partition.
+fn parent_map(dev: &Path, sysfs: &Path) -> Option<String> {
+    if !is_mpath_partition(&dm_uuid(dev, sysfs)?) {
+        return None;
+    }
+    let resolved = std::fs::canonicalize(dev).unwrap_or_else(|_| dev.to_path_buf());
+    let name = resolved.file_name()?.to_str()?;
+    let mut slaves = std::fs::read_dir(sysfs.join("block").join(name).join("slaves"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok());
+    match (slaves.next(), slaves.next()) {
+        (Some(one), None) if one.starts_with("dm-") => Some(format!("/dev/{one}")),
+        _ => None,
+    }
+}
+
 /// The tool of each device: the forced one, else mpathpersist for multipath maps and
-/// sg_persist for the rest.
+/// sg_persist for the rest. A multipath partition stands for its map; a map named twice
+/// (two partitions of one LUN) is listed once.
 pub fn assign(paths: Vec<String>, forced: Option<Backend>, sysfs: &Path) -> Vec<Dev> {
-    paths
-        .into_iter()
-        .map(|path| {
-            let backend = forced.unwrap_or_else(|| {
-                if is_multipath(Path::new(&path), sysfs) {
-                    Backend::MpathPersist
-                } else {
-                    Backend::SgPersist
-                }
-            });
-            Dev { path, backend }
-        })
-        .collect()
+    let mut out: Vec<Dev> = Vec::new();
+    for path in paths {
+        let path = parent_map(Path::new(&path), sysfs).unwrap_or(path);
+        if out.iter().any(|d| d.path == path) {
+            continue;
+        }
+        let backend = forced.unwrap_or_else(|| {
+            if is_multipath(Path::new(&path), sysfs) {
+                Backend::MpathPersist
+            } else {
+                Backend::SgPersist
+            }
+        });
+        out.push(Dev { path, backend });
+    }
+    out
+}
+
+/// What is wrong with multipath.conf (`text`, None when missing) for reservations held with
+/// `key` through mpathpersist: without `reservation_key`, multipathd does not register the
+/// key on a path that comes back, and I/O through that path fails with a conflict.
+pub fn multipath_conf_problem(text: Option<&str>, key: &str) -> Option<String> {
+    const FIX: &str = "add `reservation_key file` to the defaults section of \
+                       /etc/multipath.conf and reload multipathd";
+    let Some(text) = text else {
+        return Some(format!("/etc/multipath.conf is missing: {FIX}"));
+    };
+    let values: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter_map(|l| l.strip_prefix("reservation_key"))
+        .filter(|rest| rest.starts_with([' ', '\t']))
+        .map(|rest| rest.trim().trim_matches('"'))
+        .collect();
+    if values.is_empty() {
+        return Some(format!(
+            "/etc/multipath.conf sets no reservation_key: paths that come back will not be \
+             registered; {FIX}"
+        ));
+    }
+    let ours = |v: &&str| {
+        *v == "file"
+            || v.parse::<super::common::PrKey>().ok() == key.parse::<super::common::PrKey>().ok()
+    };
+    if !values.iter().any(ours) {
+        return Some(format!(
+            "/etc/multipath.conf sets reservation_key {} but this node's key is {key}; {FIX}",
+            values.join(", ")
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -180,12 +246,76 @@ mod tests {
     fn fake_sysfs(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("svcmgr-pr-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
-        for (dm, uuid) in [("dm-7", "mpath-3600a0b80001"), ("dm-8", "LVM-abcdef")] {
+        for (dm, uuid) in [
+            ("dm-7", "mpath-3600a0b80001"),
+            ("dm-8", "LVM-abcdef"),
+            ("dm-9", "part1-mpath-3600a0b80001"),
+            ("dm-10", "part2-mpath-3600a0b80001"),
+        ] {
             let p = d.join("block").join(dm).join("dm");
             std::fs::create_dir_all(&p).unwrap();
             std::fs::write(p.join("uuid"), format!("{uuid}\n")).unwrap();
         }
+        for part in ["dm-9", "dm-10"] {
+            let slaves = d.join("block").join(part).join("slaves");
+            std::fs::create_dir_all(slaves.join("dm-7")).unwrap();
+        }
         d
+    }
+
+    #[test]
+    fn a_multipath_partition_stands_for_its_map() {
+        let sys = fake_sysfs("part");
+        assert!(is_multipath(Path::new("/dev/dm-9"), &sys));
+        let devs = assign(
+            vec!["/dev/dm-9".into(), "/dev/dm-10".into(), "/dev/sdq".into()],
+            None,
+            &sys,
+        );
+        let got: Vec<(&str, Backend)> = devs.iter().map(|d| (d.path.as_str(), d.backend)).collect();
+        assert_eq!(
+            got,
+            [
+                ("/dev/dm-7", Backend::MpathPersist),
+                ("/dev/sdq", Backend::SgPersist)
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&sys);
+    }
+
+    #[test]
+    fn multipath_conf_needs_a_reservation_key() {
+        let key = "0x8a3f01c2d4e5f607";
+        let cases: [(Option<&str>, Option<&str>); 6] = [
+            (None, Some("/etc/multipath.conf is missing")),
+            (
+                Some("defaults {\n  user_friendly_names yes\n}\n"),
+                Some("sets no reservation_key"),
+            ),
+            (
+                Some("defaults {\n  # reservation_key file\n}\n"),
+                Some("sets no reservation_key"),
+            ),
+            (Some("defaults {\n  reservation_key file\n}\n"), None),
+            (
+                Some("multipaths {\n multipath {\n  reservation_key 0x8A3F01C2D4E5F607\n }\n}\n"),
+                None,
+            ),
+            (
+                Some("defaults {\n  reservation_key 0x1\n}\n"),
+                Some("sets reservation_key 0x1 but this node's key is 0x8a3f01c2d4e5f607"),
+            ),
+        ];
+        for (text, want) in cases {
+            let got = multipath_conf_problem(text, key);
+            match want {
+                None => assert_eq!(got, None, "{text:?}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(w)),
+                    "{text:?}: {got:?}"
+                ),
+            }
+        }
     }
 
     #[test]

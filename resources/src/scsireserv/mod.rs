@@ -30,6 +30,7 @@ use devices::{Backend, Dev};
 const UA_ATTEMPTS: u32 = 10;
 const UA_PAUSE: Duration = Duration::from_millis(100);
 const SYSFS: &str = "/sys";
+const MULTIPATH_CONF: &str = "/etc/multipath.conf";
 
 pub struct Pr {
     rid: String,
@@ -494,7 +495,22 @@ impl Driver for Pr {
             .map_err(Error::from)
             .and_then(|o| self.devices_from(&o.stdout));
         match devs {
-            Ok(devs) => self.assess(ctx, &self.inspect(ctx, &devs)),
+            Ok(devs) => {
+                let mut st = self.assess(ctx, &self.inspect(ctx, &devs));
+                if devs.iter().any(|d| d.backend == Backend::MpathPersist) {
+                    let conf = std::fs::read_to_string(MULTIPATH_CONF).ok();
+                    let key = self.key.to_string();
+                    // A fence held through a misconfigured multipathd is a warning; on a
+                    // node not holding it, the same words tell what a takeover would meet.
+                    if let Some(p) = devices::multipath_conf_problem(conf.as_deref(), &key) {
+                        if st.status == Status::Up {
+                            st.status = Status::Warn;
+                        }
+                        st.log.push(p);
+                    }
+                }
+                st
+            }
             Err(e) => {
                 *self.counts.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 ResStatus::with(Status::Warn, format!("can not read the reservations: {e}"))
