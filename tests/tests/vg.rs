@@ -589,7 +589,14 @@ fn a_tag_naming_no_cluster_node_is_not_ownership() {
     lvm(&["vgchange", "--addtag", "@backup_weekly", &vg]).assert_ok("site tag");
     let r = json_res(&s);
     assert_eq!(r["status"], "down", "{r}");
-    assert_eq!(r["log"], serde_json::json!([]), "{r}");
+    assert!(
+        r["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.as_str().unwrap().starts_with("/etc/lvm/lvm.conf")),
+        "nothing but the lvm.conf advice: {r}"
+    );
     s.svcmgr(&["start"]).assert_ok("start with a site tag");
     let mut tags: Vec<String> = s.tags().split(',').map(str::to_string).collect();
     tags.sort();
@@ -597,4 +604,47 @@ fn a_tag_naming_no_cluster_node_is_not_ownership() {
     assert_eq!(s.svcmgr(&["status"]).code(), 0);
     s.svcmgr(&["stop", "--force"]).assert_ok("stop");
     assert_eq!(s.tags(), "backup_weekly", "never removed, even forced");
+}
+
+#[test]
+fn boot_releases_what_a_power_cut_left_and_lvm_conf_is_checked() {
+    if !lab::require_root("boot_releases_what_a_power_cut_left") {
+        return;
+    }
+    let s = VgLab::new(1);
+    // This host's lvm.conf sets no volume_list: the tags protect nothing, and both
+    // validate config and the status say so, with the fix.
+    let lvmconf = lvm(&["lvmconfig", "--type", "full", "activation/volume_list"]);
+    if lvmconf.stdout_str().trim().is_empty() {
+        let v = s.svcmgr(&["validate", "config"]);
+        v.assert_ok("validate config");
+        v.assert_logs("warning: vg#1: /etc/lvm/lvm.conf sets no activation/volume_list");
+        v.assert_logs("volume_list = [");
+        let r = json_res(&s);
+        assert!(
+            r["log"]
+                .to_string()
+                .contains("sets no activation/volume_list"),
+            "{r}"
+        );
+    }
+    // Up before the power cut: the tag of this node stays on the VG.
+    s.svcmgr(&["start"]).assert_ok("start");
+    assert_eq!(s.tags(), "n1");
+    // At boot, nothing of the service runs here yet: its VG is released.
+    let out = s.n1().svcmgr(&["boot"]);
+    out.assert_ok("boot");
+    out.assert_logs("vgchange -a n");
+    assert_eq!(
+        s.tags(),
+        "",
+        "boot leaves the VG to whichever node starts it"
+    );
+    let out = s.svcmgr(&["boot"]);
+    out.assert_ok("boot again");
+    assert!(
+        !out.all_output().contains("vgchange -a n"),
+        "{}",
+        out.all_output()
+    );
 }

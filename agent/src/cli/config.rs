@@ -20,6 +20,15 @@ pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
         root.service_conf(svc).display(),
         s.items.len()
     );
+    // What the file can not say: whether this host's LVM enforces the VGs' host tags.
+    let ctx = s.ctx();
+    for it in &s.items {
+        if let resources::Resource::Vg(vg) = &it.res {
+            if let Some(p) = vg.protection_problem(&ctx) {
+                println!("warning: {}: {p}", it.rid());
+            }
+        }
+    }
     Ok(exitcode::OK)
 }
 

@@ -2,6 +2,7 @@
 //! (`print status` == `print_status`), and a symlink named after a service runs
 //! `svcmgr -s <name>`.
 
+mod boot;
 mod config;
 mod engine_cli;
 mod lifecycle;
@@ -112,6 +113,8 @@ Actions:
   switch --to NODE               stop here, start on NODE; restart here if that fails
   takeover | giveback            move the service here / back to the first of its nodes
   prstart | prstop | prstatus    the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
+  boot                           at host boot: deactivate the volume groups LVM autoactivated, release reservations
+                                 (no -s: every service; skipped for a service with resources up here)
   docker ARGS | podman ARGS      the engine's CLI on the service's container store (container_data_dir)
   ls                             list services
 
@@ -237,6 +240,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         ),
         "prstop" => pr::run(&root, &needs_svc(&action)?, &cli, crate::engine::Verb::Stop),
         "prstatus" => pr::status(&root, &needs_svc(&action)?, &cli),
+        "boot" => {
+            if let Some(svc) = &cli.svc {
+                check_service_name(svc)?;
+            }
+            boot::boot(&root, cli.svc.as_deref(), &cli)
+        }
         "syncnodes" => sync::syncnodes(&root, &needs_svc(&action)?, &cli),
         "postsync" => sync::postsync(&root, &needs_svc(&action)?, &cli),
         "switch" => {

@@ -1,7 +1,6 @@
 //! Running svcmgr itself on a peer.
 
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{connect, Captured, Session, SshError, Target};
 
@@ -109,42 +108,30 @@ impl Peer {
     }
 }
 
-/// Run `svcmgr args...` on every peer at once (one thread each) and collect what each
-/// printed, in `peers` order. A peer that has not answered when `t` (connect + command)
-/// has passed is reported as timed out; its thread is left behind.
+/// Run `svcmgr args...` on every peer at once (one scoped thread each) and collect what
+/// each printed, in `peers` order. Every blocking ssh call of a peer is bounded by what is
+/// left of its connect and command time, so a stuck peer ends in its own timeout error and
+/// no thread outlives the call.
 pub fn run_all(peers: &[Peer], args: &[&str], t: RemoteRun) -> Vec<Result<Captured, SshError>> {
-    let (tx, rx) = mpsc::channel();
-    for (i, p) in peers.iter().enumerate() {
-        let tx = tx.clone();
-        let p = p.clone();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        std::thread::spawn(move || {
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let _ = tx.send((i, p.capture(&a, t)));
-        });
-    }
-    drop(tx);
-    let mut out: Vec<Option<Result<Captured, SshError>>> = peers.iter().map(|_| None).collect();
-    let deadline = Instant::now() + t.connect + t.command;
-    while out.iter().any(Option::is_none) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok((i, r)) => out[i] = Some(r),
-            Err(_) => break,
-        }
-    }
-    out.into_iter()
-        .zip(peers)
-        .map(|(r, p)| {
-            r.unwrap_or_else(|| {
-                Err(SshError::Timeout {
-                    node: p.name().to_string(),
-                    command: super::command_line(&p.argv(args)),
-                    timeout: t.connect + t.command,
+    std::thread::scope(|s| {
+        let handles: Vec<_> = peers
+            .iter()
+            .map(|p| s.spawn(move || p.capture(args, t)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(peers)
+            .map(|(h, p)| {
+                h.join().unwrap_or_else(|_| {
+                    Err(SshError::Timeout {
+                        node: p.name().to_string(),
+                        command: super::command_line(&p.argv(args)),
+                        timeout: t.connect + t.command,
+                    })
                 })
             })
-        })
-        .collect()
+            .collect()
+    })
 }
 
 #[cfg(test)]

@@ -281,6 +281,75 @@ pub fn claim_after_tagging(vg: &VgReport, me: &str, cluster: &[String], force: b
     }
 }
 
+/// The lvm.conf settings that decide whether a tag keeps a VG down on other nodes.
+pub fn lvmconfig_args() -> Vec<String> {
+    strings(&[
+        "lvmconfig",
+        "--type",
+        "full",
+        "activation/volume_list",
+        "activation/auto_activation_volume_list",
+        "tags/hosttags",
+    ])
+}
+
+/// `volume_list=["vg0","@*"]` -> `["vg0", "@*"]`; None when the line is absent.
+fn config_list(out: &str, name: &str) -> Option<Vec<String>> {
+    let v = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))?;
+    Some(
+        v.trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(|e| e.trim().trim_matches('"').to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+    )
+}
+
+/// Whether LVM itself refuses to activate `vg` on a node that does not carry its tag, from
+/// `lvmconfig` output: `volume_list` must be set, must not name the VG, and must admit it by
+/// tag (`@<node>`, or `@*` with `hosttags = 1`); `auto_activation_volume_list` must not name
+/// it either. The problem and its one-line fix, or None when the tags are enforced.
+pub fn tag_protection_problem(lvmconfig: &str, vg: &str, node: &str) -> Option<String> {
+    let conf = "/etc/lvm/lvm.conf";
+    let fix = format!("set `volume_list = [ \"<the host's own VGs>\", \"@{node}\" ]` in the activation section of {conf}");
+    let names = |list: &[String]| {
+        list.iter()
+            .any(|e| e == vg || e.starts_with(&format!("{vg}/")))
+    };
+    let Some(list) = config_list(lvmconfig, "volume_list") else {
+        return Some(format!(
+            "{conf} sets no activation/volume_list: any node activates {vg} whatever its tags; {fix}"
+        ));
+    };
+    if names(&list) {
+        return Some(format!(
+            "{conf} activation/volume_list names {vg}: it activates on every node whatever its \
+             tags; {fix}"
+        ));
+    }
+    let hosttags = lvmconfig.lines().any(|l| l.trim() == "hosttags=1");
+    let by_tag = list
+        .iter()
+        .any(|e| *e == format!("@{node}") || (e == "@*" && hosttags));
+    if !by_tag {
+        return Some(format!(
+            "{conf} activation/volume_list admits neither @{node} nor @* with hosttags = 1: \
+             this node can not activate {vg}; {fix}"
+        ));
+    }
+    if config_list(lvmconfig, "auto_activation_volume_list").is_some_and(|l| names(&l)) {
+        return Some(format!(
+            "{conf} activation/auto_activation_volume_list names {vg}: every node activates it \
+             at boot; remove it from that list"
+        ));
+    }
+    None
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -708,5 +777,41 @@ mod tests {
         assert!(!is_partition_uuid("part-LVM-abcdef"));
         assert!(!is_partition_uuid("partx1-LVM"));
         assert!(!is_partition_uuid("CRYPT-LUKS2-abc"));
+    }
+
+    #[test]
+    fn lvm_conf_enforces_tags_or_says_how() {
+        let cases = [
+            ("hosttags=0\n", Some("sets no activation/volume_list")),
+            (
+                "volume_list=[\"vg0\",\"vgdata\"]\nhosttags=0\n",
+                Some("names vgdata"),
+            ),
+            (
+                "volume_list=[\"vgdata/lv1\",\"@n1\"]\n",
+                Some("names vgdata"),
+            ),
+            ("volume_list=[\"vg0\"]\n", Some("admits neither @n1")),
+            (
+                "volume_list=[\"vg0\",\"@*\"]\nhosttags=0\n",
+                Some("admits neither @n1"),
+            ),
+            ("volume_list=[\"vg0\",\"@*\"]\nhosttags=1\n", None),
+            ("volume_list=[\"vg0\",\"@n1\"]\nhosttags=0\n", None),
+            (
+                "volume_list=[\"@n1\"]\nauto_activation_volume_list=[\"vgdata\"]\n",
+                Some("auto_activation_volume_list names vgdata"),
+            ),
+        ];
+        for (out, want) in cases {
+            let got = tag_protection_problem(out, "vgdata", "n1");
+            match want {
+                None => assert_eq!(got, None, "{out}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(w)),
+                    "{out}: {got:?}"
+                ),
+            }
+        }
     }
 }

@@ -57,6 +57,15 @@ impl Vg {
             .holds_lock()
     }
 
+    /// What in lvm.conf lets another node activate this VG although it carries our tag
+    /// (None when LVM enforces the tags, or when lvmconfig can not tell).
+    pub fn protection_problem(&self, ctx: &Ctx) -> Option<String> {
+        let out = ctx
+            .query_cached(&Self::lvm(lvm::lvmconfig_args(), exec::DEFAULT_TIMEOUT))
+            .ok()?;
+        lvm::tag_protection_problem(&out.stdout, &self.vgname, &ctx.nodename)
+    }
+
     fn change(&self, ctx: &Ctx, argv: Vec<String>, timeout: Duration) -> Result<Output> {
         Ok(ctx.change(&self.rid, &Self::lvm(argv, timeout))?)
     }
@@ -312,12 +321,16 @@ impl Driver for Vg {
 
     fn status(&self, ctx: &Ctx) -> ResStatus {
         match self.shared_report(ctx) {
-            Ok(Some((vg, lvs))) => lvm::assess(
-                &vg,
-                &lvs.iter().collect::<Vec<_>>(),
-                &ctx.nodename,
-                &ctx.cluster_nodes,
-            ),
+            Ok(Some((vg, lvs))) => {
+                let mut st = lvm::assess(
+                    &vg,
+                    &lvs.iter().collect::<Vec<_>>(),
+                    &ctx.nodename,
+                    &ctx.cluster_nodes,
+                );
+                st.log.extend(self.protection_problem(ctx));
+                st
+            }
             Ok(None) => ResStatus::with(
                 Status::Down,
                 format!("volume group {} not found", self.vgname),
