@@ -723,3 +723,48 @@ fn relocated_ip_is_announced_to_neighbours() {
     n3.sh(&["ping", "-c", "1", "-W", "2", &ip])
         .assert_ok("n3 reaches the ip on n2");
 }
+
+#[test]
+fn what_a_trigger_starts_in_the_background_outlives_it_and_its_timeout_is_start_timeout() {
+    if !lab::require_root("what_a_trigger_starts_in_the_background_outlives_it") {
+        return;
+    }
+    let pidfile = std::env::temp_dir().join(lab::unique("svcmgr-trigger-bg-"));
+    let trigger = format!(
+        "post_start = sh -c 'nohup sleep 300 >/dev/null 2>&1 & echo $! > {}'\n",
+        pidfile.display()
+    );
+    let s = setup(&["n1"], &trigger);
+    let n1 = s.lab.node("n1");
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("the trigger wrote its child's pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = std::fs::remove_file(&pidfile);
+    let alive =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| !st.contains(") Z "));
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    assert!(
+        alive,
+        "the trigger's background child {pid} was killed with it"
+    );
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop");
+
+    // A trigger gets its resource's start_timeout, not a fixed minute.
+    let slow = conf(
+        &s.ip,
+        s.dev.path(),
+        &s.mnt,
+        "start_timeout = 1s\nblocking_pre_start = sleep 30\n",
+    );
+    n1.write_conf("web", &slow);
+    let out = n1.svcmgr(&["-s", "web", "start"]);
+    out.assert_fails("start with a trigger outliving start_timeout");
+    assert!(
+        out.all_output().contains("timed out after 1s"),
+        "{}",
+        out.all_output()
+    );
+}

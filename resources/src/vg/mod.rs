@@ -6,6 +6,8 @@
 //! unless forced; a VG with missing PVs is never started. Status reads the machine-readable
 //! `vgs`/`lvs` reports only, once per status run for every vg resource.
 
+#[cfg(test)]
+mod argv_tests;
 pub mod lvm;
 
 use std::fmt::Display;
