@@ -334,6 +334,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn start_checks_then_mounts_and_a_damaged_filesystem_is_not_mounted() {
+        let d = std::env::temp_dir().join(format!("svcmgr-fs-argv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let dev = d.join("disk.img");
+        std::fs::write(&dev, b"").unwrap();
+        let fs = Fs {
+            mnt: d.join("mnt").display().to_string(),
+            opts: Some("noatime".into()),
+            ..fs_on(&dev.display().to_string())
+        };
+        let rec = crate::fake::Recorder::new();
+        let ctx = Ctx::new("t", "n1", d.clone()).with_executor(rec.clone());
+        assert!(fs.start(&ctx).unwrap());
+        let (dev, mnt) = (dev.display().to_string(), fs.mnt.clone());
+        assert!(
+            Path::new(&mnt).is_dir(),
+            "the missing mount point is created"
+        );
+        assert_eq!(
+            rec.calls(),
+            [
+                format!("e2fsck -p {dev}"),
+                format!("mount -t ext4 -o noatime {dev} {mnt}")
+            ]
+        );
+        // e2fsck exit 4: errors left uncorrected; the start stops there.
+        let rec = crate::fake::Recorder::new();
+        rec.on(&["e2fsck"], 4, "");
+        let ctx = Ctx::new("t", "n1", d.clone()).with_executor(rec.clone());
+        let e = fs.start(&ctx).unwrap_err().to_string();
+        assert!(e.contains("exit status 4"), "{e}");
+        assert_eq!(rec.calls(), [format!("e2fsck -p {dev}")]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     fn mount_of(major: u32, minor: u32, source: &str) -> Mount {
         Mount {
             major,
