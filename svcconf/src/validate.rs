@@ -146,6 +146,7 @@ fn section<'a>(
     };
     let mut first: HashMap<(&str, Scope), usize> = HashMap::new();
     for e in &raw.entries {
+        warn_swallowed_keywords(file, &sec, e, warnings);
         let (base, scope) = Scope::parse(&e.key);
         let Some(k) = keywords::lookup(sec.section(), sec.rtype.as_deref(), base) else {
             warnings.push(ConfigWarning {
@@ -188,6 +189,35 @@ fn section<'a>(
         });
     }
     Ok(sec)
+}
+
+/// An indented `known_keyword = ...` line continues the value above (configparser's rule):
+/// say so, since the keyword is then not set. `FOO=bar` lines of `environment` stay silent.
+fn warn_swallowed_keywords(
+    file: &Path,
+    sec: &Sec<'_>,
+    e: &crate::ini::Entry,
+    warnings: &mut Vec<ConfigWarning>,
+) {
+    for (line, text) in &e.continued {
+        let Some(at) = text.find(['=', ':']) else {
+            continue;
+        };
+        let (base, _) = Scope::parse(text[..at].trim());
+        if keywords::lookup(sec.section(), sec.rtype.as_deref(), base).is_some() {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: *line,
+                section: Some(sec.name.into()),
+                keyword: Some(e.key.clone()),
+                msg: format!(
+                    "indented line '{text}' continues this value (from line {}); \
+                     remove its indentation to set {base}",
+                    e.line
+                ),
+            });
+        }
+    }
 }
 
 /// `<group>#<id>` -> the group and the `type` written in the section.

@@ -372,3 +372,25 @@ fn a_relative_mount_point_is_an_error() {
         "/etc/svcmgr/s.conf:5: [fs#1] mnt: bad value 'srv/web': expected an absolute path"
     );
 }
+
+#[test]
+fn indented_keyword_line_is_a_continuation_and_warned() {
+    let t = "[ip#1]\nipdev = eth0\nnetmask = 24\n  ipname@n1 = 10.0.0.1\nipname = 10.0.0.2\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1");
+    // netmask swallowed the line: its value is no longer a netmask.
+    assert_eq!(
+        l.unwrap_err().to_string(),
+        "s.conf:3: [ip#1] netmask: bad value '24\nipname@n1 = 10.0.0.1': expected a prefix length 0-32 or a dotted netmask"
+    );
+    let t = "[container#1]\ntype = docker\nrun_image = i\nrun_args = -a\n    name = x\n  -b\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w,
+        ["s.conf:5: [container#1] run_args: indented line 'name = x' continues this value (from line 4); remove its indentation to set name"]
+    );
+    // Words of an environment list that look like assignments are not keywords.
+    let t = "[container#1]\ntype = docker\nrun_image = i\nrun_args = -e\n  A=1\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    assert_eq!(l.warnings, vec![]);
+}

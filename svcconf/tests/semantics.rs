@@ -283,3 +283,33 @@ fn parse_duration_is_exported() {
     assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
     assert_eq!(parse_duration("soon"), None);
 }
+
+/// Indented continuation lines are part of the value above, for every keyword kind that
+/// takes a list or a command line.
+#[test]
+fn multi_line_values() {
+    let t = "[DEFAULT]\nnodes = n1\n    n2\n\
+             [container#1]\ntype = docker\nrun_image = img\n\
+             run_args = --net=host\n    -v /data:/data\n\n    # the logs\n    -v /log:/log\n\
+             run_command = /bin/sh -c\n    'while true; do date; sleep 1; done'\n\
+             tags = a\n  b\n\
+             pre_start = /bin/echo\n  one\n  two\n";
+    let l = load(t, "n1");
+    assert_eq!(l.warnings, vec![]);
+    assert_eq!(l.config.nodes, ["n1", "n2"]);
+    let c = res(&l, "container#1");
+    assert_eq!(
+        c.list("run_args"),
+        ["--net=host", "-v", "/data:/data", "-v", "/log:/log"]
+    );
+    assert_eq!(c.settings["run_args"].line, 7);
+    assert_eq!(
+        c.list("run_command"),
+        ["/bin/sh", "-c", "while true; do date; sleep 1; done"]
+    );
+    assert_eq!(c.common.tags, ["a", "b"]);
+    assert_eq!(
+        c.common.triggers.pre_start.as_ref().unwrap().argv,
+        ["/bin/echo", "one", "two"]
+    );
+}

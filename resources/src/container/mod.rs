@@ -514,6 +514,33 @@ mod tests {
         assert_eq!(c.grace, 15);
     }
 
+    /// Issue: a continuation line of run_args was dropped, so the container ran without
+    /// its volume. The run command carries every line of a multi-line value.
+    #[test]
+    fn multi_line_run_args_reach_the_run_command() {
+        let c = driver(
+            "type = podman\nrun_image = localhost/bbx:t\nname = cxt1\n\
+             run_args = --net=host\n    -v /data:/data\n    -e A=1\n\
+             run_command = /bin/sh\n    -c 'sleep 1'\n",
+        )
+        .unwrap();
+        let rec = crate::fake::Recorder::new();
+        let inspect = ["podman", "container", "inspect", "--format", "json", "cxt1"];
+        rec.once(&inspect, 125, "[]", "Error: no such container cxt1")
+            .on(&inspect, 0, include_str!("testdata/podman-running.json"));
+        let ctx = ctx().with_executor(rec.clone());
+        assert!(c.start(&ctx).unwrap());
+        let runs: Vec<String> = rec
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("podman run "))
+            .collect();
+        assert_eq!(
+            runs,
+            ["podman run -d --name cxt1 '--net=host' -v /data:/data -e 'A=1' localhost/bbx:t /bin/sh -c 'sleep 1'"]
+        );
+    }
+
     #[test]
     fn label_is_the_image_until_a_container_is_seen() {
         let c = driver("type = podman\nrun_image = localhost/busybox:lab\n").unwrap();
