@@ -12,6 +12,8 @@ pub enum Section {
     AnyResource,
     /// One resource family.
     Group(Group),
+    /// The `[env]` section: user keys only, read through `{env.key}`.
+    Env,
 }
 
 /// How a keyword's text is checked and typed.
@@ -136,7 +138,7 @@ pub const CONTAINER_TYPES: &[&str] = &["docker", "podman"];
 static TABLE: &[Keyword] = &[
     // DEFAULT: the service.
     kw(DEF, "nodes", Nodes, "Failover candidate nodes, in preference order.").not_scopable(),
-    kw(DEF, "drpnodes", Nodes, "Disaster-recovery nodes; they get config pushes too.").not_scopable(),
+    kw(DEF, "drpnodes", Nodes, "Disaster-recovery nodes; they get config pushes too.").not_scopable().aliases(&["drpnode"]),
     kw(DEF, "autostart_node", Str, "Node where the daemon starts the service at boot."),
     kw(DEF, "orchestrate", Candidates(ORCHESTRATE), "Daemon orchestration: no, start or ha.").default("no"),
     kw(DEF, "sync_period", Windows, "Allowed windows for config pushes.").default("03:59-05:59"),

@@ -9,12 +9,11 @@ use crate::keywords::{self, Keyword, Section};
 use crate::model::*;
 use crate::resolve::{Ent, Resolved, Resolver, Scope, Sec};
 use crate::values;
-use crate::Loaded;
+use crate::{Loaded, Site};
 
 pub(crate) fn validate(
     file: &Path,
-    svcname: &str,
-    nodename: &str,
+    site: &Site,
     text: String,
     raws: &[RawSection],
 ) -> Result<Loaded, ConfigError> {
@@ -33,13 +32,15 @@ pub(crate) fn validate(
         seen.insert(&raw.name, raw.line);
         secs.push(section(file, raw, &mut warnings)?);
     }
-    let default = match secs.iter().position(|s| s.group.is_none()) {
+    let (svcname, nodename) = (site.svcname.as_str(), site.nodename.as_str());
+    let default = match secs.iter().position(|s| s.section() == Section::Default) {
         Some(d) => d,
         None => {
             secs.push(Sec {
                 name: "DEFAULT",
                 line: 0,
                 group: None,
+                env: false,
                 rtype: None,
                 ents: Vec::new(),
             });
@@ -48,6 +49,7 @@ pub(crate) fn validate(
     };
     let mut r = Resolver {
         file,
+        site,
         svcname,
         nodename,
         nodes: Vec::new(),
@@ -56,7 +58,12 @@ pub(crate) fn validate(
         default,
     };
     // nodes and drpnodes decide scoping, so they are read first (they are not scopable).
+    // `nodes = *`: every node of the cluster, as in OpenSVC.
     r.nodes = match r.value(default, kw(Section::Default, "nodes"))? {
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) if v == ["*"] => site.clusternodes(nodename),
         Some(Resolved {
             value: Value::List(v),
             ..
@@ -131,7 +138,8 @@ fn section<'a>(
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Sec<'a>, ConfigError> {
     let name = raw.name.as_str();
-    let (group, rtype) = if name == "DEFAULT" {
+    let env = name == "env";
+    let (group, rtype) = if name == "DEFAULT" || env {
         (None, None)
     } else {
         let (prefix, rtype) = resource_kind(file, raw)?;
@@ -141,6 +149,7 @@ fn section<'a>(
         name,
         line: raw.line,
         group,
+        env,
         rtype,
         ents: Vec::new(),
     };
@@ -148,6 +157,34 @@ fn section<'a>(
     for e in &raw.entries {
         warn_swallowed_keywords(file, &sec, e, warnings);
         let (base, scope) = Scope::parse(&e.key);
+        if scope == Scope::Encapnodes {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: e.line,
+                section: Some(name.into()),
+                keyword: Some(e.key.clone()),
+                msg: "ignored: svcmgr has no encapsulated nodes".into(),
+            });
+        }
+        if env {
+            // [env] keys are the user's own: no table, only references.
+            if let Some(f) = first.insert((base, scope.clone()), e.line) {
+                return Err(ConfigError::DuplicateKeyword {
+                    file: file.into(),
+                    line: e.line,
+                    section: name.into(),
+                    keyword: e.key.clone(),
+                    first: f,
+                });
+            }
+            sec.ents.push(Ent {
+                e,
+                base,
+                kw: None,
+                scope,
+            });
+            continue;
+        }
         let Some(k) = keywords::lookup(sec.section(), sec.rtype.as_deref(), base) else {
             warnings.push(ConfigWarning {
                 file: file.into(),

@@ -394,3 +394,28 @@ fn indented_keyword_line_is_a_continuation_and_warned() {
     let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
     assert_eq!(l.warnings, vec![]);
 }
+
+#[test]
+fn env_references_errors() {
+    assert_eq!(
+        msg("[env]\na = 1\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{env.b}\n"),
+        "/etc/svcmgr/s.conf:6: [fs#1] mnt: unknown reference {env.b}"
+    );
+    assert_eq!(
+        msg("[env]\na = {env.b}\nb = x{env.a}\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{env.a}\n"),
+        "/etc/svcmgr/s.conf:3: [env] b: reference cycle: fs#1.mnt -> env.a -> env.b -> env.a"
+    );
+    assert_eq!(
+        msg("[env]\na = 1\na = 2\n"),
+        "/etc/svcmgr/s.conf:3: [env] a: duplicate keyword (first at line 2)"
+    );
+    // An index past the end, an unknown modifier: unknown references.
+    assert_eq!(
+        msg("[DEFAULT]\nnodes = n1\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{nodes[3]}\n"),
+        "/etc/svcmgr/s.conf:6: [fs#1] mnt: unknown reference {nodes[3]}"
+    );
+    assert_eq!(
+        msg("[fs#1]\ndev = /d\ntype = ext4\nmnt = /{shout:svcname}\n"),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {shout:svcname}"
+    );
+}

@@ -313,3 +313,81 @@ fn multi_line_values() {
         ["/bin/echo", "one", "two"]
     );
 }
+
+fn site(node: &str) -> Site {
+    Site {
+        svcname: "web".into(),
+        nodename: node.into(),
+        namespace: None,
+        clustername: Some("prod".into()),
+        cluster_nodes: vec!["n1.example.com".into(), "n2".into(), "n3".into()],
+        var: Some("/var/lib/svcmgr".into()),
+        private_var: Some("/var/lib/svcmgr/services/web".into()),
+    }
+}
+
+fn load_at(text: &str, node: &str) -> Loaded {
+    parse_service_at(text.as_bytes(), Path::new("web.conf"), &site(node))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// OpenSVC's computed references and the `[env]` section, each to its expected text.
+#[test]
+fn references_builtins_and_env() {
+    let t = "[DEFAULT]\nnodes = {clusternodes}\n\
+             [env]\nfqdn = web.acme.com\nnic = eth0\nnic@n2 = eth1\nnic@encapnodes = eth9\nport = 80\n\
+             [ip#1]\nipname = {env.fqdn}\nipdev = {env.nic}\ncomment = {rid} {rindex} {ipname} {ipdev}\n\
+             [fs#data]\ndev = /dev/{namespace}/{name}\nmnt = {var}/{svcname}/{rindex}\ntype = ext4\n\
+             comment = {nodename} {short_nodename} {clustername} {fqdn} {domain} {kind} {path}\n\
+             [container#1]\ntype = docker\nrun_image = img\n\
+             run_command = /bin/sh -c 'echo ${HOME} {upper:env.nic} {#clusternodes} {clusternodes[1]}'\n\
+             comment = {private_var} {title:short_svcname}\n";
+    let l = load_at(t, "n1.example.com");
+    assert_eq!(l.config.nodes, ["n1.example.com", "n2", "n3"]);
+    let ip = res(&l, "ip#1");
+    assert_eq!(ip.str("ipname"), Some("web.acme.com"));
+    assert_eq!(ip.str("ipdev"), Some("eth0"));
+    assert_eq!(ip.str("comment"), Some("ip#1 1 web.acme.com eth0"));
+    let fs = res(&l, "fs#data");
+    assert_eq!(fs.str("dev"), Some("/dev/root/web"));
+    assert_eq!(fs.str("mnt"), Some("/var/lib/svcmgr/web/data"));
+    assert_eq!(
+        fs.str("comment"),
+        Some("n1.example.com n1 prod web.root.svc.prod root.svc.prod svc web")
+    );
+    let c = res(&l, "container#1");
+    assert_eq!(
+        c.list("run_command"),
+        ["/bin/sh", "-c", "echo ${HOME} ETH0 3 n2"]
+    );
+    assert_eq!(c.str("comment"), Some("/var/lib/svcmgr/services/web Web"));
+    // Scoped [env] keys follow the node; @encapnodes is never this node, and says so.
+    assert_eq!(res(&load_at(t, "n2"), "ip#1").str("ipdev"), Some("eth1"));
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        ["web.conf:7: [env] nic@encapnodes: ignored: svcmgr has no encapsulated nodes"]
+    );
+}
+
+#[test]
+fn nodes_star_is_the_cluster() {
+    let t = "[DEFAULT]\nnodes = *\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    assert_eq!(
+        load_at(t, "n2").config.nodes,
+        ["n1.example.com", "n2", "n3"]
+    );
+    // Without a known cluster: this node.
+    assert_eq!(load(t, "n7").config.nodes, ["n7"]);
+    let t = "[DEFAULT]\nnodes = {clusternodes}\ndrpnodes = n9\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    assert_eq!(load(t, "n7").config.nodes, ["n7"]);
+}
+
+#[test]
+fn implicit_reference_section_is_own_then_default() {
+    let t = "[DEFAULT]\napp = shop\nmnt_root = /srv\n\
+             [fs#1]\ndev = /dev/x\ntype = ext4\nmnt = {mnt_root}/{app}\ncomment = {dev} {mnt}\n";
+    let l = load(t, "n1");
+    assert_eq!(res(&l, "fs#1").str("mnt"), Some("/srv/shop"));
+    assert_eq!(res(&l, "fs#1").str("comment"), Some("/dev/x /srv/shop"));
+}
