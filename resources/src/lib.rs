@@ -17,7 +17,7 @@ pub use ctx::{Ctx, Override, Overrides};
 pub use error::{Error, Result};
 pub use status::{ResStatus, Status};
 
-use svcconf::{Group, ResourceConfig, ServiceConfig};
+use svcconf::{Group, ResourceConfig, RidOrder, ServiceConfig};
 
 /// What every driver does. `start`/`stop` return whether they changed anything: `false`
 /// means the resource already was in the wanted state, so a rollback must not undo it.
@@ -69,15 +69,19 @@ impl Resource {
     }
 
     /// Start order: group first, then what the driver says (fs: parents before children),
-    /// then the rid's number; a vg's reservation (`vg#1pr`) goes just before its vg.
-    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, u32, u8) {
+    /// then the rid (numbers, then names); a vg's reservation (`vg#1pr`) goes just before
+    /// its vg.
+    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, RidOrder, u8) {
         let within = match self {
             Resource::Fs(f) => f.mnt().to_string(),
             _ => String::new(),
         };
         match self {
-            Resource::Pr(p) => (rc.group, within, p.vg_index(), 0),
-            _ => (rc.group, within, rc.index(), 1),
+            Resource::Pr(_) => {
+                let vg = rc.rid.strip_suffix("pr").unwrap_or(&rc.rid);
+                (rc.group, within, RidOrder::of(vg), 0)
+            }
+            _ => (rc.group, within, rc.order(), 1),
         }
     }
 }

@@ -44,9 +44,10 @@ pub struct Container {
     image: String,
     run_args: Vec<String>,
     run_command: Vec<String>,
-    /// The `name` keyword; unset: `<svcname>.container.<N>`.
+    /// The `name` keyword; unset: `<svcname>.container.<id>` (OpenSVC's name: the id is
+    /// the rid's part after `#`, `1` or `web`).
     name: Option<String>,
-    index: u32,
+    id: String,
     start_timeout: Duration,
     grace: u64,
     /// `<shortid>@<image>` as last seen by `status`, for the label.
@@ -76,7 +77,7 @@ impl Container {
             run_args: rc.list("run_args").to_vec(),
             run_command: rc.list("run_command").to_vec(),
             name: rc.str("name").map(str::to_string),
-            index: rc.index(),
+            id: rc.id().to_string(),
             start_timeout: rc
                 .duration("start_timeout")
                 .unwrap_or(exec::DEFAULT_TIMEOUT),
@@ -89,7 +90,7 @@ impl Container {
     pub fn name(&self, ctx: &Ctx) -> String {
         self.name
             .clone()
-            .unwrap_or_else(|| format!("{}.container.{}", ctx.svcname, self.index))
+            .unwrap_or_else(|| format!("{}.container.{}", ctx.svcname, self.id))
     }
 
     /// The runtime command `argv` (`[bin, subcommand…]`) against the resource's store.
@@ -496,6 +497,22 @@ mod tests {
         assert_eq!(c.runtime, Runtime::Podman);
         assert_eq!(c.grace, 10);
         assert_eq!(c.start_timeout, exec::DEFAULT_TIMEOUT);
+    }
+
+    /// Named rids are identities of their own: two containers never share a default name.
+    #[test]
+    fn named_rids_name_their_containers() {
+        let text = "[DEFAULT]\nnodes = n1\n[container#web]\ntype = podman\nrun_image = a\n\
+                    [container#db]\ntype = podman\nrun_image = b\n";
+        let l =
+            svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1").unwrap();
+        let names: Vec<String> = l
+            .config
+            .resources
+            .iter()
+            .map(|rc| Container::new(rc, None).unwrap().name(&ctx()))
+            .collect();
+        assert_eq!(names, ["web.container.web", "web.container.db"]);
     }
 
     #[test]
