@@ -9,6 +9,7 @@ pub mod exec;
 pub mod fake;
 pub mod fs;
 pub mod ip;
+pub mod loopdisk;
 pub mod scsireserv;
 pub mod status;
 pub mod vg;
@@ -36,6 +37,7 @@ pub enum Resource {
     Fs(fs::Fs),
     Container(container::Container),
     Vg(vg::Vg),
+    Loop(loopdisk::LoopDisk),
     /// Built by the service loader next to a vg with `scsireserv`, not by `new`.
     Pr(scsireserv::Pr),
     #[cfg(any(test, feature = "fakes"))]
@@ -53,6 +55,7 @@ impl Resource {
                 svc.container_store().as_ref(),
             )?),
             Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
+            Group::Loop => Resource::Loop(loopdisk::LoopDisk::new(rc)?),
         })
     }
 
@@ -62,6 +65,7 @@ impl Resource {
             Resource::Fs(r) => r,
             Resource::Container(r) => r,
             Resource::Vg(r) => r,
+            Resource::Loop(r) => r,
             Resource::Pr(r) => r,
             #[cfg(any(test, feature = "fakes"))]
             Resource::Fake(r) => r,

@@ -13,6 +13,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Group {
     Ip,
+    /// `[disk#N] type = loop`: before vgs, which may sit on it.
+    Loop,
     Vg,
     Fs,
     Container,
@@ -23,6 +25,7 @@ impl Group {
     pub fn name(self) -> &'static str {
         match self {
             Group::Ip => "ip",
+            Group::Loop => "loop",
             Group::Vg => "vg",
             Group::Fs => "fs",
             Group::Container => "container",
@@ -34,6 +37,7 @@ impl Group {
         match s {
             "ip" => Some(Group::Ip),
             "vg" | "disk" => Some(Group::Vg),
+            "loop" => Some(Group::Loop),
             "fs" => Some(Group::Fs),
             "container" => Some(Group::Container),
             _ => None,

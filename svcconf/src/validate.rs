@@ -272,7 +272,8 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
             section: name.into(),
         });
     };
-    let Some(group) = Group::from_name(prefix) else {
+    // A loop disk is `[disk#N] type = loop`, as in OpenSVC: `loop` is no section prefix.
+    let Some(mut group) = Group::from_name(prefix).filter(|g| *g != Group::Loop) else {
         return Err(ConfigError::UnknownResourceType {
             file: file.into(),
             line: raw.line,
@@ -292,6 +293,9 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
             section: name.into(),
             keyword: "type".into(),
         });
+    }
+    if prefix == "disk" && rtype.as_deref() == Some("loop") {
+        group = Group::Loop;
     }
     Ok((group, rtype))
 }

@@ -83,8 +83,8 @@ fn missing_required_keyword_names_the_section_line() {
     );
     assert_eq!(e.keyword(), Some("ipdev"));
     assert_eq!(
-        msg("[fs#1]\ndev = /dev/a\nmnt = /a\n"),
-        "/etc/svcmgr/s.conf:1: [fs#1] type: missing required keyword"
+        msg("[fs#1]\ndev = /dev/a\n"),
+        "/etc/svcmgr/s.conf:1: [fs#1] mnt: missing required keyword"
     );
     assert_eq!(
         msg("[container#1]\ntype = podman\n"),
@@ -158,11 +158,11 @@ fn bad_values_per_kind() {
     );
     assert_eq!(
         msg("[container#1]\ntype = lxc\nrun_image = x\n"),
-        "/etc/svcmgr/s.conf:2: [container#1] type: bad value 'lxc': expected one of docker, podman"
+        "/etc/svcmgr/s.conf:2: [container#1] type: bad value 'lxc': expected one of oci, docker, podman"
     );
     assert_eq!(
         msg("[disk#1]\ntype = zpool\nvgname = v\n"),
-        "/etc/svcmgr/s.conf:2: [disk#1] type: bad value 'zpool': expected one of vg"
+        "/etc/svcmgr/s.conf:2: [disk#1] type: bad value 'zpool': expected one of vg, lvm"
     );
     assert_eq!(
         msg("[fs#1]\ndev = \nmnt = /a\ntype = ext4\n"),
@@ -330,8 +330,8 @@ fn not_scopable() {
         "/etc/svcmgr/s.conf:2: [DEFAULT] drpnodes: keyword is not scopable"
     );
     assert_eq!(
-        msg("[fs#1]\ntype@n1 = ext4\n"),
-        "/etc/svcmgr/s.conf:2: [fs#1] type: keyword is not scopable"
+        msg("[container#1]\ntype@n1 = docker\n"),
+        "/etc/svcmgr/s.conf:2: [container#1] type: keyword is not scopable"
     );
 }
 

@@ -391,3 +391,44 @@ fn implicit_reference_section_is_own_then_default() {
     assert_eq!(res(&l, "fs#1").str("mnt"), Some("/srv/shop"));
     assert_eq!(res(&l, "fs#1").str("comment"), Some("/dev/x /srv/shop"));
 }
+
+/// OpenSVC's disk types and a type-less fs: `lvm` is a vg, `loop` its own kind, and the fs
+/// type may be left to blkid or scoped.
+#[test]
+fn disk_types_and_fs_type() {
+    let t = "[DEFAULT]\nnodes = n1\ndrpnodes = n3\n\
+             [disk#0]\ntype = loop\nfile = /srv/{svcname}.img\nsize = 1g\n\
+             [disk#1]\ntype = lvm\nname = vg{svcname}\n\
+             [fs#1]\ndev = /dev/vgsvc1/lv\nmnt = /srv/a\n\
+             [fs#2]\ndev = /dev/vgsvc1/lv2\nmnt = /srv/b\ntype = ext4\ntype@drpnodes = xfs\n";
+    let l = load(t, "n1");
+    assert_eq!(l.warnings, vec![]);
+    let d0 = res(&l, "disk#0");
+    assert_eq!(
+        (d0.group, d0.str("file")),
+        (Group::Loop, Some("/srv/svc1.img"))
+    );
+    let d1 = res(&l, "disk#1");
+    assert_eq!((d1.group, d1.str("vgname")), (Group::Vg, Some("vgsvc1")));
+    assert_eq!(d1.rtype.as_deref(), Some("lvm"));
+    assert_eq!(res(&l, "fs#1").rtype, None);
+    assert_eq!(res(&l, "fs#2").rtype.as_deref(), Some("ext4"));
+    assert_eq!(res(&load(t, "n3"), "fs#2").rtype.as_deref(), Some("xfs"));
+    // A loop disk has no vg keywords, and `loop` is no section prefix.
+    let e = parse_service(
+        b"[disk#0]\ntype = loop\nfile = /x\nvgname = v\n",
+        Path::new("s.conf"),
+        "s",
+        "n1",
+    )
+    .unwrap();
+    assert_eq!(
+        e.warnings[0].to_string(),
+        "s.conf:4: [disk#0] vgname: unknown keyword, ignored"
+    );
+    let e = parse_service(b"[loop#0]\nfile = /x\n", Path::new("s.conf"), "s", "n1").unwrap_err();
+    assert!(
+        e.to_string().contains("unknown resource type 'loop'"),
+        "{e}"
+    );
+}
