@@ -153,6 +153,9 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "orchestrate", Candidates(ORCHESTRATE), "Daemon orchestration: no, start or ha.").default("no"),
     kw(DEF, "sync_period", Windows, "Allowed windows for config pushes.").default("03:59-05:59"),
     kw(DEF, "app", Str, "Application code, informative."),
+    kw(DEF, "id", Str, "OpenSVC's object uuid, informative.").not_scopable(),
+    kw(DEF, "env", Str, "The service's environment (PRD, DEV...), informative.").aliases(&["service_type"]),
+    kw(DEF, "topology", Candidates(&["failover"]), "failover: one node at a time (flex services are not supported).").default("failover").not_scopable(),
     kw(DEF, "comment", Str, "Free text, informative."),
     kw(DEF, "start_timeout", Duration, "Default start timeout of every resource.").inherit(),
     kw(DEF, "stop_timeout", Duration, "Default stop timeout of every resource.").inherit(),
@@ -178,6 +181,7 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "start_timeout", Duration, "Start timeout of this resource.").inherit(),
     kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
     kw(ANY, "comment", Str, "Free text, informative."),
+    kw(ANY, "shared", Bool, "OpenSVC's provisioning: provision once for all nodes; informative here (svcmgr does not provision).").default("false"),
     // ip
     kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required().aliases(&["name"]),
     kw(IP, "ipdev", Str, "Interface carrying the address.").required().aliases(&["dev"]),
@@ -216,6 +220,13 @@ static TABLE: &[Keyword] = &[
     kw(CONTAINER, "tty", Bool, "The run command's --tty."),
     kw(CONTAINER, "privileged", Bool, "The run command's --privileged."),
     kw(CONTAINER, "user", Str, "The run command's --user."),
+];
+
+/// Old names still read, each with a one-line note: (written, read as).
+pub const DEPRECATED: &[(&str, &str)] = &[
+    ("service_type", "env"),
+    ("docker_data_dir", "container_data_dir"),
+    ("drpnode", "drpnodes"),
 ];
 
 /// Every keyword, in table order.

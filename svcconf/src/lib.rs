@@ -11,6 +11,7 @@
 mod error;
 mod ini;
 pub mod keywords;
+mod kinds;
 pub mod model;
 mod node;
 mod resolve;
@@ -20,7 +21,7 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, ConfigWarning};
+pub use error::{ConfigError, ConfigWarning, Unsupported};
 pub use model::*;
 pub use node::{generate_prkey, load_node, node_text_with_prkey, parse_node};
 pub use store::ContainerStore;

@@ -20,7 +20,19 @@ pub(crate) fn validate(
     let mut warnings = Vec::new();
     let mut secs = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
+    crate::kinds::check(file, raws)?;
     for raw in raws {
+        if crate::kinds::is_internal_sync(raw) {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: raw.line,
+                section: Some(raw.name.clone()),
+                keyword: None,
+                msg: "svcmgr's config sync is built in: this section's keywords are not used"
+                    .into(),
+            });
+            continue;
+        }
         if let Some(first) = seen.get(raw.name.as_str()) {
             return Err(ConfigError::DuplicateSection {
                 file: file.into(),
@@ -201,6 +213,15 @@ fn section<'a>(
             });
             continue;
         };
+        if let Some((_, new)) = keywords::DEPRECATED.iter().find(|(old, _)| *old == base) {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: e.line,
+                section: Some(name.into()),
+                keyword: Some(e.key.clone()),
+                msg: format!("deprecated name, read as {new}"),
+            });
+        }
         if scope != Scope::Plain && !k.scopable {
             return Err(ConfigError::NotScopable {
                 file: file.into(),

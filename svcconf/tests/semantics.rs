@@ -245,8 +245,15 @@ fn seed_busybox_config() {
         .iter()
         .map(|w| format!("{}:{}", w.line, w.keyword.as_deref().unwrap_or("")))
         .collect();
-    // The seed's private docker store is understood: only service_type is unknown.
-    assert_eq!(w, vec!["4:service_type"]);
+    // The seed's private docker store is understood; the 1.x names get a note.
+    assert_eq!(w, vec!["4:service_type", "6:docker_data_dir"]);
+    assert_eq!(
+        l.warnings[0].to_string(),
+        format!(
+            "{}:4: [DEFAULT] service_type: deprecated name, read as env",
+            path.display()
+        )
+    );
     let c = &l.config;
     let store = c.container_store().expect("docker_data_dir");
     assert_eq!(
