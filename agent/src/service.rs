@@ -109,7 +109,7 @@ impl Service {
             }
             .into());
         }
-        let mut loaded = svcconf::load_service(&path, name, &node.nodename)?;
+        let mut loaded = svcconf::load_service_at(&path, &site(root, name, &node))?;
         match member_name(&loaded.config.all_nodes(), &node.nodename) {
             Membership::Listed => {}
             Membership::ShortName(listed) => {
@@ -119,7 +119,7 @@ impl Service {
                 );
                 node.nodename = listed;
                 // Scoped keywords (kw@n1) follow the name the config knows this node by.
-                loaded = svcconf::load_service(&path, name, &node.nodename)?;
+                loaded = svcconf::load_service_at(&path, &site(root, name, &node))?;
             }
             Membership::Not(why) if for_action => {
                 return Err(NotANode {
@@ -192,6 +192,24 @@ impl Service {
 
     pub fn is_frozen(&self) -> bool {
         self.frozen_flag().exists()
+    }
+}
+
+/// What the config's references and `nodes = *` see: node.toml's cluster and this root.
+fn site(root: &Root, name: &str, node: &NodeConfig) -> svcconf::Site {
+    let mut cluster_nodes: Vec<String> = node.nodes.keys().cloned().collect();
+    if !cluster_nodes.contains(&node.nodename) {
+        cluster_nodes.push(node.nodename.clone());
+    }
+    cluster_nodes.sort();
+    svcconf::Site {
+        svcname: name.to_string(),
+        nodename: node.nodename.clone(),
+        namespace: None,
+        clustername: node.cluster.name.clone(),
+        cluster_nodes,
+        var: Some(root.var.clone()),
+        private_var: Some(root.svc_var(name)),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod fake;
 pub mod fs;
 pub mod ip;
+pub mod loopdisk;
 pub mod scsireserv;
 pub mod status;
 pub mod vg;
@@ -17,7 +18,7 @@ pub use ctx::{Ctx, Override, Overrides};
 pub use error::{Error, Result};
 pub use status::{ResStatus, Status};
 
-use svcconf::{Group, ResourceConfig, ServiceConfig};
+use svcconf::{Group, ResourceConfig, RidOrder, ServiceConfig};
 
 /// What every driver does. `start`/`stop` return whether they changed anything: `false`
 /// means the resource already was in the wanted state, so a rollback must not undo it.
@@ -36,6 +37,7 @@ pub enum Resource {
     Fs(fs::Fs),
     Container(container::Container),
     Vg(vg::Vg),
+    Loop(loopdisk::LoopDisk),
     /// Built by the service loader next to a vg with `scsireserv`, not by `new`.
     Pr(scsireserv::Pr),
     #[cfg(any(test, feature = "fakes"))]
@@ -53,6 +55,7 @@ impl Resource {
                 svc.container_store().as_ref(),
             )?),
             Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
+            Group::Loop => Resource::Loop(loopdisk::LoopDisk::new(rc)?),
         })
     }
 
@@ -62,6 +65,7 @@ impl Resource {
             Resource::Fs(r) => r,
             Resource::Container(r) => r,
             Resource::Vg(r) => r,
+            Resource::Loop(r) => r,
             Resource::Pr(r) => r,
             #[cfg(any(test, feature = "fakes"))]
             Resource::Fake(r) => r,
@@ -69,15 +73,19 @@ impl Resource {
     }
 
     /// Start order: group first, then what the driver says (fs: parents before children),
-    /// then the rid's number; a vg's reservation (`vg#1pr`) goes just before its vg.
-    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, u32, u8) {
+    /// then the rid (numbers, then names); a vg's reservation (`vg#1pr`) goes just before
+    /// its vg.
+    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, RidOrder, u8) {
         let within = match self {
             Resource::Fs(f) => f.mnt().to_string(),
             _ => String::new(),
         };
-        match self {
-            Resource::Pr(p) => (rc.group, within, p.vg_index(), 0),
-            _ => (rc.group, within, rc.index(), 1),
+        // A vg's reservation (`vg#1pr`, type scsireserv) goes just before its vg.
+        match rc.rid.strip_suffix("pr") {
+            Some(vg) if rc.rtype.as_deref() == Some("scsireserv") => {
+                (rc.group, within, RidOrder::of(vg), 0)
+            }
+            _ => (rc.group, within, rc.order(), 1),
         }
     }
 }

@@ -45,6 +45,16 @@ pub enum ConfigError {
         section: String,
         rtype: String,
     },
+    /// Every section of a kind svcmgr does not implement, in file order.
+    #[error(
+        "{}: unsupported resource kinds (svcmgr has no driver for them): {}",
+        file.display(),
+        sections.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    Unsupported {
+        file: PathBuf,
+        sections: Vec<Unsupported>,
+    },
     #[error("{}:{line}: [{section}] duplicate section (first at line {first})", file.display())]
     DuplicateSection {
         file: PathBuf,
@@ -155,7 +165,8 @@ impl ConfigError {
             | ReferenceCycle { file, .. }
             | ReferenceDepth { file, .. }
             | NodeSyntax { file, .. }
-            | NodeBadValue { file, .. } => file,
+            | NodeBadValue { file, .. }
+            | Unsupported { file, .. } => file,
         }
     }
 
@@ -179,6 +190,7 @@ impl ConfigError {
             | ReferenceDepth { line, .. }
             | NodeSyntax { line, .. }
             | NodeBadValue { line, .. } => Some(*line),
+            Unsupported { sections, .. } => sections.first().map(|s| s.line),
         }
     }
 
@@ -215,6 +227,21 @@ impl ConfigError {
             | NodeBadValue { keyword, .. } => Some(keyword),
             _ => None,
         }
+    }
+}
+
+/// A section of a kind svcmgr does not implement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub line: usize,
+    pub section: String,
+    /// `app`, `ip type = netns`...
+    pub kind: String,
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} [{}] {}", self.line, self.section, self.kind)
     }
 }
 

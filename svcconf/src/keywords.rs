@@ -12,6 +12,8 @@ pub enum Section {
     AnyResource,
     /// One resource family.
     Group(Group),
+    /// The `[env]` section: user keys only, read through `{env.key}`.
+    Env,
 }
 
 /// How a keyword's text is checked and typed.
@@ -36,6 +38,10 @@ pub enum Kind {
     AbsPath,
     /// Node names separated by spaces, each once.
     Nodes,
+    /// `VAR=value` words, split shell-like.
+    EnvList,
+    /// `<host path>:<container path>[:<options>]` words, split shell-like.
+    Mounts,
 }
 
 impl Kind {
@@ -54,6 +60,10 @@ impl Kind {
             Kind::Windows => "expected HH:MM-HH:MM windows separated by spaces".into(),
             Kind::AbsPath => "expected an absolute path".into(),
             Kind::Nodes => "expected node names separated by spaces, each named once".into(),
+            Kind::EnvList => "expected VAR=value words".into(),
+            Kind::Mounts => {
+                "expected <host path>:<container path>[:<options>] words with absolute paths".into()
+            }
         }
     }
 }
@@ -125,22 +135,27 @@ use Kind::*;
 use Section::{AnyResource as ANY, Default as DEF};
 const IP: Section = Section::Group(Group::Ip);
 const VG: Section = Section::Group(Group::Vg);
+const LOOP: Section = Section::Group(Group::Loop);
 const FS: Section = Section::Group(Group::Fs);
 const CONTAINER: Section = Section::Group(Group::Container);
 
 pub const ORCHESTRATE: &[&str] = &["no", "start", "ha"];
 pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
-pub const CONTAINER_TYPES: &[&str] = &["docker", "podman"];
+/// `oci`: podman or docker, whichever the node has (podman first), as OpenSVC's.
+pub const CONTAINER_TYPES: &[&str] = &["oci", "docker", "podman"];
 
 #[rustfmt::skip]
 static TABLE: &[Keyword] = &[
     // DEFAULT: the service.
     kw(DEF, "nodes", Nodes, "Failover candidate nodes, in preference order.").not_scopable(),
-    kw(DEF, "drpnodes", Nodes, "Disaster-recovery nodes; they get config pushes too.").not_scopable(),
+    kw(DEF, "drpnodes", Nodes, "Disaster-recovery nodes; they get config pushes too.").not_scopable().aliases(&["drpnode"]),
     kw(DEF, "autostart_node", Str, "Node where the daemon starts the service at boot."),
     kw(DEF, "orchestrate", Candidates(ORCHESTRATE), "Daemon orchestration: no, start or ha.").default("no"),
     kw(DEF, "sync_period", Windows, "Allowed windows for config pushes.").default("03:59-05:59"),
     kw(DEF, "app", Str, "Application code, informative."),
+    kw(DEF, "id", Str, "OpenSVC's object uuid, informative.").not_scopable(),
+    kw(DEF, "env", Str, "The service's environment (PRD, DEV...), informative.").aliases(&["service_type"]),
+    kw(DEF, "topology", Candidates(&["failover"]), "failover: one node at a time (flex services are not supported).").default("failover").not_scopable(),
     kw(DEF, "comment", Str, "Free text, informative."),
     kw(DEF, "start_timeout", Duration, "Default start timeout of every resource.").inherit(),
     kw(DEF, "stop_timeout", Duration, "Default stop timeout of every resource.").inherit(),
@@ -166,28 +181,52 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "start_timeout", Duration, "Start timeout of this resource.").inherit(),
     kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
     kw(ANY, "comment", Str, "Free text, informative."),
+    kw(ANY, "shared", Bool, "OpenSVC's provisioning: provision once for all nodes; informative here (svcmgr does not provision).").default("false"),
     // ip
-    kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required(),
-    kw(IP, "ipdev", Str, "Interface carrying the address.").required(),
+    kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required().aliases(&["name"]),
+    kw(IP, "ipdev", Str, "Interface carrying the address.").required().aliases(&["dev"]),
     kw(IP, "netmask", Netmask, "Prefix length or dotted netmask; default: the interface's."),
+    kw(IP, "check_carrier", Bool, "An interface without carrier makes the ip down and refuses its start; false for a bridge or switch port without link.").default("true"),
+    kw(IP, "alias", Bool, "Label the address <ipdev>:<n> (ip aliasing); false: no label.").default("true"),
+    kw(IP, "gateway", Host, "OpenSVC's zone provisioning gateway; not used by the host ip driver (as in OpenSVC)."),
     // vg ([disk#n] type = vg)
-    kw(VG, "type", Candidates(&["vg"]), "Disk type; required and 'vg' in [disk#n] sections.").not_scopable(),
+    kw(VG, "type", Candidates(&["vg", "lvm"]), "Disk type; required in [disk#n] sections: vg or lvm (OpenSVC's name), or loop.").not_scopable(),
     kw(VG, "vgname", Str, "LVM volume group name.").required().aliases(&["name"]),
     kw(VG, "scsireserv", Bool, "Hold SCSI-3 persistent reservations on the PVs.").default("false").inherit(),
     kw(VG, "no_preempt_abort", Bool, "Preempt reservations without the abort form.").default("false").inherit(),
     kw(VG, "prkey", Str, "Reservation key; default: the node's prkey.").inherit(),
     kw(VG, "pr_backend", Candidates(PR_BACKENDS), "Reservation tool.").inherit(),
+    // loop ([disk#n] type = loop)
+    kw(LOOP, "type", Candidates(&["loop"]), "Disk type: loop.").not_scopable(),
+    kw(LOOP, "file", AbsPath, "The image file the loop device is attached to.").required(),
+    kw(LOOP, "size", Str, "The image size OpenSVC's provision action creates; informative here (svcmgr does not provision)."),
     // fs
     kw(FS, "dev", Str, "Device to mount.").required(),
     kw(FS, "mnt", AbsPath, "Mount point.").required(),
-    kw(FS, "type", Str, "Filesystem type (ext4, xfs...).").required().not_scopable(),
+    kw(FS, "type", Str, "Filesystem type (ext4, xfs...); unset: detected with blkid at start."),
     kw(FS, "mnt_opt", Str, "Mount options.").aliases(&["mnt_opts"]),
     // container
-    kw(CONTAINER, "type", Candidates(CONTAINER_TYPES), "Container engine.").required().not_scopable(),
-    kw(CONTAINER, "run_image", Str, "Image to run.").required(),
+    kw(CONTAINER, "type", Candidates(CONTAINER_TYPES), "Container engine: docker, podman, or oci (podman if on PATH, else docker).").default("oci").not_scopable(),
+    kw(CONTAINER, "run_image", Str, "Image to run.").required().aliases(&["image"]),
     kw(CONTAINER, "run_args", Argv, "Extra arguments of the engine's run command."),
-    kw(CONTAINER, "run_command", Argv, "Command run in the container."),
-    kw(CONTAINER, "name", Str, "Container name; default: derived from the service and rid."),
+    kw(CONTAINER, "run_command", Argv, "Command run in the container; default: the image's.").aliases(&["command"]),
+    kw(CONTAINER, "name", Str, "Container name; default: <svcname>.container.<id of the rid>."),
+    kw(CONTAINER, "entrypoint", Str, "The run command's --entrypoint: the program the command's words are given to."),
+    kw(CONTAINER, "hostname", Host, "The run command's --hostname."),
+    kw(CONTAINER, "volume_mounts", Mounts, "Host directories mounted in the container: <host path>:<container path>[:<options>] words, each a --volume."),
+    kw(CONTAINER, "environment", EnvList, "VAR=value words, each a -e; the names are upper-cased (as OpenSVC)."),
+    kw(CONTAINER, "rm", Bool, "Remove the container after stopping it; start then runs a new one.").default("false"),
+    kw(CONTAINER, "interactive", Bool, "The run command's --interactive (keep stdin open)."),
+    kw(CONTAINER, "tty", Bool, "The run command's --tty."),
+    kw(CONTAINER, "privileged", Bool, "The run command's --privileged."),
+    kw(CONTAINER, "user", Str, "The run command's --user."),
+];
+
+/// Old names still read, each with a one-line note: (written, read as).
+pub const DEPRECATED: &[(&str, &str)] = &[
+    ("service_type", "env"),
+    ("docker_data_dir", "container_data_dir"),
+    ("drpnode", "drpnodes"),
 ];
 
 /// Every keyword, in table order.

@@ -11,6 +11,7 @@
 mod error;
 mod ini;
 pub mod keywords;
+mod kinds;
 pub mod model;
 mod node;
 mod resolve;
@@ -18,9 +19,9 @@ mod store;
 mod validate;
 mod values;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, ConfigWarning};
+pub use error::{ConfigError, ConfigWarning, Unsupported};
 pub use model::*;
 pub use node::{generate_prkey, load_node, node_text_with_prkey, parse_node};
 pub use store::ContainerStore;
@@ -33,14 +34,58 @@ pub struct Loaded {
     pub warnings: Vec<ConfigWarning>,
 }
 
+/// What a service config is loaded against: the service and the node it is seen from, and
+/// what its references (`{clustername}`, `{var}`...) and `nodes = *` expand to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Site {
+    pub svcname: String,
+    /// Scoped keywords (`kw@n1`) and `{nodename}` depend on it.
+    pub nodename: String,
+    /// `{namespace}`; None is OpenSVC's `root`, the only namespace svcmgr has.
+    pub namespace: Option<String>,
+    /// node.toml's `[cluster] name`; None is OpenSVC's `default`.
+    pub clustername: Option<String>,
+    /// The cluster's nodes (node.toml's `[nodes.X]` and this node): `{clusternodes}` and
+    /// `nodes = *`. Empty: this node alone.
+    pub cluster_nodes: Vec<String>,
+    /// `{var}`: the agent's state directory.
+    pub var: Option<PathBuf>,
+    /// `{private_var}`: the service's state directory.
+    pub private_var: Option<PathBuf>,
+}
+
+impl Site {
+    pub fn new(svcname: &str, nodename: &str) -> Site {
+        Site {
+            svcname: svcname.into(),
+            nodename: nodename.into(),
+            ..Site::default()
+        }
+    }
+
+    /// The cluster's nodes, this node alone when none is known.
+    pub fn clusternodes(&self, nodename: &str) -> Vec<String> {
+        if self.cluster_nodes.is_empty() {
+            vec![nodename.to_string()]
+        } else {
+            self.cluster_nodes.clone()
+        }
+    }
+}
+
 /// Read and load `path` as the config of service `svcname`, as seen from node `nodename`
 /// (scoped keywords and `{nodename}` depend on it).
 pub fn load_service(path: &Path, svcname: &str, nodename: &str) -> Result<Loaded, ConfigError> {
+    load_service_at(path, &Site::new(svcname, nodename))
+}
+
+/// Read and load `path` as seen from `site`.
+pub fn load_service_at(path: &Path, site: &Site) -> Result<Loaded, ConfigError> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         file: path.into(),
         source,
     })?;
-    parse_service(&bytes, path, svcname, nodename)
+    parse_service_at(&bytes, path, site)
 }
 
 /// Load a service config from its bytes; `path` is used in messages and kept in the model.
@@ -50,6 +95,11 @@ pub fn parse_service(
     svcname: &str,
     nodename: &str,
 ) -> Result<Loaded, ConfigError> {
+    parse_service_at(bytes, path, &Site::new(svcname, nodename))
+}
+
+/// Load a service config from its bytes as seen from `site`.
+pub fn parse_service_at(bytes: &[u8], path: &Path, site: &Site) -> Result<Loaded, ConfigError> {
     let (text, sections) = ini::tokenize(bytes, path)?;
-    validate::validate(path, svcname, nodename, text, &sections)
+    validate::validate(path, site, text, &sections)
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Group {
     Ip,
+    /// `[disk#N] type = loop`: before vgs, which may sit on it.
+    Loop,
     Vg,
     Fs,
     Container,
@@ -23,6 +25,7 @@ impl Group {
     pub fn name(self) -> &'static str {
         match self {
             Group::Ip => "ip",
+            Group::Loop => "loop",
             Group::Vg => "vg",
             Group::Fs => "fs",
             Group::Container => "container",
@@ -34,6 +37,7 @@ impl Group {
         match s {
             "ip" => Some(Group::Ip),
             "vg" | "disk" => Some(Group::Vg),
+            "loop" => Some(Group::Loop),
             "fs" => Some(Group::Fs),
             "container" => Some(Group::Container),
             _ => None,
@@ -181,12 +185,43 @@ impl ResourceConfig {
         }
     }
 
-    /// The number after `#` (`fs#2` -> 2), for ordering and naming.
+    /// The number after `#` (`fs#2` -> 2); 0 for a named rid (`container#web`): use `id`
+    /// for naming and `order` for ordering.
     pub fn index(&self) -> u32 {
-        self.rid
-            .split_once('#')
-            .and_then(|(_, n)| n.parse().ok())
-            .unwrap_or(0)
+        self.id().parse().unwrap_or(0)
+    }
+
+    /// The part after `#`, the resource's own identity in its group (`2`, `web`).
+    pub fn id(&self) -> &str {
+        rid_id(&self.rid)
+    }
+
+    /// The resource's place among its group's.
+    pub fn order(&self) -> RidOrder {
+        RidOrder::of(&self.rid)
+    }
+}
+
+/// The part after `#` of a rid (`fs#2` -> `2`, `container#web` -> `web`).
+pub fn rid_id(rid: &str) -> &str {
+    rid.split_once('#').map_or(rid, |(_, id)| id)
+}
+
+/// Order of rids within a group: numbered ones by number (`fs#2` before `fs#10`), then named
+/// ones by name (`container#db` before `container#web`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RidOrder {
+    Number(u64),
+    Name(String),
+}
+
+impl RidOrder {
+    pub fn of(rid: &str) -> RidOrder {
+        let id = rid_id(rid);
+        match id.parse() {
+            Ok(n) if id.bytes().all(|b| b.is_ascii_digit()) => RidOrder::Number(n),
+            _ => RidOrder::Name(id.to_string()),
+        }
     }
 }
 
@@ -301,5 +336,38 @@ impl NodeConfig {
             .unwrap_or_else(|| node.to_string());
         let port = p.and_then(|p| p.port).unwrap_or(self.ssh.port);
         (addr, port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rid_order_numbers_then_names() {
+        let mut v = vec![
+            "fs#web",
+            "fs#10",
+            "fs#2",
+            "fs#db",
+            "fs#0",
+            "fs#01x",
+            "fs#99999999999",
+        ];
+        v.sort_by_key(|r| RidOrder::of(r));
+        assert_eq!(
+            v,
+            [
+                "fs#0",
+                "fs#2",
+                "fs#10",
+                "fs#99999999999",
+                "fs#01x",
+                "fs#db",
+                "fs#web"
+            ]
+        );
+        assert_eq!(rid_id("container#web"), "web");
+        assert_eq!(RidOrder::of("ip#1"), RidOrder::Number(1));
     }
 }

@@ -8,6 +8,7 @@ use crate::ini::Entry;
 use crate::keywords::{self, Keyword, Section};
 use crate::model::{Group, Value};
 use crate::values;
+use crate::Site;
 
 /// Longest chain of references followed before giving up.
 pub(crate) const MAX_DEPTH: usize = 10;
@@ -18,6 +19,9 @@ pub(crate) enum Scope {
     Node(String),
     Nodes,
     Drpnodes,
+    /// Nodes of encapsulated services (OpenSVC's VMs and containers run as nodes): never
+    /// this agent, so such values are not used.
+    Encapnodes,
 }
 
 impl Scope {
@@ -26,6 +30,7 @@ impl Scope {
             None => (key, Scope::Plain),
             Some((base, "nodes")) => (base, Scope::Nodes),
             Some((base, "drpnodes")) => (base, Scope::Drpnodes),
+            Some((base, "encapnodes")) => (base, Scope::Encapnodes),
             Some((base, node)) => (base, Scope::Node(node.into())),
         }
     }
@@ -43,15 +48,21 @@ pub(crate) struct Ent<'a> {
 pub(crate) struct Sec<'a> {
     pub name: &'a str,
     pub line: usize,
-    /// None for DEFAULT.
+    /// None for DEFAULT and [env].
     pub group: Option<Group>,
+    /// The `[env]` section: free keys, used through `{env.key}` references.
+    pub env: bool,
     pub rtype: Option<String>,
     pub ents: Vec<Ent<'a>>,
 }
 
 impl Sec<'_> {
     pub(crate) fn section(&self) -> Section {
-        self.group.map_or(Section::Default, Section::Group)
+        match self.group {
+            Some(g) => Section::Group(g),
+            None if self.env => Section::Env,
+            None => Section::Default,
+        }
     }
 }
 
@@ -77,6 +88,7 @@ pub(crate) struct Resolved {
 
 pub(crate) struct Resolver<'a> {
     pub file: &'a Path,
+    pub site: &'a Site,
     pub svcname: &'a str,
     pub nodename: &'a str,
     pub nodes: Vec<String>,
@@ -174,6 +186,12 @@ impl<'a> Resolver<'a> {
         while let Some(i) = rest.find('{') {
             out.push_str(&rest[..i]);
             let at = &rest[i..];
+            if out.ends_with('$') {
+                // Shell syntax (`${HOME}` in a command line) is not a reference.
+                out.push('{');
+                rest = &at[1..];
+                continue;
+            }
             if at.starts_with("{{") {
                 // Template braces (`{{.Name}}`) are not references: copy through the closing "}}".
                 let end = at.find("}}").map_or(2, |e| e + 2);
@@ -210,18 +228,77 @@ impl<'a> Resolver<'a> {
             keyword: raw.key.into(),
             reference: name.into(),
         };
-        match name {
-            "svcname" => return Ok(self.svcname.into()),
-            "nodename" => return Ok(self.nodename.into()),
-            "rid" => return Ok(here.name.into()),
-            _ => {}
+        let parsed = RefName::parse(name).ok_or_else(err_unknown)?;
+        let text = match self.builtin(parsed.base, here.name) {
+            Some(v) => v,
+            None => self
+                .keyword_ref(parsed.base, raw, stack)?
+                .ok_or_else(err_unknown)?,
+        };
+        parsed.apply(&text).ok_or_else(err_unknown)
+    }
+
+    /// The references OpenSVC computes rather than reads (`{nodename}`, `{fqdn}`...).
+    fn builtin(&self, name: &str, section: &str) -> Option<String> {
+        let site = self.site;
+        let ns = site.namespace.as_deref().unwrap_or("root");
+        let cluster = site.clustername.as_deref().unwrap_or("default");
+        let short = |s: &str| s.split('.').next().unwrap_or(s).to_string();
+        let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        Some(match name {
+            "nodename" => self.nodename.into(),
+            "short_nodename" => short(self.nodename),
+            "svcname" | "name" => self.svcname.into(),
+            "short_svcname" | "short_name" => short(self.svcname),
+            // Services of the root namespace have their name as their path.
+            "svcpath" | "path" if ns == "root" => self.svcname.into(),
+            "svcpath" | "path" => format!("{ns}/svc/{}", self.svcname),
+            "namespace" => ns.into(),
+            "kind" => "svc".into(),
+            "rid" => section.into(),
+            "rindex" => section.rsplit('#').next().unwrap_or(section).into(),
+            "clustername" => cluster.into(),
+            "clusternodes" => site.clusternodes(self.nodename).join(" "),
+            "fqdn" => format!("{}.{ns}.svc.{cluster}", self.svcname),
+            "domain" => format!("{ns}.svc.{cluster}"),
+            "var" => return path(&site.var),
+            "private_var" => return path(&site.private_var),
+            _ => return None,
+        })
+    }
+
+    /// `{section.keyword}`, or `{keyword}`: the current section's, then DEFAULT's (as
+    /// OpenSVC). None when there is no such value.
+    fn keyword_ref(
+        &self,
+        name: &str,
+        raw: &Raw<'_>,
+        stack: &mut Vec<String>,
+    ) -> Result<Option<String>, ConfigError> {
+        let candidates: Vec<(usize, &str)> = match name.split_once('.') {
+            Some((sname, opt)) => match self.secs.iter().position(|s| s.name == sname) {
+                Some(t) => vec![(t, opt)],
+                None => vec![],
+            },
+            None if raw.sec != self.default => vec![(raw.sec, name), (self.default, name)],
+            None => vec![(self.default, name)],
+        };
+        for (target, opt) in candidates {
+            if let Some(text) = self.follow(target, opt, raw, stack)? {
+                return Ok(Some(text));
+            }
         }
-        let (sname, opt) = name.split_once('.').ok_or_else(err_unknown)?;
-        let target = self
-            .secs
-            .iter()
-            .position(|s| s.name == sname)
-            .ok_or_else(err_unknown)?;
+        Ok(None)
+    }
+
+    fn follow(
+        &self,
+        target: usize,
+        opt: &str,
+        raw: &Raw<'_>,
+        stack: &mut Vec<String>,
+    ) -> Result<Option<String>, ConfigError> {
+        let here = &self.secs[raw.sec];
         let tsec = &self.secs[target];
         let (canonical, next) = match keywords::lookup(tsec.section(), tsec.rtype.as_deref(), opt) {
             Some(kw) => (kw.name, self.raw(target, kw)),
@@ -236,7 +313,9 @@ impl<'a> Resolver<'a> {
                 (opt, raw)
             }
         };
-        let next = next.ok_or_else(err_unknown)?;
+        let Some(next) = next else {
+            return Ok(None);
+        };
         let key = self.ref_key(target, canonical);
         if stack.contains(&key) {
             stack.push(key);
@@ -260,7 +339,96 @@ impl<'a> Resolver<'a> {
         stack.push(key);
         let text = self.expand(&next, stack)?;
         stack.pop();
-        Ok(text.trim().into())
+        Ok(Some(text.trim().into()))
+    }
+}
+
+/// A reference's name split into OpenSVC's forms: `{upper:x}` (a modifier), `{#x}` (the
+/// number of words), `{x[1]}` (one word).
+struct RefName<'a> {
+    base: &'a str,
+    modifier: Option<&'a str>,
+    count: bool,
+    index: Option<usize>,
+}
+
+const MODIFIERS: &[&str] = &[
+    "upper",
+    "lower",
+    "capitalize",
+    "title",
+    "swapcase",
+    "uri_ip",
+];
+
+impl<'a> RefName<'a> {
+    fn parse(name: &'a str) -> Option<RefName<'a>> {
+        let (count, mut rest) = match name.strip_prefix('#') {
+            Some(r) => (true, r),
+            None => (false, name),
+        };
+        let mut modifier = None;
+        if let Some((m, r)) = rest.split_once(':') {
+            if !MODIFIERS.contains(&m) {
+                return None;
+            }
+            modifier = Some(m);
+            rest = r;
+        }
+        let mut index = None;
+        if let Some(open) = rest.find('[') {
+            let i = rest[open + 1..].strip_suffix(']')?;
+            index = Some(i.parse().ok()?);
+            rest = &rest[..open];
+        }
+        let ok = !rest.is_empty() && !rest.starts_with('.') && !rest.ends_with('.');
+        ok.then_some(RefName {
+            base: rest,
+            modifier,
+            count,
+            index,
+        })
+    }
+
+    /// The text after `#`, `[i]` and the modifier; None when the index is out of range.
+    fn apply(&self, text: &str) -> Option<String> {
+        let mut v = text.to_string();
+        if self.count {
+            v = text.split_whitespace().count().to_string();
+        } else if let Some(i) = self.index {
+            v = text.split_whitespace().nth(i)?.to_string();
+        }
+        Some(match self.modifier {
+            None => v,
+            Some("upper") => v.to_uppercase(),
+            Some("lower") => v.to_lowercase(),
+            Some("capitalize") => capitalize(&v),
+            Some("title") => v.split(' ').map(capitalize).collect::<Vec<_>>().join(" "),
+            Some("swapcase") => v
+                .chars()
+                .map(|c| {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect::<String>()
+                    } else {
+                        c.to_uppercase().collect()
+                    }
+                })
+                .collect(),
+            // uri_ip: brackets around an IPv6 address, as in a URL.
+            Some(_) if v.contains(':') => format!("[{v}]"),
+            Some(_) => v,
+        })
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f
+            .to_uppercase()
+            .chain(c.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
     }
 }
 
@@ -272,7 +440,7 @@ fn reference_at(at: &str) -> Option<&str> {
         && !body.ends_with('.')
         && body
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_#.@-".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "_#.@-[]:".contains(c));
     ok.then_some(body)
 }
 

@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn store_from_the_default_keywords() {
         let l = load(&format!(
-            "[DEFAULT]\nnodes = n1\ndocker_data_dir = /srv/web/data/docker\n\
+            "[DEFAULT]\nnodes = n1\ncontainer_data_dir = /srv/web/data/docker\n\
              docker_daemon_args = --ip 10.0.0.25 --label 'a b'\n{FS}"
         ))
         .unwrap();

@@ -9,19 +9,30 @@ use crate::keywords::{self, Keyword, Section};
 use crate::model::*;
 use crate::resolve::{Ent, Resolved, Resolver, Scope, Sec};
 use crate::values;
-use crate::Loaded;
+use crate::{Loaded, Site};
 
 pub(crate) fn validate(
     file: &Path,
-    svcname: &str,
-    nodename: &str,
+    site: &Site,
     text: String,
     raws: &[RawSection],
 ) -> Result<Loaded, ConfigError> {
     let mut warnings = Vec::new();
     let mut secs = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
+    crate::kinds::check(file, raws)?;
     for raw in raws {
+        if crate::kinds::is_internal_sync(raw) {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: raw.line,
+                section: Some(raw.name.clone()),
+                keyword: None,
+                msg: "svcmgr's config sync is built in: this section's keywords are not used"
+                    .into(),
+            });
+            continue;
+        }
         if let Some(first) = seen.get(raw.name.as_str()) {
             return Err(ConfigError::DuplicateSection {
                 file: file.into(),
@@ -33,13 +44,15 @@ pub(crate) fn validate(
         seen.insert(&raw.name, raw.line);
         secs.push(section(file, raw, &mut warnings)?);
     }
-    let default = match secs.iter().position(|s| s.group.is_none()) {
+    let (svcname, nodename) = (site.svcname.as_str(), site.nodename.as_str());
+    let default = match secs.iter().position(|s| s.section() == Section::Default) {
         Some(d) => d,
         None => {
             secs.push(Sec {
                 name: "DEFAULT",
                 line: 0,
                 group: None,
+                env: false,
                 rtype: None,
                 ents: Vec::new(),
             });
@@ -48,6 +61,7 @@ pub(crate) fn validate(
     };
     let mut r = Resolver {
         file,
+        site,
         svcname,
         nodename,
         nodes: Vec::new(),
@@ -56,7 +70,12 @@ pub(crate) fn validate(
         default,
     };
     // nodes and drpnodes decide scoping, so they are read first (they are not scopable).
+    // `nodes = *`: every node of the cluster, as in OpenSVC.
     r.nodes = match r.value(default, kw(Section::Default, "nodes"))? {
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) if v == ["*"] => site.clusternodes(nodename),
         Some(Resolved {
             value: Value::List(v),
             ..
@@ -131,7 +150,8 @@ fn section<'a>(
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Sec<'a>, ConfigError> {
     let name = raw.name.as_str();
-    let (group, rtype) = if name == "DEFAULT" {
+    let env = name == "env";
+    let (group, rtype) = if name == "DEFAULT" || env {
         (None, None)
     } else {
         let (prefix, rtype) = resource_kind(file, raw)?;
@@ -141,12 +161,42 @@ fn section<'a>(
         name,
         line: raw.line,
         group,
+        env,
         rtype,
         ents: Vec::new(),
     };
     let mut first: HashMap<(&str, Scope), usize> = HashMap::new();
     for e in &raw.entries {
+        warn_swallowed_keywords(file, &sec, e, warnings);
         let (base, scope) = Scope::parse(&e.key);
+        if scope == Scope::Encapnodes {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: e.line,
+                section: Some(name.into()),
+                keyword: Some(e.key.clone()),
+                msg: "ignored: svcmgr has no encapsulated nodes".into(),
+            });
+        }
+        if env {
+            // [env] keys are the user's own: no table, only references.
+            if let Some(f) = first.insert((base, scope.clone()), e.line) {
+                return Err(ConfigError::DuplicateKeyword {
+                    file: file.into(),
+                    line: e.line,
+                    section: name.into(),
+                    keyword: e.key.clone(),
+                    first: f,
+                });
+            }
+            sec.ents.push(Ent {
+                e,
+                base,
+                kw: None,
+                scope,
+            });
+            continue;
+        }
         let Some(k) = keywords::lookup(sec.section(), sec.rtype.as_deref(), base) else {
             warnings.push(ConfigWarning {
                 file: file.into(),
@@ -163,6 +213,15 @@ fn section<'a>(
             });
             continue;
         };
+        if let Some((_, new)) = keywords::DEPRECATED.iter().find(|(old, _)| *old == base) {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: e.line,
+                section: Some(name.into()),
+                keyword: Some(e.key.clone()),
+                msg: format!("deprecated name, read as {new}"),
+            });
+        }
         if scope != Scope::Plain && !k.scopable {
             return Err(ConfigError::NotScopable {
                 file: file.into(),
@@ -190,6 +249,35 @@ fn section<'a>(
     Ok(sec)
 }
 
+/// An indented `known_keyword = ...` line continues the value above (configparser's rule):
+/// say so, since the keyword is then not set. `FOO=bar` lines of `environment` stay silent.
+fn warn_swallowed_keywords(
+    file: &Path,
+    sec: &Sec<'_>,
+    e: &crate::ini::Entry,
+    warnings: &mut Vec<ConfigWarning>,
+) {
+    for (line, text) in &e.continued {
+        let Some(at) = text.find(['=', ':']) else {
+            continue;
+        };
+        let (base, _) = Scope::parse(text[..at].trim());
+        if keywords::lookup(sec.section(), sec.rtype.as_deref(), base).is_some() {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: *line,
+                section: Some(sec.name.into()),
+                keyword: Some(e.key.clone()),
+                msg: format!(
+                    "indented line '{text}' continues this value (from line {}); \
+                     remove its indentation to set {base}",
+                    e.line
+                ),
+            });
+        }
+    }
+}
+
 /// `<group>#<id>` -> the group and the `type` written in the section.
 fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>), ConfigError> {
     let name = raw.name.as_str();
@@ -205,7 +293,8 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
             section: name.into(),
         });
     };
-    let Some(group) = Group::from_name(prefix) else {
+    // A loop disk is `[disk#N] type = loop`, as in OpenSVC: `loop` is no section prefix.
+    let Some(mut group) = Group::from_name(prefix).filter(|g| *g != Group::Loop) else {
         return Err(ConfigError::UnknownResourceType {
             file: file.into(),
             line: raw.line,
@@ -225,6 +314,9 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
             section: name.into(),
             keyword: "type".into(),
         });
+    }
+    if prefix == "disk" && rtype.as_deref() == Some("loop") {
+        group = Group::Loop;
     }
     Ok((group, rtype))
 }

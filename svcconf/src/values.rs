@@ -24,12 +24,36 @@ pub(crate) fn convert(kind: Kind, raw: &str) -> Result<Value, ()> {
         Kind::Candidates(c) => c.contains(&s).then(|| Value::Str(s.into())).ok_or(()),
         Kind::Windows => parse_windows(s).map(|_| Value::Str(s.into())).ok_or(()),
         Kind::AbsPath => s.starts_with('/').then(|| Value::Str(s.into())).ok_or(()),
+        Kind::EnvList => shlex::split(s)
+            .filter(|v| v.iter().all(|w| is_env_assignment(w)))
+            .map(Value::Argv)
+            .ok_or(()),
+        Kind::Mounts => shlex::split(s)
+            .filter(|v| v.iter().all(|w| is_mount(w)))
+            .map(Value::Argv)
+            .ok_or(()),
         Kind::Nodes => {
             let v: Vec<String> = s.split_whitespace().map(String::from).collect();
             let unique = v.iter().enumerate().all(|(i, n)| !v[..i].contains(n));
             unique.then_some(Value::List(v)).ok_or(())
         }
     }
+}
+
+/// `NAME=value`, NAME a shell variable name.
+fn is_env_assignment(w: &str) -> bool {
+    w.split_once('=').is_some_and(|(n, _)| {
+        n.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+            && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+/// `/host:/container` or `/host:/container:ro,z`.
+fn is_mount(w: &str) -> bool {
+    let mut parts = w.splitn(3, ':');
+    let (src, dst) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let opts_ok = parts.next().is_none_or(|o| !o.is_empty());
+    src.starts_with('/') && dst.starts_with('/') && opts_ok
 }
 
 fn non_empty(s: &str) -> Result<&str, ()> {
@@ -266,5 +290,23 @@ mod tests {
             Ok(Value::Str("b".into()))
         );
         assert_eq!(convert(Kind::Candidates(&["a", "b"]), "c"), Err(()));
+        assert_eq!(
+            convert(Kind::EnvList, "A=1 'B=x y'\nC_2= "),
+            Ok(Value::Argv(vec![
+                "A=1".into(),
+                "B=x y".into(),
+                "C_2=".into()
+            ]))
+        );
+        for bad in ["A", "=1", "1A=2", "A-B=1", "'A=1"] {
+            assert_eq!(convert(Kind::EnvList, bad), Err(()), "{bad}");
+        }
+        assert_eq!(
+            convert(Kind::Mounts, "/a:/a\n/b:/c:ro,z"),
+            Ok(Value::Argv(vec!["/a:/a".into(), "/b:/c:ro,z".into()]))
+        );
+        for bad in ["/a", "a:/a", "/a:b", "/a:/b:", "vol:/data"] {
+            assert_eq!(convert(Kind::Mounts, bad), Err(()), "{bad}");
+        }
     }
 }

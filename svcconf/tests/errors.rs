@@ -19,18 +19,18 @@ const IP_OK: &str = "[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
 
 #[test]
 fn unknown_resource_type() {
-    let e = err("[DEFAULT]\nnodes = n1\n\n[app#1]\nscript = x\n");
+    let e = err("[DEFAULT]\nnodes = n1\n\n[foo#1]\nscript = x\n");
     assert_eq!(
         e.to_string(),
-        "/etc/svcmgr/s.conf:4: [app#1] unknown resource type 'app' (expected one of: ip, vg, disk, fs, container)"
+        "/etc/svcmgr/s.conf:4: [foo#1] unknown resource type 'foo' (expected one of: ip, vg, disk, fs, container)"
     );
     assert_eq!(
         (e.line(), e.section(), e.keyword()),
-        (Some(4), Some("app#1"), None)
+        (Some(4), Some("foo#1"), None)
     );
     assert_eq!(e.file(), Path::new("/etc/svcmgr/s.conf"));
-    // Internal sections are not user sections.
-    assert!(msg("[sync#i0]\n").contains("unknown resource type 'sync'"));
+    // Unsupported kinds are reported before unknown ones.
+    assert!(msg("[sync#i1]\n[ipp#1]\n").contains("unsupported resource kinds"));
 }
 
 #[test]
@@ -83,8 +83,8 @@ fn missing_required_keyword_names_the_section_line() {
     );
     assert_eq!(e.keyword(), Some("ipdev"));
     assert_eq!(
-        msg("[fs#1]\ndev = /dev/a\nmnt = /a\n"),
-        "/etc/svcmgr/s.conf:1: [fs#1] type: missing required keyword"
+        msg("[fs#1]\ndev = /dev/a\n"),
+        "/etc/svcmgr/s.conf:1: [fs#1] mnt: missing required keyword"
     );
     assert_eq!(
         msg("[container#1]\ntype = podman\n"),
@@ -157,12 +157,12 @@ fn bad_values_per_kind() {
         "/etc/svcmgr/s.conf:2: [DEFAULT] orchestrate: bad value 'always': expected one of no, start, ha"
     );
     assert_eq!(
-        msg("[container#1]\ntype = lxc\nrun_image = x\n"),
-        "/etc/svcmgr/s.conf:2: [container#1] type: bad value 'lxc': expected one of docker, podman"
+        msg("[container#1]\ntype = lcx\nrun_image = x\n"),
+        "/etc/svcmgr/s.conf:2: [container#1] type: bad value 'lcx': expected one of oci, docker, podman"
     );
     assert_eq!(
-        msg("[disk#1]\ntype = zpool\nvgname = v\n"),
-        "/etc/svcmgr/s.conf:2: [disk#1] type: bad value 'zpool': expected one of vg"
+        msg("[disk#1]\ntype = zpoool\nvgname = v\n"),
+        "/etc/svcmgr/s.conf:2: [disk#1] type: bad value 'zpoool': expected one of vg, lvm"
     );
     assert_eq!(
         msg("[fs#1]\ndev = \nmnt = /a\ntype = ext4\n"),
@@ -330,8 +330,8 @@ fn not_scopable() {
         "/etc/svcmgr/s.conf:2: [DEFAULT] drpnodes: keyword is not scopable"
     );
     assert_eq!(
-        msg("[fs#1]\ntype@n1 = ext4\n"),
-        "/etc/svcmgr/s.conf:2: [fs#1] type: keyword is not scopable"
+        msg("[container#1]\ntype@n1 = docker\n"),
+        "/etc/svcmgr/s.conf:2: [container#1] type: keyword is not scopable"
     );
 }
 
@@ -371,4 +371,91 @@ fn a_relative_mount_point_is_an_error() {
         msg("[DEFAULT]\nnodes = n1\n[fs#1]\ndev = /dev/sdb\nmnt = srv/web\ntype = ext4\n"),
         "/etc/svcmgr/s.conf:5: [fs#1] mnt: bad value 'srv/web': expected an absolute path"
     );
+}
+
+#[test]
+fn indented_keyword_line_is_a_continuation_and_warned() {
+    let t = "[ip#1]\nipdev = eth0\nnetmask = 24\n  ipname@n1 = 10.0.0.1\nipname = 10.0.0.2\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1");
+    // netmask swallowed the line: its value is no longer a netmask.
+    assert_eq!(
+        l.unwrap_err().to_string(),
+        "s.conf:3: [ip#1] netmask: bad value '24\nipname@n1 = 10.0.0.1': expected a prefix length 0-32 or a dotted netmask"
+    );
+    let t = "[container#1]\ntype = docker\nrun_image = i\nrun_args = -a\n    name = x\n  -b\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w,
+        ["s.conf:5: [container#1] run_args: indented line 'name = x' continues this value (from line 4); remove its indentation to set name"]
+    );
+    // Words of an environment list that look like assignments are not keywords.
+    let t = "[container#1]\ntype = docker\nrun_image = i\nrun_args = -e\n  A=1\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    assert_eq!(l.warnings, vec![]);
+}
+
+#[test]
+fn env_references_errors() {
+    assert_eq!(
+        msg("[env]\na = 1\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{env.b}\n"),
+        "/etc/svcmgr/s.conf:6: [fs#1] mnt: unknown reference {env.b}"
+    );
+    assert_eq!(
+        msg("[env]\na = {env.b}\nb = x{env.a}\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{env.a}\n"),
+        "/etc/svcmgr/s.conf:3: [env] b: reference cycle: fs#1.mnt -> env.a -> env.b -> env.a"
+    );
+    assert_eq!(
+        msg("[env]\na = 1\na = 2\n"),
+        "/etc/svcmgr/s.conf:3: [env] a: duplicate keyword (first at line 2)"
+    );
+    // An index past the end, an unknown modifier: unknown references.
+    assert_eq!(
+        msg("[DEFAULT]\nnodes = n1\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{nodes[3]}\n"),
+        "/etc/svcmgr/s.conf:6: [fs#1] mnt: unknown reference {nodes[3]}"
+    );
+    assert_eq!(
+        msg("[fs#1]\ndev = /d\ntype = ext4\nmnt = /{shout:svcname}\n"),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {shout:svcname}"
+    );
+}
+
+/// OpenSVC kinds svcmgr has no driver for: all listed at once, with their lines.
+#[test]
+fn unsupported_kinds_are_listed_together() {
+    let t = "[DEFAULT]\nnodes = n1\n[app#1]\nstart = x\n[volume#data]\nsize = 1g\n\
+             [ip#1]\ntype = cni\n[disk#1]\ntype = drbd\n[fs#1]\ntype = flag\n\
+             [container#1]\ntype = lxc\n[subset#container:db]\nparallel = true\n\
+             [fs#2]\ndev = /d\nmnt = /m\n";
+    let e = err(t);
+    assert_eq!(
+        e.to_string(),
+        "/etc/svcmgr/s.conf: unsupported resource kinds (svcmgr has no driver for them): \
+         line 3 [app#1] app, line 5 [volume#data] volume, line 7 [ip#1] ip type = cni, \
+         line 9 [disk#1] disk type = drbd, line 11 [fs#1] fs type = flag, \
+         line 13 [container#1] container type = lxc, line 15 [subset#container:db] subset"
+    );
+    assert_eq!(e.line(), Some(3));
+    match e {
+        ConfigError::Unsupported { sections, .. } => assert_eq!(sections.len(), 7),
+        other => panic!("{other}"),
+    }
+    // A typo in a type is a bad value, not a missing driver.
+    assert_eq!(
+        msg("[container#1]\ntype = dockr\nimage = i\n"),
+        "/etc/svcmgr/s.conf:2: [container#1] type: bad value 'dockr': expected one of oci, docker, podman"
+    );
+}
+
+/// `[sync#i0]` is svcmgr's own sync: OpenSVC configs carry it (`disable = true`).
+#[test]
+fn internal_sync_section_is_noted() {
+    let t = "[DEFAULT]\nnodes = n1\n[sync#i0]\ndisable = true\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    let l = parse_service(t.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    let w: Vec<String> = l.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w,
+        ["s.conf:3: [sync#i0] svcmgr's config sync is built in: this section's keywords are not used"]
+    );
+    assert_eq!(l.config.resources.len(), 1);
 }

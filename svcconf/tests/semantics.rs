@@ -245,8 +245,15 @@ fn seed_busybox_config() {
         .iter()
         .map(|w| format!("{}:{}", w.line, w.keyword.as_deref().unwrap_or("")))
         .collect();
-    // The seed's private docker store is understood: only service_type is unknown.
-    assert_eq!(w, vec!["4:service_type"]);
+    // The seed's private docker store is understood; the 1.x names get a note.
+    assert_eq!(w, vec!["4:service_type", "6:docker_data_dir"]);
+    assert_eq!(
+        l.warnings[0].to_string(),
+        format!(
+            "{}:4: [DEFAULT] service_type: deprecated name, read as env",
+            path.display()
+        )
+    );
     let c = &l.config;
     let store = c.container_store().expect("docker_data_dir");
     assert_eq!(
@@ -282,4 +289,153 @@ fn seed_busybox_config() {
 fn parse_duration_is_exported() {
     assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
     assert_eq!(parse_duration("soon"), None);
+}
+
+/// Indented continuation lines are part of the value above, for every keyword kind that
+/// takes a list or a command line.
+#[test]
+fn multi_line_values() {
+    let t = "[DEFAULT]\nnodes = n1\n    n2\n\
+             [container#1]\ntype = docker\nrun_image = img\n\
+             run_args = --net=host\n    -v /data:/data\n\n    # the logs\n    -v /log:/log\n\
+             run_command = /bin/sh -c\n    'while true; do date; sleep 1; done'\n\
+             tags = a\n  b\n\
+             pre_start = /bin/echo\n  one\n  two\n";
+    let l = load(t, "n1");
+    assert_eq!(l.warnings, vec![]);
+    assert_eq!(l.config.nodes, ["n1", "n2"]);
+    let c = res(&l, "container#1");
+    assert_eq!(
+        c.list("run_args"),
+        ["--net=host", "-v", "/data:/data", "-v", "/log:/log"]
+    );
+    assert_eq!(c.settings["run_args"].line, 7);
+    assert_eq!(
+        c.list("run_command"),
+        ["/bin/sh", "-c", "while true; do date; sleep 1; done"]
+    );
+    assert_eq!(c.common.tags, ["a", "b"]);
+    assert_eq!(
+        c.common.triggers.pre_start.as_ref().unwrap().argv,
+        ["/bin/echo", "one", "two"]
+    );
+}
+
+fn site(node: &str) -> Site {
+    Site {
+        svcname: "web".into(),
+        nodename: node.into(),
+        namespace: None,
+        clustername: Some("prod".into()),
+        cluster_nodes: vec!["n1.example.com".into(), "n2".into(), "n3".into()],
+        var: Some("/var/lib/svcmgr".into()),
+        private_var: Some("/var/lib/svcmgr/services/web".into()),
+    }
+}
+
+fn load_at(text: &str, node: &str) -> Loaded {
+    parse_service_at(text.as_bytes(), Path::new("web.conf"), &site(node))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// OpenSVC's computed references and the `[env]` section, each to its expected text.
+#[test]
+fn references_builtins_and_env() {
+    let t = "[DEFAULT]\nnodes = {clusternodes}\n\
+             [env]\nfqdn = web.acme.com\nnic = eth0\nnic@n2 = eth1\nnic@encapnodes = eth9\nport = 80\n\
+             [ip#1]\nipname = {env.fqdn}\nipdev = {env.nic}\ncomment = {rid} {rindex} {ipname} {ipdev}\n\
+             [fs#data]\ndev = /dev/{namespace}/{name}\nmnt = {var}/{svcname}/{rindex}\ntype = ext4\n\
+             comment = {nodename} {short_nodename} {clustername} {fqdn} {domain} {kind} {path}\n\
+             [container#1]\ntype = docker\nrun_image = img\n\
+             run_command = /bin/sh -c 'echo ${HOME} {upper:env.nic} {#clusternodes} {clusternodes[1]}'\n\
+             comment = {private_var} {title:short_svcname}\n";
+    let l = load_at(t, "n1.example.com");
+    assert_eq!(l.config.nodes, ["n1.example.com", "n2", "n3"]);
+    let ip = res(&l, "ip#1");
+    assert_eq!(ip.str("ipname"), Some("web.acme.com"));
+    assert_eq!(ip.str("ipdev"), Some("eth0"));
+    assert_eq!(ip.str("comment"), Some("ip#1 1 web.acme.com eth0"));
+    let fs = res(&l, "fs#data");
+    assert_eq!(fs.str("dev"), Some("/dev/root/web"));
+    assert_eq!(fs.str("mnt"), Some("/var/lib/svcmgr/web/data"));
+    assert_eq!(
+        fs.str("comment"),
+        Some("n1.example.com n1 prod web.root.svc.prod root.svc.prod svc web")
+    );
+    let c = res(&l, "container#1");
+    assert_eq!(
+        c.list("run_command"),
+        ["/bin/sh", "-c", "echo ${HOME} ETH0 3 n2"]
+    );
+    assert_eq!(c.str("comment"), Some("/var/lib/svcmgr/services/web Web"));
+    // Scoped [env] keys follow the node; @encapnodes is never this node, and says so.
+    assert_eq!(res(&load_at(t, "n2"), "ip#1").str("ipdev"), Some("eth1"));
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        ["web.conf:7: [env] nic@encapnodes: ignored: svcmgr has no encapsulated nodes"]
+    );
+}
+
+#[test]
+fn nodes_star_is_the_cluster() {
+    let t = "[DEFAULT]\nnodes = *\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    assert_eq!(
+        load_at(t, "n2").config.nodes,
+        ["n1.example.com", "n2", "n3"]
+    );
+    // Without a known cluster: this node.
+    assert_eq!(load(t, "n7").config.nodes, ["n7"]);
+    let t = "[DEFAULT]\nnodes = {clusternodes}\ndrpnodes = n9\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    assert_eq!(load(t, "n7").config.nodes, ["n7"]);
+}
+
+#[test]
+fn implicit_reference_section_is_own_then_default() {
+    let t = "[DEFAULT]\napp = shop\nmnt_root = /srv\n\
+             [fs#1]\ndev = /dev/x\ntype = ext4\nmnt = {mnt_root}/{app}\ncomment = {dev} {mnt}\n";
+    let l = load(t, "n1");
+    assert_eq!(res(&l, "fs#1").str("mnt"), Some("/srv/shop"));
+    assert_eq!(res(&l, "fs#1").str("comment"), Some("/dev/x /srv/shop"));
+}
+
+/// OpenSVC's disk types and a type-less fs: `lvm` is a vg, `loop` its own kind, and the fs
+/// type may be left to blkid or scoped.
+#[test]
+fn disk_types_and_fs_type() {
+    let t = "[DEFAULT]\nnodes = n1\ndrpnodes = n3\n\
+             [disk#0]\ntype = loop\nfile = /srv/{svcname}.img\nsize = 1g\n\
+             [disk#1]\ntype = lvm\nname = vg{svcname}\n\
+             [fs#1]\ndev = /dev/vgsvc1/lv\nmnt = /srv/a\n\
+             [fs#2]\ndev = /dev/vgsvc1/lv2\nmnt = /srv/b\ntype = ext4\ntype@drpnodes = xfs\n";
+    let l = load(t, "n1");
+    assert_eq!(l.warnings, vec![]);
+    let d0 = res(&l, "disk#0");
+    assert_eq!(
+        (d0.group, d0.str("file")),
+        (Group::Loop, Some("/srv/svc1.img"))
+    );
+    let d1 = res(&l, "disk#1");
+    assert_eq!((d1.group, d1.str("vgname")), (Group::Vg, Some("vgsvc1")));
+    assert_eq!(d1.rtype.as_deref(), Some("lvm"));
+    assert_eq!(res(&l, "fs#1").rtype, None);
+    assert_eq!(res(&l, "fs#2").rtype.as_deref(), Some("ext4"));
+    assert_eq!(res(&load(t, "n3"), "fs#2").rtype.as_deref(), Some("xfs"));
+    // A loop disk has no vg keywords, and `loop` is no section prefix.
+    let e = parse_service(
+        b"[disk#0]\ntype = loop\nfile = /x\nvgname = v\n",
+        Path::new("s.conf"),
+        "s",
+        "n1",
+    )
+    .unwrap();
+    assert_eq!(
+        e.warnings[0].to_string(),
+        "s.conf:4: [disk#0] vgname: unknown keyword, ignored"
+    );
+    let e = parse_service(b"[loop#0]\nfile = /x\n", Path::new("s.conf"), "s", "n1").unwrap_err();
+    assert!(
+        e.to_string().contains("unknown resource type 'loop'"),
+        "{e}"
+    );
 }

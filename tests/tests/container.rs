@@ -676,3 +676,75 @@ fn full_service_orders_start_and_stop_and_rolls_back() {
     n1.svcmgr(&["-s", "web", "stop"]).assert_ok("final stop");
     assert!(!n1.is_mounted(&f.mnt));
 }
+
+/// Regression: a continuation line of `run_args` was dropped while `validate config` said
+/// "valid", so the container ran without its volume. Also OpenSVC 2.x names (`image`,
+/// `command`, `volume_mounts`, `environment`) and named rids, each its own container.
+#[test]
+fn container_multi_line_values_and_2x_keywords() {
+    if !lab::require_root("container_multi_line_values_and_2x_keywords") {
+        return;
+    }
+    let (lab, image) = podman_lab();
+    let n1 = lab.node("n1");
+    let data = lab.dir().join("data");
+    let logs = lab.dir().join("logs");
+    for d in [&data, &logs] {
+        std::fs::create_dir_all(d).expect("host dir");
+    }
+    std::fs::write(data.join("hello"), "from the host\n").expect("host file");
+    let conf = format!(
+        "[DEFAULT]\nnodes = n1\n\n\
+         [container#web]\ntype = podman\nrun_image = {image}\n\
+         run_args = --network none\n    -v {data}:/data\n    # the logs too\n    -v {logs}:/logs\n\
+         run_command = /bin/sh -c\n    \"trap 'exit 0' TERM; while true; do sleep 1; done\"\n\
+         stop_timeout = 8s\n\n\
+         [container#db]\ntype = podman\nimage = {image}\nrun_args = --network none\n\
+         command = /bin/sh -c \"trap 'exit 0' TERM; echo $DB_MODE > /data/mode; while true; do sleep 1; done\"\n\
+         volume_mounts = {data}:/data\nenvironment = db_mode=primary\n    other=1\n\
+         stop_timeout = 8s\n",
+        data = data.display(),
+        logs = logs.display(),
+    );
+    n1.write_conf("web", &conf);
+    let v = n1.svcmgr(&["-s", "web", "validate", "config"]);
+    v.assert_ok("validate config");
+    assert!(
+        !v.all_output().contains("warning"),
+        "no keyword lost: {}",
+        v.all_output()
+    );
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    for name in ["web.container.web", "web.container.db"] {
+        assert!(podman_running(n1, name), "{name} runs");
+    }
+    let cat = n1.sh(&["podman", "exec", "web.container.web", "cat", "/data/hello"]);
+    cat.assert_ok("the volume of the continuation line is mounted");
+    assert_eq!(cat.stdout_str(), "from the host\n");
+    n1.sh(&["podman", "exec", "web.container.web", "ls", "/logs"])
+        .assert_ok("the line after a comment is kept too");
+    let env = n1.sh(&[
+        "podman",
+        "exec",
+        "web.container.db",
+        "/bin/sh",
+        "-c",
+        "echo $DB_MODE",
+    ]);
+    env.assert_ok("environment");
+    assert_eq!(env.stdout_str().trim(), "primary");
+    // `command` really ran: it wrote the file through the volume_mounts volume.
+    let mut mode = String::new();
+    for _ in 0..100 {
+        mode = std::fs::read_to_string(data.join("mode")).unwrap_or_default();
+        if !mode.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(mode.trim(), "primary");
+    n1.svcmgr(&["-s", "web", "stop"]).assert_ok("stop");
+    for name in ["web.container.web", "web.container.db"] {
+        assert!(!podman_running(n1, name), "{name} stopped");
+    }
+}

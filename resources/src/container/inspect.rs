@@ -12,12 +12,22 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    /// From the `type` keyword.
+    /// From an engine's name.
     pub fn from_type(t: &str) -> Option<Runtime> {
         match t {
             "podman" => Some(Runtime::Podman),
             "docker" => Some(Runtime::Docker),
             _ => None,
+        }
+    }
+
+    /// From the `type` keyword: `oci` is podman when `path` (a PATH value) has it, else
+    /// docker when it has that, else podman (whose absence status then reports).
+    pub fn from_keyword(t: &str, path: Option<&std::ffi::OsStr>) -> Option<Runtime> {
+        match t {
+            "oci" if on_path("podman", path) || !on_path("docker", path) => Some(Runtime::Podman),
+            "oci" => Some(Runtime::Docker),
+            _ => Runtime::from_type(t),
         }
     }
 
@@ -230,6 +240,61 @@ pub fn inspect_args(rt: Runtime, name: &str) -> Vec<String> {
     }
 }
 
+/// Whether `path` (a PATH value) has an executable `bin`.
+fn on_path(bin: &str, path: Option<&std::ffi::OsStr>) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.is_some_and(|p| {
+        std::env::split_paths(p).any(|d| {
+            std::fs::metadata(d.join(bin))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// The 2.x container keywords that become run options.
+#[derive(Debug, Default)]
+pub struct RunOptions<'a> {
+    pub hostname: Option<&'a str>,
+    pub entrypoint: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub privileged: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub volumes: &'a [String],
+    /// `VAR=value` words; VAR is upper-cased, as OpenSVC does.
+    pub environment: &'a [String],
+}
+
+/// The run options for `o`, after `run_args` on the command line (the engines take the last
+/// of a repeated single-value option).
+pub fn run_options(o: &RunOptions<'_>) -> Vec<String> {
+    let mut v = Vec::new();
+    for (flag, val) in [
+        ("--hostname", o.hostname),
+        ("--entrypoint", o.entrypoint),
+        ("--user", o.user),
+    ] {
+        if let Some(val) = val {
+            v.extend([flag.to_string(), val.to_string()]);
+        }
+    }
+    for (flag, on) in [
+        ("--privileged", o.privileged),
+        ("--interactive", o.interactive),
+        ("--tty", o.tty),
+    ] {
+        if on {
+            v.push(flag.to_string());
+        }
+    }
+    v.extend(o.volumes.iter().map(|m| format!("--volume={m}")));
+    for e in o.environment {
+        let (var, val) = e.split_once('=').unwrap_or((e, ""));
+        v.extend(["-e".to_string(), format!("{}={val}", var.to_uppercase())]);
+    }
+    v
+}
+
 /// `run -d --name NAME RUN_ARGS IMAGE RUN_COMMAND`.
 pub fn run_args(
     rt: Runtime,
@@ -259,6 +324,69 @@ pub fn kill_args(rt: Runtime, name: &str) -> Vec<String> {
 
 pub fn rm_args(rt: Runtime, name: &str) -> Vec<String> {
     argv(rt, &["rm", "-f", name])
+}
+
+#[cfg(test)]
+mod run_option_tests {
+    use super::*;
+
+    #[test]
+    fn options_of_the_2x_keywords() {
+        let vols = vec!["/a:/a".to_string(), "/b:/c:ro".to_string()];
+        let env = vec!["foo=1".to_string(), "Bar_2=x y".to_string()];
+        let o = RunOptions {
+            hostname: Some("web"),
+            entrypoint: Some("/bin/sh"),
+            user: Some("1000"),
+            privileged: true,
+            interactive: true,
+            tty: false,
+            volumes: &vols,
+            environment: &env,
+        };
+        assert_eq!(
+            run_options(&o),
+            [
+                "--hostname",
+                "web",
+                "--entrypoint",
+                "/bin/sh",
+                "--user",
+                "1000",
+                "--privileged",
+                "--interactive",
+                "--volume=/a:/a",
+                "--volume=/b:/c:ro",
+                "-e",
+                "FOO=1",
+                "-e",
+                "BAR_2=x y",
+            ]
+        );
+        assert!(run_options(&RunOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn oci_is_podman_first_then_docker() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-oci-{}", std::process::id()));
+        let (p, d) = (dir.join("p"), dir.join("d"));
+        for (sub, bin) in [(&p, "podman"), (&d, "docker")] {
+            std::fs::create_dir_all(sub).unwrap();
+            let f = sub.join(bin);
+            std::fs::write(&f, "#!/bin/sh\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = |dirs: &[&std::path::PathBuf]| std::env::join_paths(dirs).unwrap();
+        let rt = |dirs: &[&std::path::PathBuf]| Runtime::from_keyword("oci", Some(&path(dirs)));
+        assert_eq!(rt(&[&d, &p]), Some(Runtime::Podman));
+        assert_eq!(rt(&[&d]), Some(Runtime::Docker));
+        // Neither: podman, whose absence status then reports.
+        assert_eq!(rt(&[&dir]), Some(Runtime::Podman));
+        assert_eq!(Runtime::from_keyword("docker", None), Some(Runtime::Docker));
+        assert_eq!(Runtime::from_keyword("lxc", None), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 #[cfg(test)]

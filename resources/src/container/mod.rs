@@ -43,10 +43,15 @@ pub struct Container {
     store: Store,
     image: String,
     run_args: Vec<String>,
+    /// What the 2.x keywords add to the run command (`--volume`, `-e`, `--hostname`...).
+    run_options: Vec<String>,
     run_command: Vec<String>,
-    /// The `name` keyword; unset: `<svcname>.container.<N>`.
+    /// `rm`: remove the container after stopping it.
+    rm: bool,
+    /// The `name` keyword; unset: `<svcname>.container.<id>` (OpenSVC's name: the id is
+    /// the rid's part after `#`, `1` or `web`).
     name: Option<String>,
-    index: u32,
+    id: String,
     start_timeout: Duration,
     grace: u64,
     /// `<shortid>@<image>` as last seen by `status`, for the label.
@@ -56,13 +61,14 @@ pub struct Container {
 impl Container {
     /// `store`: the service's `container_data_dir` and daemon keywords, when set.
     pub fn new(rc: &ResourceConfig, store: Option<&ContainerStore>) -> Result<Container> {
-        let rtype = rc.rtype.as_deref().unwrap_or("");
-        let runtime = Runtime::from_type(rtype).ok_or_else(|| {
-            Error::Failed(format!(
-                "{}: container type '{rtype}' is not supported (expected podman or docker)",
+        let rtype = rc.rtype.as_deref().unwrap_or("oci");
+        let runtime = Runtime::from_keyword(rtype, std::env::var_os("PATH").as_deref())
+            .ok_or_else(|| {
+                Error::Failed(format!(
+                "{}: container type '{rtype}' is not supported (expected oci, podman or docker)",
                 rc.rid
             ))
-        })?;
+            })?;
         let image = rc
             .str("run_image")
             .map(str::to_string)
@@ -74,9 +80,20 @@ impl Container {
             store,
             image,
             run_args: rc.list("run_args").to_vec(),
+            run_options: inspect::run_options(&inspect::RunOptions {
+                hostname: rc.str("hostname"),
+                entrypoint: rc.str("entrypoint"),
+                user: rc.str("user"),
+                privileged: rc.bool("privileged"),
+                interactive: rc.bool("interactive"),
+                tty: rc.bool("tty"),
+                volumes: rc.list("volume_mounts"),
+                environment: rc.list("environment"),
+            }),
             run_command: rc.list("run_command").to_vec(),
+            rm: rc.bool("rm"),
             name: rc.str("name").map(str::to_string),
-            index: rc.index(),
+            id: rc.id().to_string(),
             start_timeout: rc
                 .duration("start_timeout")
                 .unwrap_or(exec::DEFAULT_TIMEOUT),
@@ -89,7 +106,7 @@ impl Container {
     pub fn name(&self, ctx: &Ctx) -> String {
         self.name
             .clone()
-            .unwrap_or_else(|| format!("{}.container.{}", ctx.svcname, self.index))
+            .unwrap_or_else(|| format!("{}.container.{}", ctx.svcname, self.id))
     }
 
     /// The runtime command `argv` (`[bin, subcommand…]`) against the resource's store.
@@ -313,8 +330,8 @@ impl Driver for Container {
                         &self.cmd(ctx, inspect::rm_args(rt, &c.id), QUERY_TIMEOUT),
                     )?;
                 }
-                let argv =
-                    inspect::run_args(rt, &name, &self.run_args, &self.image, &self.run_command);
+                let args = [self.run_args.as_slice(), &self.run_options].concat();
+                let argv = inspect::run_args(rt, &name, &args, &self.image, &self.run_command);
                 ctx.change(&self.rid, &self.cmd(ctx, argv, self.start_timeout))?;
             }
         }
@@ -331,12 +348,29 @@ impl Driver for Container {
             tracing::info!(rid = %self.rid, "container {name} is already down: {why}");
             return Ok(false);
         }
-        let stopped = self.stop_container(ctx, &name)?;
+        let mut stopped = self.stop_container(ctx, &name)?;
+        if self.rm {
+            stopped |= self.remove(ctx, &name)?;
+        }
         Ok(self.store.after_stop(ctx, &self.rid)? || stopped)
     }
 }
 
 impl Container {
+    /// `rm = true`: the stopped container goes away, so the next start runs a new one.
+    fn remove(&self, ctx: &Ctx, name: &str) -> Result<bool> {
+        match self.inspect(ctx, name, false)? {
+            None => Ok(false),
+            Some(c) => {
+                ctx.change(
+                    &self.rid,
+                    &self.cmd(ctx, inspect::rm_args(self.runtime, &c.id), QUERY_TIMEOUT),
+                )?;
+                Ok(true)
+            }
+        }
+    }
+
     fn stop_container(&self, ctx: &Ctx, name: &str) -> Result<bool> {
         let id = match self.inspect(ctx, name, false)? {
             None => {
@@ -498,6 +532,22 @@ mod tests {
         assert_eq!(c.start_timeout, exec::DEFAULT_TIMEOUT);
     }
 
+    /// Named rids are identities of their own: two containers never share a default name.
+    #[test]
+    fn named_rids_name_their_containers() {
+        let text = "[DEFAULT]\nnodes = n1\n[container#web]\ntype = podman\nrun_image = a\n\
+                    [container#db]\ntype = podman\nrun_image = b\n";
+        let l =
+            svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1").unwrap();
+        let names: Vec<String> = l
+            .config
+            .resources
+            .iter()
+            .map(|rc| Container::new(rc, None).unwrap().name(&ctx()))
+            .collect();
+        assert_eq!(names, ["web.container.web", "web.container.db"]);
+    }
+
     #[test]
     fn keywords_are_taken() {
         let c = driver(
@@ -512,6 +562,76 @@ mod tests {
         assert_eq!(c.run_command, ["sleep", "100"]);
         assert_eq!(c.start_timeout, Duration::from_secs(5));
         assert_eq!(c.grace, 15);
+    }
+
+    /// Issue: a continuation line of run_args was dropped, so the container ran without
+    /// its volume. The run command carries every line of a multi-line value.
+    #[test]
+    fn multi_line_run_args_reach_the_run_command() {
+        let c = driver(
+            "type = podman\nrun_image = localhost/bbx:t\nname = cxt1\n\
+             run_args = --net=host\n    -v /data:/data\n    -e A=1\n\
+             run_command = /bin/sh\n    -c 'sleep 1'\n",
+        )
+        .unwrap();
+        let rec = crate::fake::Recorder::new();
+        let inspect = ["podman", "container", "inspect", "--format", "json", "cxt1"];
+        rec.once(&inspect, 125, "[]", "Error: no such container cxt1")
+            .on(&inspect, 0, include_str!("testdata/podman-running.json"));
+        let ctx = ctx().with_executor(rec.clone());
+        assert!(c.start(&ctx).unwrap());
+        let runs: Vec<String> = rec
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("podman run "))
+            .collect();
+        assert_eq!(
+            runs,
+            ["podman run -d --name cxt1 '--net=host' -v /data:/data -e 'A=1' localhost/bbx:t /bin/sh -c 'sleep 1'"]
+        );
+    }
+
+    /// OpenSVC 2.x names: `image`, `command` (really passed), `volume_mounts`,
+    /// `environment`, `hostname`, `entrypoint`, and `rm` removing the stopped container.
+    #[test]
+    fn keywords_of_2x_reach_the_engine() {
+        let c = driver(
+            "type = podman\nimage = localhost/bbx:t\nname = cxt1\ncommand = sleep 100\n\
+             volume_mounts = /srv/a:/a\n    /srv/b:/b:ro\nenvironment = app_mode=prod\n\
+             hostname = web1\nentrypoint = /bin/sh\nrm = true\nrun_args = --network none\n",
+        )
+        .unwrap();
+        let rec = crate::fake::Recorder::new();
+        let inspect = ["podman", "container", "inspect", "--format", "json", "cxt1"];
+        let running = include_str!("testdata/podman-running.json");
+        let exited = include_str!("testdata/podman-exited.json");
+        rec.once(&inspect, 125, "[]", "Error: no such container cxt1")
+            .once(&inspect, 0, running, "")
+            .once(&inspect, 0, running, "")
+            .once(&inspect, 0, exited, "")
+            .once(&inspect, 0, exited, "")
+            .on(&inspect, 125, "[]");
+        let ctx = ctx().with_executor(rec.clone());
+        assert!(c.start(&ctx).unwrap());
+        assert!(c.stop(&ctx).unwrap());
+        let changes: Vec<String> = rec
+            .calls()
+            .into_iter()
+            .filter(|c| !c.contains(" inspect "))
+            .collect();
+        let running_id = "c338972ecf021861df5da576d7d3c8ebbe4dc8166365ffe07f7fd00f948b4c3b";
+        let exited_id = "68c6cb7100a94c27e7865c41f99b195d480448975f961b8cfdd65bd92e25de2f";
+        assert_eq!(
+            changes,
+            [
+                "podman run -d --name cxt1 --network none --hostname web1 --entrypoint /bin/sh \
+                 '--volume=/srv/a:/a' '--volume=/srv/b:/b:ro' -e 'APP_MODE=prod' \
+                 localhost/bbx:t sleep 100"
+                    .to_string(),
+                format!("podman stop -t 10 {running_id}"),
+                format!("podman rm -f {exited_id}"),
+            ]
+        );
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub struct Fs {
     rid: String,
     dev: String,
     mnt: String,
-    fstype: String,
+    /// None: detected with blkid at start, as `mount` without `-t` would.
+    fstype: Option<String>,
     opts: Option<String>,
     start_timeout: Duration,
     stop_timeout: Duration,
@@ -46,10 +47,7 @@ impl Fs {
             rid: rc.rid.clone(),
             dev: need("dev")?,
             mnt: normalize(&need("mnt")?),
-            fstype: rc
-                .rtype
-                .clone()
-                .ok_or_else(|| Error::Failed(format!("{}: type is not set", rc.rid)))?,
+            fstype: rc.rtype.clone(),
             opts: rc.str("mnt_opt").map(str::to_string),
             start_timeout: rc
                 .duration("start_timeout")
@@ -170,6 +168,25 @@ impl Fs {
         )))
     }
 
+    /// The filesystem type on `dev`, read by blkid (a `type`-less fs section).
+    fn detect_type(&self, ctx: &Ctx) -> Result<String> {
+        let blkid = Cmd::new(["blkid", "-o", "value", "-s", "TYPE", self.dev.as_str()]);
+        let found = match ctx.query(&blkid) {
+            Ok(o) => o.stdout.trim().to_string(),
+            // blkid exits 2 when it finds no filesystem.
+            Err(exec::ExecError::Failed { code: 2, .. }) => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        if found.is_empty() || found.contains(char::is_whitespace) {
+            return Err(Error::Failed(format!(
+                "type is not set and blkid finds no filesystem on {}: set type",
+                self.dev
+            )));
+        }
+        tracing::info!(rid = %self.rid, "type is not set: blkid finds {found} on {}", self.dev);
+        Ok(found)
+    }
+
     fn signal(&self, ctx: &Ctx, pids: &[i32], signal: Signal, path: &str) {
         let name = signal.as_str().trim_start_matches("SIG");
         let line = format!("kill -{name} {} (users of {path})", join_pids(pids));
@@ -264,7 +281,11 @@ impl Driver for Fs {
                 std::fs::create_dir_all(&self.mnt).map_err(|e| Error::io(&self.mnt, e))?;
             }
         }
-        if matches!(self.fstype.as_str(), "ext2" | "ext3" | "ext4") {
+        let fstype = match &self.fstype {
+            Some(t) => t.clone(),
+            None => self.detect_type(ctx)?,
+        };
+        if matches!(fstype.as_str(), "ext2" | "ext3" | "ext4") {
             // 0 clean, 1 fixed, 2 fixed and reboot advised: all mountable.
             let fsck = Cmd::new(["e2fsck", "-p", self.dev.as_str()])
                 .timeout(FSCK_TIMEOUT)
@@ -272,7 +293,7 @@ impl Driver for Fs {
                 .holds_lock();
             ctx.change(&self.rid, &fsck)?;
         }
-        let mut argv = vec!["mount".to_string(), "-t".into(), self.fstype.clone()];
+        let mut argv = vec!["mount".to_string(), "-t".into(), fstype];
         if let Some(o) = &self.opts {
             argv.extend(["-o".into(), o.clone()]);
         }
@@ -314,6 +335,40 @@ impl Driver for Fs {
 mod tests {
     use super::*;
 
+    /// A section without `type`: blkid tells, the fsck and mount follow what it found.
+    #[test]
+    fn type_detected_by_blkid() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-fs-blkid-{}", std::process::id()));
+        let dev = dir.join("disk.img");
+        let mnt = dir.join("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        std::fs::write(&dev, b"").unwrap();
+        let mut fs = fs_on(dev.to_str().unwrap());
+        fs.mnt = mnt.to_str().unwrap().into();
+        fs.fstype = None;
+        let rec = crate::fake::Recorder::new();
+        let d = dev.to_str().unwrap();
+        rec.once(&["blkid", "-o", "value", "-s", "TYPE", d], 0, "ext4\n", "");
+        let ctx = Ctx::new("web", "n1", dir.clone()).with_executor(rec.clone());
+        assert!(fs.start(&ctx).unwrap());
+        assert_eq!(
+            rec.calls(),
+            [
+                format!("blkid -o value -s TYPE {d}"),
+                format!("e2fsck -p {d}"),
+                format!("mount -t ext4 {d} {}", fs.mnt),
+            ]
+        );
+        // Nothing found: an error that says what to do, nothing mounted.
+        let rec = crate::fake::Recorder::new();
+        rec.once(&["blkid"], 2, "", "");
+        let ctx = Ctx::new("web", "n1", dir.clone()).with_executor(rec.clone());
+        let e = fs.start(&ctx).unwrap_err().to_string();
+        assert!(e.contains("blkid finds no filesystem on"), "{e}");
+        assert_eq!(rec.calls().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn loop_sources_only() {
         assert_eq!(loop_backing_file("/dev/vda"), None);
@@ -327,7 +382,7 @@ mod tests {
             rid: "fs#1".into(),
             dev: dev.into(),
             mnt: "/srv/web".into(),
-            fstype: "ext4".into(),
+            fstype: Some("ext4".into()),
             opts: None,
             start_timeout: exec::DEFAULT_TIMEOUT,
             stop_timeout: exec::DEFAULT_TIMEOUT,

@@ -29,6 +29,11 @@ impl Link {
         self.flags.iter().any(|f| f == "UP")
     }
 
+    /// The kernel's NO-CARRIER flag: up, but no link (cable out, bridge without ports).
+    pub fn no_carrier(&self) -> bool {
+        self.flags.iter().any(|f| f == "NO-CARRIER")
+    }
+
     pub fn find(&self, ip: Ipv4Addr) -> Option<&Addr> {
         let s = ip.to_string();
         self.addr_info

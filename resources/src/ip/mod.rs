@@ -26,6 +26,10 @@ pub struct Ip {
     ipname: String,
     dev: String,
     netmask: Option<u8>,
+    /// `check_carrier`: an interface without carrier is not fit to carry the address.
+    check_carrier: bool,
+    /// `alias`: label the address `<dev>:<n>` (OpenSVC's ip aliasing); false: no label.
+    alias: bool,
     timeout: Duration,
     resolved: OnceLock<std::result::Result<Ipv4Addr, String>>,
 }
@@ -42,6 +46,8 @@ impl Ip {
             ipname: need("ipname")?,
             dev: need("ipdev")?,
             netmask: rc.prefix("netmask"),
+            check_carrier: !matches!(rc.get("check_carrier"), Some(svcconf::Value::Bool(false))),
+            alias: !matches!(rc.get("alias"), Some(svcconf::Value::Bool(false))),
             timeout: rc
                 .duration("start_timeout")
                 .unwrap_or(exec::DEFAULT_TIMEOUT),
@@ -141,6 +147,12 @@ impl Driver for Ip {
         let Some(link) = links.iter().find(|l| l.ifname == self.dev) else {
             return ResStatus::with(Status::Warn, format!("interface {} not found", self.dev));
         };
+        if self.check_carrier && link.no_carrier() {
+            return ResStatus::with(
+                Status::Down,
+                format!("interface {} has no carrier", self.dev),
+            );
+        }
         match (link.find(ip).is_some(), link.is_up()) {
             (true, true) => ResStatus::new(Status::Up),
             (true, false) => {
@@ -166,6 +178,13 @@ impl Driver for Ip {
         }
         if !link.is_up() {
             return Err(Error::Failed(format!("interface {} is down", self.dev)));
+        }
+        if self.check_carrier && link.no_carrier() {
+            return Err(Error::Failed(format!(
+                "interface {} has no carrier (set check_carrier = false if it is a bridge or a \
+                 switch port without a link)",
+                self.dev
+            )));
         }
         let prefix = self
             .netmask
@@ -196,7 +215,7 @@ impl Driver for Ip {
             }
         }
 
-        let label = link.free_label();
+        let label = if self.alias { link.free_label() } else { None };
         ctx.change(
             &self.rid,
             &self.cmd(iproute::add_args(ip, prefix, &self.dev, label.as_deref())),
@@ -236,5 +255,45 @@ impl Driver for Ip {
             self.report_collateral(ctx, &before, ip);
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    fn ip(section: &str) -> Ip {
+        let text = format!("[DEFAULT]\nnodes = n1\n[ip#1]\n{section}");
+        let l = svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        Ip::new(&l.config.resources[0]).unwrap()
+    }
+
+    const NO_CARRIER: &str = r#"[{"ifname":"eth0","flags":["NO-CARRIER","BROADCAST","MULTICAST","UP"],
+        "operstate":"DOWN","addr_info":[{"family":"inet","local":"10.0.0.1","prefixlen":24,"label":"eth0"}]}]"#;
+
+    /// `check_carrier` (default true): no carrier is down and refuses a start; false skips it.
+    #[test]
+    fn carrier_check() {
+        let rec = crate::fake::Recorder::new();
+        rec.on(&["ip", "-j", "addr", "show"], 0, NO_CARRIER);
+        let ctx = Ctx::new("web", "n1", PathBuf::from("/nonexistent")).with_executor(rec.clone());
+        // 2.x names: name, dev.
+        let checked = ip("name = 10.0.0.9\ndev = eth0\n");
+        let st = checked.status(&ctx);
+        assert_eq!(st.status, Status::Down);
+        assert_eq!(st.log, ["interface eth0 has no carrier"]);
+        let e = checked.start(&ctx).unwrap_err().to_string();
+        assert!(e.contains("interface eth0 has no carrier"), "{e}");
+        let unchecked = ip("ipname = 10.0.0.1\nipdev = eth0\ncheck_carrier = false\n");
+        assert_eq!(unchecked.status(&ctx).status, Status::Up);
+        assert!(rec.calls().iter().all(|c| !c.contains(" add ")));
+    }
+
+    #[test]
+    fn alias_false_adds_no_label() {
+        assert!(ip("ipname = 10.0.0.1\nipdev = eth0\n").alias);
+        assert!(!ip("ipname = 10.0.0.1\nipdev = eth0\nalias = false\n").alias);
     }
 }

@@ -1,0 +1,83 @@
+//! Property tests of the parts that read outside input: the reference expander and the
+//! scoping resolver (the INI reader's are next to it, in `ini.rs`).
+
+#![allow(clippy::result_large_err)]
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use svcconf::{parse_service, ConfigError};
+
+fn parse(text: &str, node: &str) -> Result<svcconf::Loaded, ConfigError> {
+    parse_service(text.as_bytes(), Path::new("p.conf"), "svc", node)
+}
+
+proptest! {
+    /// Any value, braces and all, loads or fails with an error: never a panic.
+    #[test]
+    fn arbitrary_values_never_panic(
+        v in "[{}a-z0-9.#:\\[\\]$@ _-]{0,60}",
+        w in "[{}a-z0-9.#:\\[\\]$@ _-]{0,60}",
+    ) {
+        let t = format!("[DEFAULT]\ncomment = {v}\n[env]\na = {w}\nb = {v}\n[fs#1]\ndev = /d\ntype = ext4\nmnt = /{w}\n");
+        let _ = parse(&t, "n1");
+    }
+
+    /// A ring of references ends with an error naming every link of the cycle.
+    #[test]
+    fn reference_rings_are_cycles(n in 1usize..9, via_env in any::<bool>()) {
+        let sec = if via_env { "env" } else { "DEFAULT" };
+        let mut t = format!("[{sec}]\n");
+        for i in 0..n {
+            t.push_str(&format!("k{i} = x{{{sec}.k{}}}\n", (i + 1) % n));
+        }
+        t.push_str("[fs#1]\ndev = /d\ntype = ext4\n");
+        t.push_str(&format!("mnt = /{{{sec}.k0}}\n"));
+        match parse(&t, "n1") {
+            Err(ConfigError::ReferenceCycle { chain, .. }) => {
+                for i in 0..n {
+                    let link = format!("{sec}.k{i}");
+                    prop_assert!(chain.contains(&link), "{}", chain);
+                }
+                let closing = format!("-> {sec}.k0");
+                prop_assert!(chain.ends_with(&closing), "{}", chain);
+            }
+            other => prop_assert!(false, "expected a cycle, got {:?}", other.map(|l| l.config.defaults)),
+        }
+    }
+
+    /// Whatever scoped forms are written, the value used is the most specific one that
+    /// applies: @nodename > @nodes > @drpnodes > plain.
+    #[test]
+    fn scoping_picks_the_most_specific(
+        forms in proptest::collection::btree_set(0usize..5, 0..5),
+        node in 0usize..4,
+    ) {
+        // Scopes, in precedence order for the node under test; n1 n2 are nodes, n3 a drpnode.
+        let nodes = ["n1", "n2", "n3", "n4"];
+        let me = nodes[node];
+        let scopes = [format!("@{me}"), "@nodes".into(), "@drpnodes".into(), String::new(), "@other".into()];
+        let mut t = String::from("[DEFAULT]\nnodes = n1 n2\ndrpnodes = n3\n[ip#1]\nipdev = eth0\n");
+        for f in &forms {
+            t.push_str(&format!("ipname{} = 10.0.0.{f}\n", scopes[*f]));
+        }
+        let applies = |f: usize| match f {
+            0 => true,
+            1 => node < 2,
+            2 => node == 2,
+            3 => true,
+            _ => false,
+        };
+        let want = forms.iter().copied().filter(|f| applies(*f)).min();
+        match (parse(&t, me), want) {
+            (Ok(l), Some(f)) => {
+                let want_ip = format!("10.0.0.{f}");
+                prop_assert_eq!(l.config.resources[0].str("ipname"), Some(want_ip.as_str()));
+            }
+            (Err(ConfigError::MissingRequired { keyword, .. }), None) => {
+                prop_assert_eq!(keyword, "ipname");
+            }
+            (got, want) => prop_assert!(false, "{:?} for {:?}", got.map(|l| l.config.resources), want),
+        }
+    }
+}
