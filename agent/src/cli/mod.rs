@@ -3,6 +3,7 @@
 //! `svcmgr -s <name>`.
 
 mod config;
+mod daemon;
 mod engine_cli;
 mod lifecycle;
 mod pr;
@@ -89,6 +90,9 @@ pub struct Cli {
     pub color: ColorChoice,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// `mon`: redraw on every event of the daemon.
+    #[arg(long)]
+    pub watch: bool,
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
@@ -114,6 +118,9 @@ Actions:
   prstart | prstop | prstatus    the SCSI-3 reservations (vg#Npr) alone; prstatus exits with their status code
   docker ARGS | podman ARGS      the engine's CLI on the service's container store (container_data_dir)
   ls                             list services
+  daemon run|start|stop|restart|status|running
+                                 the per-host daemon (monitor, local API); see README
+  mon [--watch]                  the daemon, this node and every service on one screen
 
 Overrides (each refusal names the one that passes it; --force sets them all):
   --ignore-peers   start although another node runs the service or cannot be asked
@@ -215,6 +222,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return engine_cli::run(&root, &svc, rt, &cli.words[1..], &cli);
     }
     match action.as_str() {
+        a if a == "daemon" || a.starts_with("daemon_") => daemon::run(&root, &cli),
+        "mon" => daemon::mon(&root, &cli),
         "ls" => status::ls(&root, &cli),
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
