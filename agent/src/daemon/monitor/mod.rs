@@ -106,6 +106,7 @@ impl Monitor {
                 _ = self.token.cancelled() => break,
                 Some(d) = done_rx.recv() => {
                     self.finished(&mut entries, &mut own_pids, d, now_ms());
+                    publish(&svc_tx, &entries);
                     continue;
                 }
                 _ = tokio::time::sleep_until(wake) => {}
@@ -121,11 +122,7 @@ impl Monitor {
                     .or_insert_with(|| load_entry(&self.root, &ev.svc));
                 self.step(e, &ev, &own_pids, now_ms(), &done_tx);
             }
-            let services: Services = entries
-                .iter()
-                .filter_map(|(k, e)| e.view.clone().map(|v| (k.clone(), v)))
-                .collect();
-            svc_tx.send_replace(Arc::new(services));
+            publish(&svc_tx, &entries);
             if woke >= deadline {
                 deadline = woke + self.interval;
             }
@@ -356,6 +353,14 @@ impl Monitor {
         }
         persist(&self.root, &d.svc, e);
     }
+}
+
+fn publish(tx: &watch::Sender<Arc<Services>>, entries: &BTreeMap<String, Entry>) {
+    let services: Services = entries
+        .iter()
+        .filter_map(|(k, e)| e.view.clone().map(|v| (k.clone(), v)))
+        .collect();
+    tx.send_replace(Arc::new(services));
 }
 
 fn args(a: &[&str]) -> Vec<String> {
