@@ -149,6 +149,8 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "docker_daemon_private", Bool, "Run a dockerd of the service's own; default: true when container_data_dir is set."),
     kw(DEF, "docker_daemon_args", Argv, "Extra arguments of the private dockerd (e.g. --ip 10.0.0.25); they replace svcmgr's defaults for the same options."),
     kw(DEF, "monitor_action", Candidates(MONITOR_ACTIONS), "What the daemon does when a monitored resource stays down after its restarts: none (log it), freezestop (freeze, stop the service), switch (relocate it to the next node), reboot or crash the node.").default("none"),
+    kw(DEF, "sync_schedule", Str, "When the daemon runs syncnodes (OpenSVC schedule syntax, e.g. 04:00-06:00@121, @10m, ~00:00-06:00 sat,sun); the push itself still honours sync_period.").default("04:00-06:00"),
+    kw(DEF, "status_schedule", Str, "When the daemon refreshes the status cache (OpenSVC schedule syntax).").default("@10m"),
     kw(DEF, "dockerd_exe", Str, "The private daemon's binary, looked up on PATH.").default("dockerd"),
     // Every resource.
     kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),

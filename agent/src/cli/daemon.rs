@@ -33,6 +33,18 @@ pub fn run(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// `svcmgr -s SVC print schedule`: the tasks the daemon runs for the service (read from the
+/// config and the last runs' record; no daemon needed).
+pub fn print_schedule(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    use crate::daemon::scheduler;
+    let s = crate::service::Service::load_readonly(root, svc)?;
+    let defs = scheduler::tasks(&s);
+    let states = scheduler::load_states(root, svc);
+    let now = chrono::Local::now().naive_local();
+    print!("{}", scheduler::render(svc, &defs, &states, now));
+    Ok(exitcode::OK)
+}
+
 /// `svcmgr mon [--watch]`: the daemon, this node, one line per service.
 pub fn mon(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
     if !cli.watch {

@@ -106,6 +106,7 @@ Actions:
   print status [--format json]   status tree of the service (no -s: one line per service)
   status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
   print config | validate config
+  print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
   startcontainer | stopcontainer
@@ -228,6 +229,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
         "status" => status::status_code(&root, &needs_svc(&action)?),
+        "print_schedule" => daemon::print_schedule(&root, &needs_svc(&action)?),
         "print_config" => config::print_config(&root, &needs_svc(&action)?),
         "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
         "install" => config::install(&root, &needs_svc(&action)?),

@@ -23,6 +23,7 @@ const OUTPUT_TAIL: usize = 64 * 1024;
 pub enum Origin {
     Api,
     Monitor,
+    Scheduler,
 }
 
 #[derive(Debug)]
@@ -173,6 +174,7 @@ impl RunCtx {
             match job.origin {
                 Origin::Api => "api",
                 Origin::Monitor => "monitor",
+                Origin::Scheduler => "scheduler",
             }
         ));
         let _ = self.events.send(ev.clone());

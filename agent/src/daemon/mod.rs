@@ -10,6 +10,7 @@ pub mod control;
 pub mod evaluate;
 pub mod monitor;
 pub mod pidlock;
+pub mod scheduler;
 pub mod state;
 
 use std::sync::Arc;
@@ -68,6 +69,7 @@ async fn serve(
         progress: watchdog(),
     }
     .spawn(first_tx);
+    let (sched, sched_task) = scheduler::spawn(root.clone(), actions.clone(), token.clone());
     let ctx = Arc::new(api::ApiCtx {
         root: root.clone(),
         pid: std::process::id(),
@@ -75,6 +77,7 @@ async fn serve(
         started: chrono::Local::now(),
         started_at: Instant::now(),
         monitor: mon,
+        scheduler: sched,
         actions,
         events: events.clone(),
         token: token.clone(),
@@ -99,6 +102,7 @@ async fn serve(
     for (name, t) in [
         ("api", api_task),
         ("monitor", mon_task),
+        ("scheduler", sched_task),
         ("actions", actions_task),
     ] {
         if tokio::time::timeout(Duration::from_secs(5), t)

@@ -177,6 +177,14 @@ pub fn daemon_status(ctx: &ApiCtx) -> DaemonStatus {
                 ),
             },
             Subsystem {
+                name: "scheduler".into(),
+                state: "running".into(),
+                detail: {
+                    let s = ctx.scheduler.borrow().clone();
+                    format!("{} tasks run, {} running", s.runs, s.running)
+                },
+            },
+            Subsystem {
                 name: "actions".into(),
                 state: "running".into(),
                 detail: format!("{running} running"),

@@ -43,6 +43,7 @@ pub struct ApiCtx {
     pub started: chrono::DateTime<chrono::Local>,
     pub started_at: Instant,
     pub monitor: MonitorHandle,
+    pub scheduler: tokio::sync::watch::Receiver<super::scheduler::SchedulerHealth>,
     pub actions: ActionsHandle,
     pub events: broadcast::Sender<Event>,
     pub token: CancellationToken,
