@@ -2,7 +2,7 @@
 //! (a leaf module: it depends on no other module of the agent).
 
 use resources::{Resource, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use svcconf::ResourceConfig;
 
 pub struct Item {
@@ -21,7 +21,7 @@ impl Item {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Flags {
     pub monitor: bool,
     pub disabled: bool,
@@ -45,7 +45,7 @@ impl Flags {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResEntry {
     pub rid: String,
     #[serde(rename = "type")]
@@ -56,7 +56,7 @@ pub struct ResEntry {
     pub flags: Flags,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SvcStatus {
     pub svcname: String,
     /// When the evaluation began (RFC 3339, UTC, milliseconds: such strings sort by time).

@@ -143,6 +143,7 @@ pub const ORCHESTRATE: &[&str] = &["no", "start", "ha"];
 pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
 /// `oci`: podman or docker, whichever the node has (podman first), as OpenSVC's.
 pub const CONTAINER_TYPES: &[&str] = &["oci", "docker", "podman"];
+pub const MONITOR_ACTIONS: &[&str] = &["none", "freezestop", "switch", "reboot", "crash"];
 
 #[rustfmt::skip]
 static TABLE: &[Keyword] = &[
@@ -162,6 +163,9 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "container_data_dir", AbsPath, "The service's own container store, on one of its filesystems: docker's --data-root (private dockerd), podman's --root. Containers keep their id and state across relocations.").aliases(&["docker_data_dir"]),
     kw(DEF, "docker_daemon_private", Bool, "Run a dockerd of the service's own; default: true when container_data_dir is set."),
     kw(DEF, "docker_daemon_args", Argv, "Extra arguments of the private dockerd (e.g. --ip 10.0.0.25); they replace svcmgr's defaults for the same options."),
+    kw(DEF, "monitor_action", Candidates(MONITOR_ACTIONS), "What the daemon does when a monitored resource stays down after its restarts: none (log it), freezestop (freeze, stop the service), switch (relocate it to the next node), reboot or crash the node.").default("none"),
+    kw(DEF, "sync_schedule", Str, "When the daemon runs syncnodes (OpenSVC schedule syntax, e.g. 04:00-06:00@121, @10m, ~00:00-06:00 sat,sun); the push itself still honours sync_period.").default("04:00-06:00"),
+    kw(DEF, "status_schedule", Str, "When the daemon refreshes the status cache (OpenSVC schedule syntax).").default("@10m"),
     kw(DEF, "dockerd_exe", Str, "The private daemon's binary, looked up on PATH.").default("dockerd"),
     // Every resource.
     kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),
@@ -169,6 +173,7 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "monitor", Bool, "The daemon restarts or fails the service over when it goes down.").default("false"),
     kw(ANY, "standby", Bool, "Kept up on every node, even where the service is down.").default("false"),
     kw(ANY, "restart", Int, "Restart attempts by the daemon before failing over.").default("0"),
+    kw(ANY, "restart_delay", Duration, "Wait between two restarts of the resource by the daemon.").default("500ms").inherit(),
     kw(ANY, "tags", List, "Words selecting the resource with --tags."),
     kw(ANY, "pre_start", Argv, "Command run before start; its failure is logged."),
     kw(ANY, "post_start", Argv, "Command run after start; its failure is logged."),

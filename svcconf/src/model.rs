@@ -269,6 +269,9 @@ pub struct NodeConfig {
     pub ssh: SshConfig,
     #[serde(default)]
     pub nodes: BTreeMap<String, PeerConfig>,
+    /// The daemon's monitor period, a duration with a unit ("5s"); checked by the loader.
+    #[serde(default)]
+    pub monitor_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -328,6 +331,14 @@ pub struct PeerConfig {
 }
 
 impl NodeConfig {
+    /// `monitor_interval`, default 5 s (the loader rejected a bad value).
+    pub fn monitor_interval(&self) -> Duration {
+        self.monitor_interval
+            .as_deref()
+            .and_then(crate::values::parse_duration)
+            .unwrap_or(Duration::from_secs(5))
+    }
+
     /// Address and port to reach a peer over ssh.
     pub fn peer_addr(&self, node: &str) -> (String, u16) {
         let p = self.nodes.get(node);

@@ -88,6 +88,19 @@ pub fn parse_node(
             });
         }
     }
+    if let Some(d) = &cfg.monitor_interval {
+        // A bare number is refused: node.toml durations always carry their unit.
+        let with_unit = d.trim().parse::<u64>().is_err();
+        if !with_unit || crate::values::parse_duration(d).is_none_or(|d| d.is_zero()) {
+            return Err(ConfigError::NodeBadValue {
+                file: path.into(),
+                line: key_line(text, &["monitor_interval".to_string()]),
+                keyword: "monitor_interval".into(),
+                value: d.clone(),
+                expected: "expected a duration with a unit such as 500ms, 2s, 1m".into(),
+            });
+        }
+    }
     Ok((cfg, warnings))
 }
 
@@ -299,6 +312,25 @@ mod tests {
         );
         let e = parse("[ssh]\nuser = \"a\"\n[ssh]\n").unwrap_err();
         assert!(e.starts_with("node.toml:3: "), "{e}");
+    }
+
+    #[test]
+    fn monitor_interval_needs_a_unit() {
+        let (c, _) = parse("").unwrap();
+        assert_eq!(c.monitor_interval(), std::time::Duration::from_secs(5));
+        for (text, ms) in [("500ms", 500), ("2s", 2000), ("1m", 60_000)] {
+            let (c, w) = parse(&format!("monitor_interval = \"{text}\"\n")).unwrap();
+            assert!(w.is_empty(), "{w:?}");
+            assert_eq!(c.monitor_interval().as_millis(), ms);
+        }
+        let exp = "expected a duration with a unit such as 500ms, 2s, 1m";
+        for bad in ["5", "0s", "soon", ""] {
+            let t = format!("nodename = \"n\"\nmonitor_interval = \"{bad}\"\n");
+            assert_eq!(
+                parse(&t).unwrap_err(),
+                format!("node.toml:2: monitor_interval: bad value '{bad}': {exp}")
+            );
+        }
     }
 
     #[test]

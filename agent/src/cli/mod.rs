@@ -4,6 +4,7 @@
 
 mod boot;
 mod config;
+mod daemon;
 mod engine_cli;
 mod lifecycle;
 mod pr;
@@ -90,6 +91,9 @@ pub struct Cli {
     pub color: ColorChoice,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// `mon`: redraw on every event of the daemon.
+    #[arg(long)]
+    pub watch: bool,
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
@@ -103,6 +107,7 @@ Actions:
   print status [--format json]   status tree of the service (no -s: one line per service)
   status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
   print config | validate config
+  print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
   startcontainer | stopcontainer
@@ -117,6 +122,9 @@ Actions:
                                  (no -s: every service; skipped for a service with resources up here)
   docker ARGS | podman ARGS      the engine's CLI on the service's container store (container_data_dir)
   ls                             list services
+  daemon run|start|stop|restart|status|running
+                                 the per-host daemon (monitor, local API); see README
+  mon [--watch]                  the daemon, this node and every service on one screen
 
 Overrides (each refusal names the one that passes it; --force sets them all):
   --ignore-peers   start although another node runs the service or cannot be asked
@@ -225,10 +233,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return engine_cli::run(&root, &svc, rt, &cli.words[1..], &cli);
     }
     match action.as_str() {
+        a if a == "daemon" || a.starts_with("daemon_") => daemon::run(&root, &cli),
+        "mon" => daemon::mon(&root, &cli),
         "ls" => status::ls(&root, &cli),
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
         "status" => status::status_code(&root, &needs_svc(&action)?),
+        "print_schedule" => daemon::print_schedule(&root, &needs_svc(&action)?),
         "print_config" => config::print_config(&root, &needs_svc(&action)?),
         "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
         "install" => config::install(&root, &needs_svc(&action)?),

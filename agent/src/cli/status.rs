@@ -16,7 +16,32 @@ pub fn use_color(c: ColorChoice) -> bool {
     }
 }
 
+/// Through the daemon's API when one runs (the tree is then followed by the monitor's
+/// state), else evaluated here; stderr says which.
 pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
+    if let Some(h) = crate::daemon::pidlock::holder(root) {
+        match via_daemon(root, svc) {
+            Ok((st, mon)) => {
+                match cli.format {
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&st)?),
+                    Format::Text => {
+                        print!("{}", render::tree(&st, use_color(cli.color)));
+                        if let Some(m) = mon {
+                            println!("{}", monitor_line(&m));
+                        }
+                    }
+                }
+                eprintln!("status source: daemon (pid {})", h.pid);
+                return Ok(exitcode::OK);
+            }
+            Err(e) if e.downcast_ref::<crate::service::NoSuchService>().is_some() => return Err(e),
+            Err(e) => eprintln!(
+                "warning: the daemon (pid {}) did not answer: {}",
+                h.pid,
+                crate::engine::error_chain(e.as_ref())
+            ),
+        }
+    }
     let s = Service::load_readonly(root, svc)?;
     let st = s.status(&s.ctx());
     s.cache_status(&st);
@@ -24,7 +49,48 @@ pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&st)?),
         Format::Text => print!("{}", render::tree(&st, use_color(cli.color))),
     }
+    eprintln!("status source: local evaluation (no daemon answering)");
     Ok(exitcode::OK)
+}
+
+type DaemonAnswer = (
+    crate::model::SvcStatus,
+    Option<crate::daemon::state::MonitorView>,
+);
+
+fn via_daemon(root: &Root, svc: &str) -> anyhow::Result<DaemonAnswer> {
+    use crate::daemon::api::client::{request, request_ok};
+    let t = std::time::Duration::from_secs(60);
+    let a = request(root, "GET", &format!("/services/{svc}/status"), t)?;
+    if a.status == 404 && !root.service_conf(svc).exists() {
+        return Err(crate::service::NoSuchService {
+            name: svc.to_string(),
+            path: root.service_conf(svc),
+        }
+        .into());
+    }
+    let a = if a.status == 200 {
+        a
+    } else {
+        request_ok(root, "GET", &format!("/services/{svc}/status"), t)?
+    };
+    let st = a.json()?;
+    let mon = request_ok(root, "GET", &format!("/services/{svc}/monitor"), t)
+        .ok()
+        .and_then(|a| a.json().ok());
+    Ok((st, mon))
+}
+
+/// `monitor  watching  container#1 3/3 restarts left  last: restart container#1 ok (...)`
+pub fn monitor_line(m: &crate::daemon::state::MonitorView) -> String {
+    let mut s = format!("monitor: {}", m.state);
+    for (rid, r) in &m.restarts {
+        s.push_str(&format!(", {rid} {}/{} restarts left", r.left, r.of));
+    }
+    if let Some(l) = &m.last_action {
+        s.push_str(&format!(", last: {} {} ({})", l.action, l.result, l.at));
+    }
+    s
 }
 
 /// Exit code = the overall status code; nothing printed. A service that cannot be loaded

@@ -55,6 +55,7 @@ fn service(items: Vec<(ResourceConfig, Fake)>) -> Service {
             cluster: Default::default(),
             ssh: Default::default(),
             nodes: BTreeMap::new(),
+            monitor_interval: None,
         },
         root: Root::under(std::path::Path::new("/nonexistent")),
         items,

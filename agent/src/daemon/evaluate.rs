@@ -1,0 +1,154 @@
+//! One service evaluated for the daemon (blocking: run it on the blocking pool): its status
+//! as `print status` computes it, what the monitor needs from its config, and whether an
+//! action holds or last held its lock.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+
+use nix::fcntl::{Flock, FlockArg};
+use resources::Status;
+
+use super::monitor::machine::{MonitorAction, ResCfg, SvcCfg};
+use crate::model::SvcStatus;
+use crate::paths::Root;
+use crate::service::Service;
+
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub svc: String,
+    pub status: Result<SvcStatus, String>,
+    pub cfg: SvcCfg,
+    /// This node and the service's nodes, for `switch`.
+    pub nodename: String,
+    pub nodes: Vec<String>,
+    pub busy: bool,
+    /// The lock file's `pid intent` line: the last action taken on the service.
+    pub record: Option<String>,
+}
+
+impl Evaluation {
+    pub fn statuses(&self) -> BTreeMap<String, Status> {
+        match &self.status {
+            Ok(st) => st
+                .resources
+                .iter()
+                .map(|r| (r.rid.clone(), r.status))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether an action holds the lock now, and its last holder's record.
+pub fn lock_state(root: &Root, svc: &str) -> (bool, Option<String>) {
+    let Ok(mut f) = File::open(root.lock(svc)) else {
+        return (false, None);
+    };
+    let mut text = String::new();
+    let _ = f.read_to_string(&mut text);
+    let record = Some(text.trim().to_string()).filter(|s| !s.is_empty());
+    // A shared lock, dropped at once: refused while an action holds the exclusive one.
+    let busy = Flock::lock(f, FlockArg::LockSharedNonblock).is_err();
+    (busy, record)
+}
+
+pub fn evaluate(root: &Root, svc: &str) -> Evaluation {
+    let (busy, record) = lock_state(root, svc);
+    let mut ev = Evaluation {
+        svc: svc.to_string(),
+        status: Err(String::new()),
+        cfg: SvcCfg {
+            monitored: Vec::new(),
+            action: MonitorAction::None,
+        },
+        nodename: String::new(),
+        nodes: Vec::new(),
+        busy,
+        record,
+    };
+    let s = match Service::load_readonly(root, svc) {
+        Ok(s) => s,
+        Err(e) => {
+            ev.status = Err(crate::engine::error_chain(e.as_ref()));
+            return ev;
+        }
+    };
+    let st = s.status(&s.ctx());
+    s.cache_status(&st);
+    ev.status = Ok(st);
+    ev.cfg = monitor_cfg(&s);
+    ev.nodename = s.node.nodename.clone();
+    ev.nodes = s.cfg.nodes.clone();
+    ev
+}
+
+fn monitor_cfg(s: &Service) -> SvcCfg {
+    let action = match s.cfg.defaults.get("monitor_action").map(|v| &v.value) {
+        Some(svcconf::Value::Str(a)) => MonitorAction::parse(a),
+        _ => MonitorAction::None,
+    };
+    SvcCfg {
+        monitored: s
+            .items
+            .iter()
+            .filter(|it| it.rc.common.monitor && !it.rc.common.disable)
+            .map(|it| ResCfg {
+                rid: it.rc.rid.clone(),
+                restart: it.rc.common.restart,
+                delay: it
+                    .rc
+                    .duration("restart_delay")
+                    .map_or(500, |d| d.as_millis() as u64),
+            })
+            .collect(),
+        action,
+    }
+}
+
+/// The node `switch` moves the service to: the next of its nodes after this one.
+pub fn next_node(nodes: &[String], me: &str) -> Option<String> {
+    let i = nodes.iter().position(|n| n == me)?;
+    nodes
+        .iter()
+        .cycle()
+        .skip(i + 1)
+        .take(nodes.len() - 1)
+        .find(|n| n.as_str() != me)
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_node_wraps() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            next_node(&v(&["n1", "n2", "n3"]), "n1").as_deref(),
+            Some("n2")
+        );
+        assert_eq!(
+            next_node(&v(&["n1", "n2", "n3"]), "n3").as_deref(),
+            Some("n1")
+        );
+        assert_eq!(next_node(&v(&["n1"]), "n1"), None);
+        assert_eq!(next_node(&v(&["n1", "n2"]), "n9"), None);
+    }
+
+    #[test]
+    fn lock_record_and_busy() {
+        let d = std::env::temp_dir().join(format!("svcmgr-eval-{}", std::process::id()));
+        let root = Root::under(&d);
+        assert_eq!(lock_state(&root, "web"), (false, None));
+        let held =
+            crate::lock::acquire(&root.lock("web"), "stop", std::time::Duration::from_secs(1))
+                .unwrap();
+        let rec = format!("{} stop", std::process::id());
+        assert_eq!(lock_state(&root, "web"), (true, Some(rec.clone())));
+        drop(held);
+        assert_eq!(lock_state(&root, "web"), (false, Some(rec)));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
