@@ -35,7 +35,6 @@ const MULTIPATH_CONF: &str = "/etc/multipath.conf";
 pub struct Pr {
     rid: String,
     vgname: String,
-    vg_index: u32,
     key: PrKey,
     /// The key as configured, for the status label.
     key_text: String,
@@ -94,7 +93,6 @@ impl Pr {
         Ok(Pr {
             rid,
             vgname: vgname.to_string(),
-            vg_index: vg.index(),
             key,
             key_text: key_text.to_string(),
             forced,
@@ -105,11 +103,6 @@ impl Pr {
             stop_timeout: vg.duration("stop_timeout").unwrap_or(exec::DEFAULT_TIMEOUT),
             counts: Mutex::new(None),
         })
-    }
-
-    /// The number of the vg resource this reservation guards (for the start order).
-    pub fn vg_index(&self) -> u32 {
-        self.vg_index
     }
 
     fn pvs_cmd() -> Cmd {
