@@ -47,6 +47,7 @@ materialize() {
     local name=$1 pins=$2 key dir pin pkg ver deb
     key=$(printf '%s\n' "$pins" | sha256sum | cut -c1-16)
     dir=$CACHE/$name-$key
+    prune "$name" "$dir"
     if [[ -f $dir/.complete ]]; then
         echo "$dir"
         return
@@ -82,6 +83,18 @@ materialize() {
     mv "$dir.tmp" "$dir"
     log "unpacked $name ($(wc -l <<<"$pins") packages) into $dir"
     echo "$dir"
+}
+
+# Remove the trees of `name` other than `keep`: trees of closures that no longer resolve
+# (an older point release, or the hand-written package list this script replaced, which
+# lacked libslirp0) are never used again, and must not be mistaken for the lab's tree.
+prune() {
+    local name=$1 keep=$2 old
+    for old in "$CACHE/$name"-*; do
+        [[ -d $old && $old != "$keep" && $old != "$keep.tmp" ]] || continue
+        log "removing superseded tree $old"
+        rm -rf "$old"
+    done
 }
 
 # apt-get download names files <pkg>_<version, ':' encoded as %3a>_<arch>.deb
