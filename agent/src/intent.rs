@@ -90,8 +90,8 @@ pub fn begin(root: &Root, svc: &str, action: &str) -> Recorded {
     };
     let p = path(root, svc);
     save(&p, &i);
-    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some((p.clone(), i));
-    Recorded { path: p }
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some((p, i));
+    Recorded
 }
 
 /// The resource the action is on now.
@@ -99,27 +99,25 @@ pub fn step(rid: &str) {
     update(|i| i.step = Some(rid.to_string()));
 }
 
-/// An action's intent, on disk while it runs.
+/// An action's intent, on disk while it runs (kept in [`CURRENT`]).
 #[must_use]
-pub struct Recorded {
-    path: PathBuf,
-}
+pub struct Recorded;
 
 impl Recorded {
     /// The action ended. Interrupted, its record stays (marked so); otherwise it goes.
     pub fn finish(self) {
         let mut cur = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((path, mut i)) = cur.take() else {
+            return;
+        };
         if exec::cancelled() {
-            if let Some((path, i)) = cur.as_mut() {
-                i.interrupted = true;
-                save(path, i);
-            }
-        } else if let Err(e) = std::fs::remove_file(&self.path) {
+            i.interrupted = true;
+            save(&path, &i);
+        } else if let Err(e) = std::fs::remove_file(&path) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("can not remove {}: {e}", self.path.display());
+                tracing::warn!("can not remove {}: {e}", path.display());
             }
         }
-        *cur = None;
     }
 }
 
@@ -141,7 +139,7 @@ impl Intent {
                     .to_string()
             })
             .unwrap_or_default();
-        let running = alive(self.pid) && !self.interrupted;
+        let running = self.running();
         let mut s = if running {
             format!("{} running (pid {}, since {at})", self.action, self.pid)
         } else {

@@ -166,29 +166,37 @@ fn section<'a>(
         ents: Vec::new(),
     };
     let mut first: HashMap<(&str, Scope), usize> = HashMap::new();
+    // A keyword (with its scope) set twice in a section is an error naming both lines.
+    let once =
+        |first: &mut HashMap<(&'a str, Scope), usize>,
+         key: &'a str,
+         scope: &Scope,
+         e: &crate::ini::Entry| match first.insert((key, scope.clone()), e.line) {
+            Some(f) => Err(ConfigError::DuplicateKeyword {
+                file: file.into(),
+                line: e.line,
+                section: name.into(),
+                keyword: e.key.clone(),
+                first: f,
+            }),
+            None => Ok(()),
+        };
+    let warn = |e: &crate::ini::Entry, msg: String| ConfigWarning {
+        file: file.into(),
+        line: e.line,
+        section: Some(name.into()),
+        keyword: Some(e.key.clone()),
+        msg,
+    };
     for e in &raw.entries {
         warn_swallowed_keywords(file, &sec, e, warnings);
         let (base, scope) = Scope::parse(&e.key);
         if scope == Scope::Encapnodes {
-            warnings.push(ConfigWarning {
-                file: file.into(),
-                line: e.line,
-                section: Some(name.into()),
-                keyword: Some(e.key.clone()),
-                msg: "ignored: svcmgr has no encapsulated nodes".into(),
-            });
+            warnings.push(warn(e, "ignored: svcmgr has no encapsulated nodes".into()));
         }
         if env {
             // [env] keys are the user's own: no table, only references.
-            if let Some(f) = first.insert((base, scope.clone()), e.line) {
-                return Err(ConfigError::DuplicateKeyword {
-                    file: file.into(),
-                    line: e.line,
-                    section: name.into(),
-                    keyword: e.key.clone(),
-                    first: f,
-                });
-            }
+            once(&mut first, base, &scope, e)?;
             sec.ents.push(Ent {
                 e,
                 base,
@@ -198,13 +206,7 @@ fn section<'a>(
             continue;
         }
         let Some(k) = keywords::lookup(sec.section(), sec.rtype.as_deref(), base) else {
-            warnings.push(ConfigWarning {
-                file: file.into(),
-                line: e.line,
-                section: Some(name.into()),
-                keyword: Some(e.key.clone()),
-                msg: "unknown keyword, ignored".into(),
-            });
+            warnings.push(warn(e, "unknown keyword, ignored".into()));
             sec.ents.push(Ent {
                 e,
                 base,
@@ -214,13 +216,7 @@ fn section<'a>(
             continue;
         };
         if let Some((_, new)) = keywords::DEPRECATED.iter().find(|(old, _)| *old == base) {
-            warnings.push(ConfigWarning {
-                file: file.into(),
-                line: e.line,
-                section: Some(name.into()),
-                keyword: Some(e.key.clone()),
-                msg: format!("deprecated name, read as {new}"),
-            });
+            warnings.push(warn(e, format!("deprecated name, read as {new}")));
         }
         if scope != Scope::Plain && !k.scopable {
             return Err(ConfigError::NotScopable {
@@ -230,15 +226,7 @@ fn section<'a>(
                 keyword: base.into(),
             });
         }
-        if let Some(f) = first.insert((k.name, scope.clone()), e.line) {
-            return Err(ConfigError::DuplicateKeyword {
-                file: file.into(),
-                line: e.line,
-                section: name.into(),
-                keyword: e.key.clone(),
-                first: f,
-            });
-        }
+        once(&mut first, k.name, &scope, e)?;
         sec.ents.push(Ent {
             e,
             base,

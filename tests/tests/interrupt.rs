@@ -97,14 +97,11 @@ fn setup(fsck_secs: u32) -> Setup {
     }
 }
 
-#[test]
-fn sigterm_lets_the_running_fsck_end_stops_and_reports_the_interrupted_start() {
-    if !lab::require_root("sigterm_lets_the_running_fsck_end") {
-        return;
-    }
-    let s = setup(2);
-    let n1 = s.lab.node("n1");
-    let mut child = n1
+/// `start` in the background, once its e2fsck has begun.
+fn start_until_fsck(s: &Setup) -> Child {
+    let child = s
+        .lab
+        .node("n1")
         .svcmgr_cmd(&["-s", "web", "start"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -113,6 +110,17 @@ fn sigterm_lets_the_running_fsck_end_stops_and_reports_the_interrupted_start() {
     wait_until("e2fsck to begin", Duration::from_secs(30), || {
         !runs(&s.runs).is_empty()
     });
+    child
+}
+
+#[test]
+fn sigterm_lets_the_running_fsck_end_stops_and_reports_the_interrupted_start() {
+    if !lab::require_root("sigterm_lets_the_running_fsck_end") {
+        return;
+    }
+    let s = setup(2);
+    let n1 = s.lab.node("n1");
+    let mut child = start_until_fsck(&s);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let st = wait_exit(&mut child, Duration::from_secs(30));
     assert_eq!(st.code(), Some(128 + 15), "{st:?}");
@@ -150,16 +158,7 @@ fn a_second_signal_kills_the_running_command_at_once() {
         return;
     }
     let s = setup(60);
-    let n1 = s.lab.node("n1");
-    let mut child = n1
-        .svcmgr_cmd(&["-s", "web", "start"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("e2fsck to begin", Duration::from_secs(30), || {
-        !runs(&s.runs).is_empty()
-    });
+    let mut child = start_until_fsck(&s);
     let pid = Pid::from_raw(child.id() as i32);
     kill(pid, Signal::SIGINT).unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -187,15 +186,7 @@ fn a_fsck_left_by_a_killed_agent_keeps_the_service_locked() {
     }
     let s = setup(4);
     let n1 = s.lab.node("n1");
-    let mut child = n1
-        .svcmgr_cmd(&["-s", "web", "start"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("e2fsck to begin", Duration::from_secs(30), || {
-        !runs(&s.runs).is_empty()
-    });
+    let mut child = start_until_fsck(&s);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     wait_exit(&mut child, Duration::from_secs(10));
     // The e2fsck outlived its agent and holds the lock: no second one can start.

@@ -60,18 +60,18 @@ impl Service {
             }
             let result = start_one(ctx, it);
             ctx.invalidate();
+            let guarded = optional_guarded(items, it);
             match result {
                 Ok(true) => started.push(it),
                 Ok(false) => {}
-                Err(f) if optional_guarded(items, it).is_some() => {
-                    let vg = optional_guarded(items, it);
+                Err(f) if guarded.is_some() => {
                     tracing::warn!(
                         rid = it.rid(),
                         "reservation failed, the optional {} will not be activated: {}",
-                        vg.unwrap_or_default(),
+                        guarded.unwrap_or_default(),
                         error_chain(&f.error)
                     );
-                    unfenced.extend(vg);
+                    unfenced.extend(guarded);
                 }
                 Err(f) if it.rc.common.optional => {
                     tracing::warn!(

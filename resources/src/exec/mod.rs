@@ -347,12 +347,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, ExecError::Timeout { .. }), "{e:?}");
         assert!(t0.elapsed() < Duration::from_secs(20));
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let _ = std::fs::remove_file(&pidfile);
+        let pid = take_pid(&pidfile);
         // Reaped by init eventually; it must at least not be running any more.
         let gone = (0..100).any(|_| {
             if !alive(pid) {
@@ -362,6 +357,17 @@ mod tests {
             false
         });
         assert!(gone, "grandchild {pid} survived the timeout");
+    }
+
+    /// The pid a test script wrote to `path`; the file is removed.
+    fn take_pid(path: &std::path::Path) -> i32 {
+        let pid = std::fs::read_to_string(path)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(path);
+        pid
     }
 
     fn alive(pid: i32) -> bool {
@@ -377,12 +383,7 @@ mod tests {
         let script = format!("sleep 30 & echo $! > {}; echo started", pidfile.display());
         let o = output(&Cmd::new(["sh", "-c", &script])).unwrap();
         assert_eq!((o.code, o.stdout.as_str()), (0, "started\n"));
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let _ = std::fs::remove_file(&pidfile);
+        let pid = take_pid(&pidfile);
         assert!(alive(pid), "the background child {pid} was killed");
         nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
     }

@@ -42,6 +42,17 @@ impl Answer {
     }
 }
 
+/// A single-threaded runtime for one blocking call.
+fn runtime(what: &str) -> Result<tokio::runtime::Runtime, ClientError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClientError::Http {
+            what: what.into(),
+            msg: e.to_string(),
+        })
+}
+
 /// `method path` on the daemon of `root`, waiting at most `timeout` for the whole answer.
 pub fn request(
     root: &Root,
@@ -49,15 +60,8 @@ pub fn request(
     path: &str,
     timeout: Duration,
 ) -> Result<Answer, ClientError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ClientError::Http {
-            what: path.into(),
-            msg: e.to_string(),
-        })?;
     let what = format!("{method} {path}");
-    rt.block_on(async {
+    runtime(&what)?.block_on(async {
         match tokio::time::timeout(timeout, send(root, method, path)).await {
             Ok(r) => r,
             Err(_) => Err(ClientError::Timeout {
@@ -90,13 +94,21 @@ pub fn request_ok(
     })
 }
 
-async fn send(root: &Root, method: &str, path: &str) -> Result<Answer, ClientError> {
-    let sock = super::socket_path(root);
-    let what = format!("{method} {path}");
-    let http = |e: hyper::Error| ClientError::Http {
-        what: what.clone(),
+fn http_error(what: &str) -> impl Fn(hyper::Error) -> ClientError + '_ {
+    move |e| ClientError::Http {
+        what: what.to_string(),
         msg: e.to_string(),
-    };
+    }
+}
+
+/// Connect to the daemon's socket and send `method path`; the answer's head has arrived.
+async fn open(
+    root: &Root,
+    method: &str,
+    path: &str,
+    what: &str,
+) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+    let sock = super::socket_path(root);
     let stream = tokio::net::UnixStream::connect(&sock)
         .await
         .map_err(|source| ClientError::Connect {
@@ -105,7 +117,7 @@ async fn send(root: &Root, method: &str, path: &str) -> Result<Answer, ClientErr
         })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(http)?;
+        .map_err(http_error(what))?;
     tokio::spawn(conn);
     let req = Request::builder()
         .method(method)
@@ -113,52 +125,33 @@ async fn send(root: &Root, method: &str, path: &str) -> Result<Answer, ClientErr
         .header("host", "svcmgr")
         .body(Empty::<Bytes>::new())
         .map_err(|e| ClientError::Http {
-            what: what.clone(),
+            what: what.to_string(),
             msg: e.to_string(),
         })?;
-    let resp = sender.send_request(req).await.map_err(http)?;
+    sender.send_request(req).await.map_err(http_error(what))
+}
+
+async fn send(root: &Root, method: &str, path: &str) -> Result<Answer, ClientError> {
+    let what = format!("{method} {path}");
+    let resp = open(root, method, path, &what).await?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(http)?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(http_error(&what))?
+        .to_bytes();
     Ok(Answer { status, body })
 }
 
 /// Read the event stream, calling `f` with each line until it returns false.
 pub fn follow_events(root: &Root, mut f: impl FnMut(&str) -> bool) -> Result<(), ClientError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ClientError::Http {
-            what: "/events".into(),
-            msg: e.to_string(),
-        })?;
-    rt.block_on(async {
-        let sock = super::socket_path(root);
-        let http = |e: hyper::Error| ClientError::Http {
-            what: "GET /events".into(),
-            msg: e.to_string(),
-        };
-        let stream = tokio::net::UnixStream::connect(&sock)
-            .await
-            .map_err(|source| ClientError::Connect {
-                path: sock.display().to_string(),
-                source,
-            })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(http)?;
-        tokio::spawn(conn);
-        let req = Request::builder()
-            .uri("/events")
-            .header("host", "svcmgr")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| ClientError::Http {
-                what: "GET /events".into(),
-                msg: e.to_string(),
-            })?;
-        let mut body = sender.send_request(req).await.map_err(http)?.into_body();
+    let what = "GET /events";
+    runtime(what)?.block_on(async {
+        let mut body = open(root, "GET", "/events", what).await?.into_body();
         let mut pending: Vec<u8> = Vec::new();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(http)?;
+            let frame = frame.map_err(http_error(what))?;
             let Some(data) = frame.data_ref() else {
                 continue;
             };
