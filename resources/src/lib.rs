@@ -1,6 +1,7 @@
 //! resources: the drivers that make a service real on this node, the one command runner, and
 //! the status algebra. Nothing here knows about the CLI or other nodes.
 
+pub mod app;
 pub mod container;
 pub mod ctx;
 pub mod error;
@@ -38,6 +39,7 @@ pub enum Resource {
     Container(container::Container),
     Vg(vg::Vg),
     Loop(loopdisk::LoopDisk),
+    App(app::App),
     /// Built by the service loader next to a vg with `scsireserv`, not by `new`.
     Pr(scsireserv::Pr),
     #[cfg(any(test, feature = "fakes"))]
@@ -56,6 +58,7 @@ impl Resource {
             )?),
             Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
             Group::Loop => Resource::Loop(loopdisk::LoopDisk::new(rc)?),
+            Group::App => Resource::App(app::App::new(rc, &svc.scripts_dir())?),
         })
     }
 
@@ -66,6 +69,7 @@ impl Resource {
             Resource::Container(r) => r,
             Resource::Vg(r) => r,
             Resource::Loop(r) => r,
+            Resource::App(r) => r,
             Resource::Pr(r) => r,
             #[cfg(any(test, feature = "fakes"))]
             Resource::Fake(r) => r,

@@ -42,6 +42,10 @@ pub enum Kind {
     EnvList,
     /// `<host path>:<container path>[:<options>]` words, split shell-like.
     Mounts,
+    /// A byte count with an optional unit (`512m`, `2GiB`, `100kb`), stored as an Int.
+    Size,
+    /// `<exit code>:<status>` words (`0:up 1:down 3:n/a`).
+    Retcodes,
 }
 
 impl Kind {
@@ -61,6 +65,10 @@ impl Kind {
             Kind::AbsPath => "expected an absolute path".into(),
             Kind::Nodes => "expected node names separated by spaces, each named once".into(),
             Kind::EnvList => "expected VAR=value words".into(),
+            Kind::Size => "expected a size such as 4096, 512k, 64m, 2g".into(),
+            Kind::Retcodes => {
+                "expected <exit code>:<status> words, status one of up, down, warn, n/a".into()
+            }
             Kind::Mounts => {
                 "expected <host path>:<container path>[:<options>] words with absolute paths".into()
             }
@@ -138,11 +146,14 @@ const VG: Section = Section::Group(Group::Vg);
 const LOOP: Section = Section::Group(Group::Loop);
 const FS: Section = Section::Group(Group::Fs);
 const CONTAINER: Section = Section::Group(Group::Container);
+const APP: Section = Section::Group(Group::App);
 
 pub const ORCHESTRATE: &[&str] = &["no", "start", "ha"];
 pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
 /// `oci`: podman or docker, whichever the node has (podman first), as OpenSVC's.
 pub const CONTAINER_TYPES: &[&str] = &["oci", "docker", "podman"];
+pub const APP_TYPES: &[&str] = &["forking", "simple"];
+pub const APP_KILL: &[&str] = &["parent", "tree"];
 pub const MONITOR_ACTIONS: &[&str] = &["none", "freezestop", "switch", "reboot", "crash"];
 
 #[rustfmt::skip]
@@ -225,6 +236,35 @@ static TABLE: &[Keyword] = &[
     kw(CONTAINER, "tty", Bool, "The run command's --tty."),
     kw(CONTAINER, "privileged", Bool, "The run command's --privileged."),
     kw(CONTAINER, "user", Str, "The run command's --user."),
+    // app
+    kw(APP, "type", Candidates(APP_TYPES), "forking: the start command daemonizes and returns; simple: the start command is the app, kept running in the background and tracked by its pid.").default("forking").not_scopable(),
+    kw(APP, "script", Str, "The launcher run as '<script> start|stop|status|info' where start, stop, check or info is true; a relative path is looked up in <etc>/<svcname>.d/."),
+    kw(APP, "start", Argv, "true: run '<script> start'; false: nothing; else the command line run on start (never through a shell). A number is true (OpenSVC 1.x sequence numbers).").default("false"),
+    kw(APP, "stop", Argv, "true: run '<script> stop'; false: nothing; else the command line run on stop.").default("false"),
+    kw(APP, "check", Argv, "true: run '<script> status'; false: none; else the command line whose exit code gives the status (see retcodes). A simple app without check is up while its process runs.").default("false"),
+    kw(APP, "info", Argv, "true: run '<script> info'; else the command line printing key: value lines for print resinfo.").default("false"),
+    kw(APP, "timeout", Duration, "Default timeout of the app's start, stop, check and info commands."),
+    kw(APP, "check_timeout", Duration, "Timeout of the check command; default: timeout, else 30s."),
+    kw(APP, "info_timeout", Duration, "Timeout of the info command; default: timeout, else 30s."),
+    kw(APP, "retcodes", Retcodes, "How check's exit codes map to statuses: <code>:<status> words; other codes are warn.").default("0:up 1:down"),
+    kw(APP, "status_log", Bool, "Show the check command's output in the status.").default("false"),
+    kw(APP, "kill", Candidates(APP_KILL), "On stop of a simple app: tree signals the app's whole process group, parent only its process.").default("tree"),
+    kw(APP, "user", Str, "Run the commands as this user (name or uid)."),
+    kw(APP, "group", Str, "Run the commands with this group (name or gid); default: the user's."),
+    kw(APP, "cwd", AbsPath, "Working directory of the commands; default: /."),
+    kw(APP, "umask", Str, "The commands' umask, in octal (022)."),
+    kw(APP, "environment", EnvList, "VAR=value words added to the commands' environment; the names are upper-cased (as OpenSVC)."),
+    kw(APP, "limit_as", Size, "RLIMIT_AS of the commands (a size: 512m, 2g)."),
+    kw(APP, "limit_vmem", Size, "RLIMIT_AS of the commands (OpenSVC's other name for limit_as)."),
+    kw(APP, "limit_core", Size, "RLIMIT_CORE (a size)."),
+    kw(APP, "limit_cpu", Duration, "RLIMIT_CPU (a duration, whole seconds)."),
+    kw(APP, "limit_data", Size, "RLIMIT_DATA (a size)."),
+    kw(APP, "limit_fsize", Size, "RLIMIT_FSIZE (a size)."),
+    kw(APP, "limit_memlock", Size, "RLIMIT_MEMLOCK (a size)."),
+    kw(APP, "limit_nofile", Int, "RLIMIT_NOFILE (open files)."),
+    kw(APP, "limit_nproc", Int, "RLIMIT_NPROC (processes)."),
+    kw(APP, "limit_rss", Size, "RLIMIT_RSS (a size)."),
+    kw(APP, "limit_stack", Size, "RLIMIT_STACK (a size)."),
 ];
 
 /// Old names still read, each with a one-line note: (written, read as).

@@ -9,7 +9,6 @@ use crate::ini::RawSection;
 
 /// OpenSVC resource families svcmgr has no driver for.
 const UNSUPPORTED_GROUPS: &[&str] = &[
-    "app",
     "task",
     "share",
     "volume",
@@ -57,6 +56,7 @@ fn type_unsupported(group: &str, rtype: Option<&str>) -> bool {
             "scsireserv",
         ],
         "fs" => &["flag", "zfs", "docker", "directory"],
+        "app" => &["winservice"],
         "container" => &[
             "lxc",
             "lxd",

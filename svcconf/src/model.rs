@@ -18,6 +18,8 @@ pub enum Group {
     Vg,
     Fs,
     Container,
+    /// `[app#N]`: started after containers, stopped before them (as OpenSVC).
+    App,
 }
 
 impl Group {
@@ -29,6 +31,7 @@ impl Group {
             Group::Vg => "vg",
             Group::Fs => "fs",
             Group::Container => "container",
+            Group::App => "app",
         }
     }
 
@@ -40,6 +43,7 @@ impl Group {
             "loop" => Some(Group::Loop),
             "fs" => Some(Group::Fs),
             "container" => Some(Group::Container),
+            "app" => Some(Group::App),
             _ => None,
         }
     }
@@ -244,6 +248,12 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// `<etc>/<svcname>.d`, where app scripts named by a relative path live (as OpenSVC's).
+    pub fn scripts_dir(&self) -> PathBuf {
+        let etc = self.path.parent().unwrap_or(std::path::Path::new("."));
+        etc.join(format!("{}.d", self.name))
+    }
+
     /// nodes then drpnodes, without duplicates.
     pub fn all_nodes(&self) -> Vec<String> {
         let mut v = self.nodes.clone();

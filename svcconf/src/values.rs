@@ -16,6 +16,8 @@ pub(crate) fn convert(kind: Kind, raw: &str) -> Result<Value, ()> {
         Kind::Bool => parse_bool(s).map(Value::Bool).ok_or(()),
         Kind::Int => s.parse().map(Value::Int).map_err(|_| ()),
         Kind::Duration => parse_duration(s).map(Value::Duration).ok_or(()),
+        Kind::Size => parse_size(s).map(Value::Int).ok_or(()),
+        Kind::Retcodes => parse_retcodes(s).map(|_| Value::Str(s.into())).ok_or(()),
         Kind::List => Ok(Value::List(
             s.split_whitespace().map(String::from).collect(),
         )),
@@ -73,6 +75,36 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// `10` (seconds), `10s`, `500ms`, `5m`, `1h`, `2d`, `1m30s`.
+/// `4096`, `512k`, `64M`, `2g`, `1GiB`, `100kb`: k, m, g, t and their `ib` forms are powers
+/// of 1024, their `b` forms (`kb`, `mb`) powers of 1000, as OpenSVC's size converter.
+pub fn parse_size(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    if digits == 0 {
+        return None;
+    }
+    let n: i64 = s[..digits].parse().ok()?;
+    let (base, unit): (i64, &str) = match &s[digits..] {
+        "" | "b" => return Some(n),
+        u if u.ends_with("ib") => (1024, &u[..u.len() - 2]),
+        u if u.len() == 2 && u.ends_with('b') => (1000, &u[..1]),
+        u => (1024, u),
+    };
+    let exp = ["k", "m", "g", "t"].iter().position(|x| *x == unit)? as u32 + 1;
+    n.checked_mul(base.checked_pow(exp)?)
+}
+
+/// `0:up 1:down 3:n/a` -> (code, status word) pairs.
+pub fn parse_retcodes(s: &str) -> Option<Vec<(i32, String)>> {
+    s.split_whitespace()
+        .map(|w| {
+            let (code, status) = w.split_once(':')?;
+            let code: i32 = code.parse().ok()?;
+            matches!(status, "up" | "down" | "warn" | "n/a").then(|| (code, status.to_string()))
+        })
+        .collect()
+}
+
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s.is_empty() {
@@ -284,6 +316,31 @@ mod tests {
         );
         assert_eq!(convert(Kind::Int, "-3"), Ok(Value::Int(-3)));
         assert_eq!(convert(Kind::Int, "x"), Err(()));
+        for (text, bytes) in [
+            ("4096", 4096),
+            ("512k", 512 << 10),
+            ("64M", 64 << 20),
+            ("2g", 2 << 30),
+            ("1GiB", 1 << 30),
+            ("100kb", 100_000),
+            ("3b", 3),
+        ] {
+            assert_eq!(convert(Kind::Size, text), Ok(Value::Int(bytes)), "{text}");
+        }
+        for bad in ["", "k", "1x", "1.5g", "-1", "99999999999999t"] {
+            assert_eq!(convert(Kind::Size, bad), Err(()), "{bad}");
+        }
+        assert_eq!(
+            parse_retcodes("0:up 1:down 3:n/a"),
+            Some(vec![
+                (0, "up".into()),
+                (1, "down".into()),
+                (3, "n/a".into())
+            ])
+        );
+        for bad in ["0", "x:up", "0:running"] {
+            assert_eq!(convert(Kind::Retcodes, bad), Err(()), "{bad}");
+        }
         assert_eq!(convert(Kind::Str, "  "), Err(()));
         assert_eq!(
             convert(Kind::Candidates(&["a", "b"]), "b"),

@@ -423,7 +423,7 @@ fn env_references_errors() {
 /// OpenSVC kinds svcmgr has no driver for: all listed at once, with their lines.
 #[test]
 fn unsupported_kinds_are_listed_together() {
-    let t = "[DEFAULT]\nnodes = n1\n[app#1]\nstart = x\n[volume#data]\nsize = 1g\n\
+    let t = "[DEFAULT]\nnodes = n1\n[app#1]\ntype = winservice\n[volume#data]\nsize = 1g\n\
              [ip#1]\ntype = cni\n[disk#1]\ntype = drbd\n[fs#1]\ntype = flag\n\
              [container#1]\ntype = lxc\n[subset#container:db]\nparallel = true\n\
              [fs#2]\ndev = /d\nmnt = /m\n";
@@ -431,7 +431,7 @@ fn unsupported_kinds_are_listed_together() {
     assert_eq!(
         e.to_string(),
         "/etc/svcmgr/s.conf: unsupported resource kinds (svcmgr has no driver for them): \
-         line 3 [app#1] app, line 5 [volume#data] volume, line 7 [ip#1] ip type = cni, \
+         line 3 [app#1] app type = winservice, line 5 [volume#data] volume, line 7 [ip#1] ip type = cni, \
          line 9 [disk#1] disk type = drbd, line 11 [fs#1] fs type = flag, \
          line 13 [container#1] container type = lxc, line 15 [subset#container:db] subset"
     );

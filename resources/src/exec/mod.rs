@@ -30,6 +30,10 @@ pub struct Cmd {
     /// not run twice on a device (fsck, mount, vgchange), so one left running by a killed
     /// agent keeps the service locked. Never for what may daemonize (triggers, engines).
     pub holds_lock: bool,
+    /// Working directory; None: the agent's.
+    pub cwd: Option<std::path::PathBuf>,
+    /// Run as (uid, gid); None: as the agent.
+    pub creds: Option<(u32, u32)>,
 }
 
 impl Cmd {
@@ -45,7 +49,39 @@ impl Cmd {
             ok_codes: vec![0],
             env: Vec::new(),
             holds_lock: false,
+            cwd: None,
+            creds: None,
         }
+    }
+
+    pub fn cwd(mut self, dir: impl Into<std::path::PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub fn creds(mut self, uid: u32, gid: u32) -> Cmd {
+        self.creds = Some((uid, gid));
+        self
+    }
+
+    /// The process to spawn: argv, `LC_ALL=C` when `c_locale` (unless the command's own
+    /// environment sets it), the environment, working directory and credentials. None for
+    /// an empty argv.
+    pub(crate) fn command(&self, c_locale: bool) -> Option<Command> {
+        let (prog, args) = self.argv.split_first()?;
+        let mut c = Command::new(prog);
+        c.args(args);
+        if c_locale {
+            c.env("LC_ALL", "C");
+        }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.cwd {
+            c.current_dir(dir);
+        }
+        if let Some((uid, gid)) = self.creds {
+            c.gid(gid).uid(uid);
+        }
+        Some(c)
     }
 
     pub fn holds_lock(mut self) -> Cmd {
@@ -186,7 +222,7 @@ pub fn spawn_detached(cmd: &Cmd, log: &std::path::Path) -> Result<Detached, Exec
         argv: argv.clone(),
         reason,
     };
-    let Some((prog, args)) = cmd.argv.split_first() else {
+    let Some(mut command) = cmd.command(true) else {
         return Err(err("empty command".into()));
     };
     if let Some(dir) = log.parent() {
@@ -200,11 +236,7 @@ pub fn spawn_detached(cmd: &Cmd, log: &std::path::Path) -> Result<Detached, Exec
     let errf = out
         .try_clone()
         .map_err(|e| err(format!("{}: {e}", log.display())))?;
-    let mut command = Command::new(prog);
     command
-        .args(args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(errf)
@@ -221,16 +253,13 @@ pub fn spawn_detached(cmd: &Cmd, log: &std::path::Path) -> Result<Detached, Exec
 /// for commands run on the user's behalf, such as an engine's CLI. Returns only on failure.
 pub fn exec_replace(cmd: &Cmd) -> ExecError {
     let argv = cmd.display();
-    let Some((prog, args)) = cmd.argv.split_first() else {
+    let Some(mut command) = cmd.command(false) else {
         return ExecError::Spawn {
             argv,
             reason: "empty command".into(),
         };
     };
-    let e = Command::new(prog)
-        .args(args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .exec();
+    let e = command.exec();
     ExecError::Spawn {
         argv,
         reason: e.to_string(),

@@ -5,7 +5,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -36,7 +36,7 @@ enum Kill {
 pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
     cancel::reap_leftovers();
     let argv = cmd.display();
-    let Some((prog, args)) = cmd.argv.split_first() else {
+    let Some(mut command) = cmd.command(true) else {
         return Err(ExecError::Spawn {
             argv,
             reason: "empty command".into(),
@@ -48,11 +48,7 @@ pub fn output(cmd: &Cmd) -> Result<Output, ExecError> {
             started: false,
         });
     }
-    let mut command = Command::new(prog);
     command
-        .args(args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .env("LC_ALL", "C")
         .stdin(if cmd.stdin.is_some() {
             Stdio::piped()
         } else {
