@@ -8,6 +8,7 @@ pub mod actions;
 pub mod api;
 pub mod control;
 pub mod evaluate;
+pub mod hb;
 pub mod monitor;
 pub mod pidlock;
 pub mod scheduler;
