@@ -1,5 +1,538 @@
-//! Heartbeats: sealed beats sent to every peer on every configured path.
+//! Heartbeats: the subsystem that tells this node's peers it lives and what it runs, and
+//! learns the same of them. One task owns the membership and the counters; one task per
+//! `[[hb]]` path sends the current beat (every interval and on change) and hands what it
+//! receives to the owner over a bounded channel. On a clean stop the paths send a last
+//! `Stopping` beat, which peers honour as maintenance for `maintenance_grace_period`.
 
 pub mod codec;
+pub mod disk;
 pub mod message;
+mod probe;
 pub mod replay;
+pub mod unicast;
+pub mod view;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use svcconf::{HbConfig, HbKind, NodeConfig};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use self::codec::{ClusterKey, Drop, Opened, Sealer};
+use self::message::{Beat, BeatKind};
+use self::view::{ClusterView, NodeView, PathView};
+use super::membership::{HbMembership, Membership, PathTimeout, PeerState};
+use super::state::{Event, Services};
+use crate::paths::Root;
+
+/// Events from the paths waiting for the owner task; more are dropped and counted.
+const EVENTS_QUEUE: usize = 1024;
+/// One log line per source of dropped datagrams at most this often.
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct HbHandle {
+    pub view: watch::Receiver<Arc<ClusterView>>,
+}
+
+pub struct Heartbeats {
+    pub root: Root,
+    pub node: NodeConfig,
+    pub services: watch::Receiver<Arc<Services>>,
+    pub events: broadcast::Sender<Event>,
+    pub token: CancellationToken,
+}
+
+/// What a path reports to the owner task.
+pub enum PathEvent {
+    Rx {
+        path: usize,
+        opened: Box<Opened>,
+    },
+    Dropped {
+        path: usize,
+        reason: Drop,
+        source: String,
+    },
+    Sent {
+        path: usize,
+        peer: String,
+        ok: bool,
+    },
+    Error {
+        path: usize,
+        error: Option<String>,
+    },
+}
+
+/// What a path task needs.
+#[derive(Clone)]
+pub struct PathCtx {
+    pub index: usize,
+    pub cfg: HbConfig,
+    pub nodename: String,
+    /// The cluster's nodes, sorted (disk slots).
+    pub nodes: Vec<String>,
+    /// (peer, address on this path).
+    pub peers: Vec<(String, String)>,
+    pub peer_set: BTreeSet<String>,
+    pub key: ClusterKey,
+    pub sealer: Arc<Sealer>,
+    pub beat: watch::Receiver<Arc<Beat>>,
+    tx: mpsc::Sender<PathEvent>,
+    overflow: Arc<AtomicU64>,
+    pub token: CancellationToken,
+}
+
+impl PathCtx {
+    pub fn emit(&self, e: PathEvent) {
+        if self.tx.try_send(e).is_err() {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The current beat, sealed with the next sequence number.
+    pub fn seal(&self) -> Option<Vec<u8>> {
+        let beat = self.beat.borrow().clone();
+        match self.sealer.seal(&beat) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::error!("hb#{}: {e}", self.index + 1);
+                None
+            }
+        }
+    }
+}
+
+/// Why heartbeats can not run with this config, if they can not.
+pub fn disabled_reason(node: &NodeConfig) -> Option<String> {
+    if node.hb.is_empty() {
+        return Some("no [[hb]] path in node.toml".into());
+    }
+    if node
+        .cluster
+        .secret
+        .as_deref()
+        .is_none_or(|s| s.trim().is_empty())
+    {
+        return Some(
+            "heartbeats not started: node.toml has [[hb]] paths but no [cluster] secret (every node needs the same one)".into(),
+        );
+    }
+    if node.nodename.len() > codec::MAX_SENDER {
+        return Some(format!(
+            "heartbeats not started: the node name is longer than {} bytes",
+            codec::MAX_SENDER
+        ));
+    }
+    None
+}
+
+pub fn cluster_name(node: &NodeConfig) -> String {
+    node.cluster
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+impl Heartbeats {
+    pub fn spawn(self) -> (HbHandle, tokio::task::JoinHandle<()>) {
+        let disabled = disabled_reason(&self.node);
+        let view = ClusterView {
+            nodename: self.node.nodename.clone(),
+            cluster: cluster_name(&self.node),
+            disabled: disabled.clone(),
+            ..ClusterView::default()
+        };
+        let (tx, rx) = watch::channel(Arc::new(view));
+        let task = match disabled {
+            Some(why) => {
+                if !self.node.hb.is_empty() {
+                    tracing::error!("{why}");
+                }
+                let token = self.token.clone();
+                tokio::spawn(async move {
+                    let _tx = tx;
+                    token.cancelled().await
+                })
+            }
+            None => tokio::spawn(self.run(tx)),
+        };
+        (HbHandle { view: rx }, task)
+    }
+
+    async fn run(mut self, view_tx: watch::Sender<Arc<ClusterView>>) {
+        let node = self.node.clone();
+        let me = node.nodename.clone();
+        let nodes = node.cluster_nodes();
+        let peers: Vec<String> = nodes.iter().filter(|n| **n != me).cloned().collect();
+        let key = ClusterKey::new(
+            &cluster_name(&node),
+            node.cluster.secret.as_deref().unwrap_or(""),
+        );
+        let sealer = Arc::new(Sealer::new(key.clone(), &me, codec::boot_id_now()));
+        let started = Instant::now();
+        let mut probe = probe::Probe::new(self.root.clone());
+        let mut beat = Beat::alive(env!("CARGO_PKG_VERSION"));
+        probe.fill(&mut beat, &self.services.borrow(), started.elapsed());
+        let (beat_tx, beat_rx) = watch::channel(Arc::new(beat));
+        let (ev_tx, mut ev_rx) = mpsc::channel(EVENTS_QUEUE);
+        let overflow = Arc::new(AtomicU64::new(0));
+        let paths_token = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let mut own = Owner::new(&node, &peers, started);
+        for (i, cfg) in node.hb.iter().enumerate() {
+            let ctx = PathCtx {
+                index: i,
+                cfg: cfg.clone(),
+                nodename: me.clone(),
+                nodes: nodes.clone(),
+                peers: peers
+                    .iter()
+                    .map(|p| (p.clone(), node.hb_addr(cfg, p)))
+                    .collect(),
+                peer_set: peers.iter().cloned().collect(),
+                key: key.clone(),
+                sealer: sealer.clone(),
+                beat: beat_rx.clone(),
+                tx: ev_tx.clone(),
+                overflow: overflow.clone(),
+                token: paths_token.clone(),
+            };
+            tasks.push(match cfg.kind {
+                HbKind::Unicast => tokio::spawn(unicast::run(ctx)),
+                HbKind::Disk => tokio::spawn(disk::run(ctx)),
+            });
+        }
+        tracing::info!(
+            "heartbeats: cluster {}, boot id {}, {} path(s) to {}",
+            cluster_name(&node),
+            sealer.boot_id,
+            node.hb.len(),
+            if peers.is_empty() {
+                "no peer".to_string()
+            } else {
+                peers.join(" ")
+            }
+        );
+        let fastest = node
+            .hb
+            .iter()
+            .map(HbConfig::interval)
+            .min()
+            .unwrap_or(Duration::from_secs(1));
+        // Checked often enough that lost is seen within a few percent of the timeout.
+        let mut check = tokio::time::interval(
+            (fastest / 10).clamp(Duration::from_millis(10), Duration::from_millis(200)),
+        );
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.token.cancelled() => break,
+                Some(e) = ev_rx.recv() => own.handle(e, Instant::now()),
+                r = self.services.changed() => {
+                    if r.is_err() { break }
+                    let svcs = self.services.borrow().clone();
+                    beat_tx.send_modify(|b| probe.fill(Arc::make_mut(b), &svcs, started.elapsed()));
+                }
+                _ = check.tick() => {
+                    let svcs = self.services.borrow().clone();
+                    // Uptime and load change all the time: sent on the interval, not on change.
+                    beat_tx.send_if_modified(|b| {
+                        probe.refresh(Arc::make_mut(b), &svcs, started.elapsed());
+                        false
+                    });
+                    let now = Instant::now();
+                    own.overflow = overflow.load(Ordering::Relaxed);
+                    for ev in own.transitions(now) {
+                        let _ = self.events.send(ev);
+                    }
+                    view_tx.send_replace(Arc::new(own.view(&me, &cluster_name(&node), &beat_tx.borrow(), sealer.boot_id, now)));
+                }
+            }
+        }
+        // A clean stop: the last beat on every path says so.
+        beat_tx.send_modify(|b| Arc::make_mut(b).kind = BeatKind::Stopping);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        paths_token.cancel();
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        tracing::info!("heartbeats stopped (a stopping beat was sent)");
+    }
+}
+
+/// The owner task's state: membership, last beats, counters, log limits.
+struct Owner {
+    mem: HbMembership,
+    peers: Vec<String>,
+    paths: Vec<PathView>,
+    sent_ok: Vec<BTreeMap<String, bool>>,
+    beats: BTreeMap<String, (u64, Beat)>,
+    states: BTreeMap<String, PeerState>,
+    path_warn: BTreeMap<(usize, String), bool>,
+    drop_log: BTreeMap<String, (Instant, u64)>,
+    overflow: u64,
+}
+
+impl Owner {
+    fn new(node: &NodeConfig, peers: &[String], started: Instant) -> Owner {
+        let paths: Vec<PathView> = node
+            .hb
+            .iter()
+            .enumerate()
+            .map(|(i, h)| PathView {
+                name: format!("hb#{}", i + 1),
+                kind: h.kind.as_str().into(),
+                target: match h.kind {
+                    HbKind::Unicast => format!(":{}", h.port()),
+                    HbKind::Disk => h
+                        .dev
+                        .as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
+                },
+                interval_ms: h.interval().as_millis() as u64,
+                timeout_ms: h.timeout().as_millis() as u64,
+                ..PathView::default()
+            })
+            .collect();
+        let timeouts = node
+            .hb
+            .iter()
+            .map(|h| PathTimeout {
+                timeout: h.timeout(),
+            })
+            .collect();
+        Owner {
+            mem: HbMembership::new(
+                peers,
+                timeouts,
+                started,
+                node.maintenance_grace_period(),
+                node.rejoin_grace_period(),
+            ),
+            peers: peers.to_vec(),
+            sent_ok: vec![BTreeMap::new(); paths.len()],
+            paths,
+            beats: BTreeMap::new(),
+            states: peers
+                .iter()
+                .map(|p| (p.clone(), PeerState::Unknown))
+                .collect(),
+            path_warn: BTreeMap::new(),
+            drop_log: BTreeMap::new(),
+            overflow: 0,
+        }
+    }
+
+    fn handle(&mut self, e: PathEvent, now: Instant) {
+        match e {
+            PathEvent::Rx { path, opened } => {
+                let o = *opened;
+                let stopping = o.beat.kind == BeatKind::Stopping;
+                self.mem
+                    .heard(path, &o.sender, (o.boot_id, o.seq), stopping, now);
+                if let Some(p) = self.paths.get_mut(path) {
+                    p.received += 1;
+                    p.peers.entry(o.sender.clone()).or_default().received += 1;
+                }
+                let newer = self
+                    .beats
+                    .get(&o.sender)
+                    .is_none_or(|(b, _)| o.boot_id >= *b);
+                if newer {
+                    self.beats.insert(o.sender, (o.boot_id, o.beat));
+                }
+            }
+            PathEvent::Dropped {
+                path,
+                reason,
+                source,
+            } => {
+                if let Some(p) = self.paths.get_mut(path) {
+                    *p.dropped.entry(reason.as_str().into()).or_default() += 1;
+                }
+                self.log_drop(path, reason, &source, now);
+            }
+            PathEvent::Sent { path, peer, ok } => {
+                if let Some(p) = self.paths.get_mut(path) {
+                    if ok {
+                        p.sent += 1;
+                    } else {
+                        p.send_errors += 1;
+                    }
+                }
+                if let Some(m) = self.sent_ok.get_mut(path) {
+                    m.insert(peer, ok);
+                }
+            }
+            PathEvent::Error { path, error } => {
+                if let Some(p) = self.paths.get_mut(path) {
+                    p.error = error;
+                }
+            }
+        }
+    }
+
+    fn log_drop(&mut self, path: usize, reason: Drop, source: &str, now: Instant) {
+        if self.drop_log.len() > 256 {
+            self.drop_log.clear();
+        }
+        let e = self
+            .drop_log
+            .entry(source.to_string())
+            .or_insert((now - DROP_LOG_EVERY * 2, 0));
+        if now.saturating_duration_since(e.0) < DROP_LOG_EVERY {
+            e.1 += 1;
+            return;
+        }
+        let more = if e.1 > 0 {
+            format!(" ({} more from it since the last line)", e.1)
+        } else {
+            String::new()
+        };
+        tracing::warn!(
+            "hb#{}: dropped a datagram from {source}: {}{more}",
+            path + 1,
+            reason.as_str()
+        );
+        *e = (now, 0);
+    }
+
+    /// Peer state changes and path warnings since the last call, logged and as events.
+    fn transitions(&mut self, now: Instant) -> Vec<Event> {
+        let mut out = Vec::new();
+        for peer in self.peers.clone() {
+            let new = self.mem.state(&peer, now).unwrap_or(PeerState::Unknown);
+            let old = self
+                .states
+                .insert(peer.clone(), new)
+                .unwrap_or(PeerState::Unknown);
+            if new != old {
+                let why = match new {
+                    PeerState::Lost => format!("every path stale: {}", self.staleness(&peer, now)),
+                    PeerState::Maintenance => "its daemon announced a clean stop".to_string(),
+                    _ => String::new(),
+                };
+                let msg = format!(
+                    "{} -> {}{}",
+                    old.as_str(),
+                    new.as_str(),
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({why})")
+                    }
+                );
+                if new == PeerState::Lost {
+                    tracing::warn!("node {peer}: {msg}");
+                } else {
+                    tracing::info!("node {peer}: {msg}");
+                }
+                let mut ev = Event::new("node", None);
+                ev.node = Some(peer.clone());
+                ev.state = Some(new.as_str().into());
+                ev.message = Some(msg);
+                out.push(ev);
+            }
+            for i in 0..self.paths.len() {
+                let warn = new == PeerState::Up && !self.mem.fresh(&peer, i, now);
+                let was = self
+                    .path_warn
+                    .insert((i, peer.clone()), warn)
+                    .unwrap_or(false);
+                if warn != was {
+                    let name = &self.paths[i].name;
+                    if warn {
+                        tracing::warn!(
+                            "{name}: {peer} stale on this path ({}), still up on another",
+                            self.staleness(&peer, now)
+                        );
+                    } else {
+                        tracing::info!("{name}: {peer} heard again on this path");
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn staleness(&self, peer: &str, now: Instant) -> String {
+        (0..self.paths.len())
+            .map(|i| match self.mem.last_seen(peer, i, now) {
+                Some(d) => format!("{} last heard {}ms ago", self.paths[i].name, d.as_millis()),
+                None => format!("{} never heard", self.paths[i].name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn view(
+        &mut self,
+        me: &str,
+        cluster: &str,
+        own: &Beat,
+        boot_id: u64,
+        now: Instant,
+    ) -> ClusterView {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(
+            me.to_string(),
+            node_view(PeerState::Up, Some((boot_id, own)), Some(0)),
+        );
+        for peer in &self.peers {
+            let state = self.mem.state(peer, now).unwrap_or(PeerState::Unknown);
+            let last = (0..self.paths.len())
+                .filter_map(|i| self.mem.last_seen(peer, i, now))
+                .min();
+            let beat = self.beats.get(peer).map(|(b, beat)| (*b, beat));
+            nodes.insert(
+                peer.clone(),
+                node_view(state, beat, last.map(|d| d.as_millis() as u64)),
+            );
+        }
+        let mut paths = self.paths.clone();
+        for (i, p) in paths.iter_mut().enumerate() {
+            for peer in &self.peers {
+                let e = p.peers.entry(peer.clone()).or_default();
+                e.rx = self.mem.fresh(peer, i, now);
+                e.tx = self.sent_ok[i].get(peer).copied().unwrap_or(false);
+                e.last_seen_ms = self
+                    .mem
+                    .last_seen(peer, i, now)
+                    .map(|d| d.as_millis() as u64);
+            }
+            if self.overflow > 0 && i == 0 {
+                p.dropped.insert("queue_full".into(), self.overflow);
+            }
+        }
+        ClusterView {
+            nodename: me.to_string(),
+            cluster: cluster.to_string(),
+            disabled: None,
+            nodes,
+            paths,
+            rejoin: Some(self.mem.rejoin(now)),
+        }
+    }
+}
+
+fn node_view(state: PeerState, beat: Option<(u64, &Beat)>, last_seen_ms: Option<u64>) -> NodeView {
+    NodeView {
+        state,
+        version: beat.map(|(_, b)| b.version.clone()),
+        uptime_secs: beat.map(|(_, b)| b.uptime_secs),
+        load: beat.map(|(_, b)| b.load_centi as f64 / 100.0),
+        mem_total_mb: beat.map(|(_, b)| b.mem_total_mb),
+        mem_avail_mb: beat.map(|(_, b)| b.mem_avail_mb),
+        boot_id: beat.map(|(id, _)| id),
+        last_seen_ms,
+        services: beat.map(|(_, b)| b.services.clone()).unwrap_or_default(),
+    }
+}
