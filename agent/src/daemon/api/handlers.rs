@@ -265,7 +265,14 @@ async fn service_status(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<B
     })
     .await;
     match r {
-        Ok(Ok(st)) => json(StatusCode::OK, &st),
+        Ok(Ok(mut st)) => {
+            // The heartbeats are the daemon's to tell: they join the tree and the overall.
+            let (hb, entries) = crate::daemon::hb::render::hb_entries(&ctx.hb.view.borrow());
+            st.hb = hb;
+            st.hb_resources = entries;
+            st.overall = resources::Status::merge_all([st.overall, hb]);
+            json(StatusCode::OK, &st)
+        }
         Ok(Err(e)) => {
             let code = if e.downcast_ref::<crate::service::NoSuchService>().is_some() {
                 StatusCode::NOT_FOUND

@@ -8,6 +8,7 @@ pub mod codec;
 pub mod disk;
 pub mod message;
 mod probe;
+pub mod render;
 pub mod replay;
 pub mod unicast;
 pub mod view;
