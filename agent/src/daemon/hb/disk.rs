@@ -37,6 +37,7 @@ pub async fn run(ctx: PathCtx) {
             r = beat.changed() => if r.is_err() { return },
         }
         let Some(data) = ctx.seal() else { continue };
+        let len = data.len();
         let n = ctx.nodes.len();
         let dev2 = dev.clone();
         let f = file.take();
@@ -58,6 +59,7 @@ pub async fn run(ctx: PathCtx) {
                         path: ctx.index,
                         peer: peer.clone(),
                         ok: true,
+                        bytes: len,
                     });
                 }
                 None
@@ -113,6 +115,7 @@ fn read_slot(ctx: &PathCtx, guard: &mut ReplayGuard, owner: &str, i: usize, slot
             ctx.emit(PathEvent::Rx {
                 path: ctx.index,
                 opened: Box::new(o),
+                bytes: data.len(),
             });
         }
         Err(r) => drop(r),

@@ -53,6 +53,7 @@ pub enum PathEvent {
     Rx {
         path: usize,
         opened: Box<Opened>,
+        bytes: usize,
     },
     Dropped {
         path: usize,
@@ -63,6 +64,7 @@ pub enum PathEvent {
         path: usize,
         peer: String,
         ok: bool,
+        bytes: usize,
     },
     Error {
         path: usize,
@@ -334,13 +336,18 @@ impl Owner {
 
     fn handle(&mut self, e: PathEvent, now: Instant) {
         match e {
-            PathEvent::Rx { path, opened } => {
+            PathEvent::Rx {
+                path,
+                opened,
+                bytes,
+            } => {
                 let o = *opened;
                 let stopping = o.beat.kind == BeatKind::Stopping;
                 self.mem
                     .heard(path, &o.sender, (o.boot_id, o.seq), stopping, now);
                 if let Some(p) = self.paths.get_mut(path) {
                     p.received += 1;
+                    p.bytes_received += bytes as u64;
                     p.peers.entry(o.sender.clone()).or_default().received += 1;
                 }
                 let newer = self
@@ -361,10 +368,16 @@ impl Owner {
                 }
                 self.log_drop(path, reason, &source, now);
             }
-            PathEvent::Sent { path, peer, ok } => {
+            PathEvent::Sent {
+                path,
+                peer,
+                ok,
+                bytes,
+            } => {
                 if let Some(p) = self.paths.get_mut(path) {
                     if ok {
                         p.sent += 1;
+                        p.bytes_sent += bytes as u64;
                     } else {
                         p.send_errors += 1;
                     }

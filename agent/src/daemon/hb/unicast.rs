@@ -79,6 +79,7 @@ fn receive(ctx: &PathCtx, guard: &mut ReplayGuard, data: &[u8], from: SocketAddr
             ctx.emit(PathEvent::Rx {
                 path: ctx.index,
                 opened: Box::new(o),
+                bytes: data.len(),
             });
         }
         Err(r) => drop(r, Some(h.sender)),
@@ -100,6 +101,7 @@ async fn send_all(ctx: &PathCtx, sock: &UdpSocket) {
             path: ctx.index,
             peer: peer.clone(),
             ok,
+            bytes: data.len(),
         });
     }
 }

@@ -51,6 +51,9 @@ pub struct PathView {
     pub sent: u64,
     pub received: u64,
     pub send_errors: u64,
+    /// Bytes of the datagrams sent and accepted (for the rate per node).
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
     /// Dropped datagrams by reason (`auth`, `replay`, ...).
     pub dropped: BTreeMap<String, u64>,
 }
