@@ -4,122 +4,20 @@
 //! counted; `daemon stop` on n2 -> n1 shows it in maintenance, not lost; with a second path
 //! (disk heartbeat on a shared loop device) n3's link down is a warning, n3 stays up.
 
-use std::io::{Read, Write};
 use std::net::UdpSocket;
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use agent::daemon::hb::codec::{ClusterKey, Sealer};
 use agent::daemon::hb::message::Beat;
+use labtests::hb::{api, dropped, link, state, stop_daemon, Daemons, FAST, PORT};
 use labtests::lab::{self, wait_until, Lab, LoopDev, Node, OutputExt};
 use serde_json::Value;
 
-const PORT: u16 = 10000;
 /// Bound on every wait (the paths use interval 250ms, timeout 1s).
 const WAIT: Duration = Duration::from_secs(30);
 
-fn node_toml(lab: &Lab, me: &Node, disk: Option<&str>) -> String {
-    let mut t = format!(
-        "nodename = \"{}\"\nmaintenance_grace_period = \"60s\"\nrejoin_grace_period = \"5s\"\n\
-         [cluster]\nname = \"{}\"\nsecret = \"lab secret\"\n",
-        me.name,
-        lab.id()
-    );
-    for n in lab.nodes().iter().filter(|n| n.name != me.name) {
-        t.push_str(&format!("[nodes.{}]\naddr = \"{}\"\n", n.name, n.ip));
-    }
-    t.push_str(&format!(
-        "[[hb]]\ntype = \"unicast\"\nport = {PORT}\ninterval = \"250ms\"\ntimeout = \"1s\"\n"
-    ));
-    if let Some(dev) = disk {
-        t.push_str(&format!(
-            "[[hb]]\ntype = \"disk\"\ndev = \"{dev}\"\ninterval = \"250ms\"\ntimeout = \"1s\"\n"
-        ));
-    }
-    t
-}
-
-/// Daemons of every node, stopped (killed if need be) on drop.
-struct Daemons<'a> {
-    nodes: Vec<&'a Node>,
-}
-
-impl<'a> Daemons<'a> {
-    fn start(lab: &'a Lab, disk: Option<&str>) -> Daemons<'a> {
-        let d = Daemons {
-            nodes: lab.nodes().iter().collect(),
-        };
-        for n in lab.nodes() {
-            std::fs::write(n.node_toml(), node_toml(lab, n, disk)).expect("write node.toml");
-            n.svcmgr(&["daemon", "start"]).assert_ok("daemon start");
-        }
-        d
-    }
-}
-
-impl Drop for Daemons<'_> {
-    fn drop(&mut self) {
-        for n in &self.nodes {
-            stop_daemon(n);
-        }
-    }
-}
-
-fn stop_daemon(n: &Node) {
-    let o = n.svcmgr(&["daemon", "stop"]);
-    if o.status.success() {
-        return;
-    }
-    let lock = std::fs::read_to_string(n.root.join("var/daemon/lock")).unwrap_or_default();
-    if let Some(pid) = lock.split_whitespace().next().and_then(|p| p.parse().ok()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
-
-/// `GET path` on the node's API socket (the test runs as root, like the CLI).
-fn api(n: &Node, path: &str) -> Option<Value> {
-    let mut s = UnixStream::connect(n.root.join("var/lsnr/api.sock")).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let (_, body) = buf.split_once("\r\n\r\n")?;
-    serde_json::from_str(body).ok()
-}
-
-fn state(from: &Node, of: &str) -> String {
-    api(from, "/cluster")
-        .and_then(|v| v["nodes"][of]["state"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn dropped(n: &Node, reason: &str) -> u64 {
-    api(n, "/cluster")
-        .and_then(|v| {
-            Some(
-                v["paths"]
-                    .as_array()?
-                    .iter()
-                    .map(|p| p["dropped"][reason].as_u64().unwrap_or(0))
-                    .sum(),
-            )
-        })
-        .unwrap_or(0)
-}
-
-/// Time until `from` reports `of` in `want` (None after WAIT).
 fn time_until(from: &Node, of: &str, want: &str, since: Instant) -> Option<Duration> {
-    wait_until(WAIT, &format!("{} sees {of} {want}", from.name), || {
-        state(from, of) == want
-    })
-    .then(|| since.elapsed())
+    labtests::hb::time_until(from, of, want, since, WAIT)
 }
 
 /// Run `f` with a UDP socket bound in the node's network namespace (on a scratch thread:
@@ -140,11 +38,6 @@ fn in_netns<T: Send + 'static>(
     .expect("netns thread")
 }
 
-fn link(n: &Node, up: bool) {
-    n.sh(&["ip", "link", "set", "eth0", if up { "up" } else { "down" }])
-        .assert_ok("ip link set");
-}
-
 #[test]
 fn heartbeats_membership_and_drops() {
     if !lab::require_root("heartbeats_membership_and_drops") {
@@ -153,7 +46,7 @@ fn heartbeats_membership_and_drops() {
     let lab = Lab::new(&["n1", "n2", "n3"]);
     let (n1, n2, n3) = (lab.node("n1"), lab.node("n2"), lab.node("n3"));
     let t0 = Instant::now();
-    let daemons = Daemons::start(&lab, None);
+    let daemons = Daemons::start(&lab, FAST, None);
     for (a, b) in [
         (n1, "n2"),
         (n1, "n3"),
@@ -258,7 +151,7 @@ fn heartbeats_membership_and_drops() {
     let disk = LoopDev::new(lab.dir(), 1);
     n1.write_conf("web", "[DEFAULT]\nnodes = n1\n");
     let t0 = Instant::now();
-    let daemons = Daemons::start(&lab, Some(disk.path()));
+    let daemons = Daemons::start(&lab, FAST, Some(disk.path()));
     for (a, b) in [(n1, "n2"), (n1, "n3"), (n2, "n3")] {
         assert!(
             time_until(a, b, "up", t0).is_some(),
