@@ -207,6 +207,8 @@ fn heartbeats_membership_and_drops() {
         tree.contains("# n3 stale on this path: last heard"),
         "{tree}"
     );
+    // The round trip to n2, measured from the beats' acknowledgements.
+    assert!(line("hb#1").contains(", rtt n2 "), "{tree}");
     assert!(
         line("hb#2").contains("up") && line("hb#2").contains("rx n2 n3 / tx n2 n3"),
         "{tree}"

@@ -118,8 +118,14 @@ impl Sealer {
     }
 
     pub fn seal(&self, beat: &Beat) -> Result<Vec<u8>, SealError> {
+        self.seal_numbered(beat).map(|(_, d)| d)
+    }
+
+    /// Seal with the next sequence number, returned with the datagram.
+    pub fn seal_numbered(&self, beat: &Beat) -> Result<(u64, Vec<u8>), SealError> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        self.seal_with(beat, seq, &ChaCha20Poly1305::generate_nonce(&mut OsRng))
+        let d = self.seal_with(beat, seq, &ChaCha20Poly1305::generate_nonce(&mut OsRng))?;
+        Ok((seq, d))
     }
 
     fn seal_with(&self, beat: &Beat, seq: u64, nonce: &Nonce) -> Result<Vec<u8>, SealError> {

@@ -116,6 +116,7 @@ fn read_slot(ctx: &PathCtx, guard: &mut ReplayGuard, owner: &str, i: usize, slot
                 path: ctx.index,
                 opened: Box::new(o),
                 bytes: data.len(),
+                rtt: None,
             });
         }
         Err(r) => drop(r),

@@ -26,6 +26,18 @@ pub struct Beat {
     pub services: Vec<SvcBeat>,
     /// Services left out to keep the datagram under the size limit.
     pub omitted: u32,
+    /// Per network path and peer, the last beat received (for the peer's RTT).
+    pub acks: Vec<Ack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The `[[hb]]` index.
+    pub path: u8,
+    pub peer: String,
+    pub seq: u64,
+    /// How long before this beat was sealed that one arrived.
+    pub held_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +63,7 @@ impl Beat {
             mem_avail_mb: 0,
             services: Vec::new(),
             omitted: 0,
+            acks: Vec::new(),
         }
     }
 }

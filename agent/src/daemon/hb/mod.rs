@@ -10,6 +10,7 @@ pub mod message;
 mod probe;
 pub mod render;
 pub mod replay;
+pub mod rtt;
 pub mod unicast;
 pub mod view;
 
@@ -54,6 +55,8 @@ pub enum PathEvent {
         path: usize,
         opened: Box<Opened>,
         bytes: usize,
+        /// The round trip measured with this beat's ack of ours (network paths).
+        rtt: Option<Duration>,
     },
     Dropped {
         path: usize,
@@ -100,8 +103,20 @@ impl PathCtx {
 
     /// The current beat, sealed with the next sequence number.
     pub fn seal(&self) -> Option<Vec<u8>> {
+        self.seal_with_acks(Vec::new()).map(|(_, d)| d)
+    }
+
+    /// The current beat with `acks`, sealed; with its sequence number.
+    pub fn seal_with_acks(&self, acks: Vec<message::Ack>) -> Option<(u64, Vec<u8>)> {
         let beat = self.beat.borrow().clone();
-        match self.sealer.seal(&beat) {
+        let r = if acks.is_empty() {
+            self.sealer.seal_numbered(&beat)
+        } else {
+            let mut b = (*beat).clone();
+            b.acks = acks;
+            self.sealer.seal_numbered(&b)
+        };
+        match r {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::error!("hb#{}: {e}", self.index + 1);
@@ -340,6 +355,7 @@ impl Owner {
                 path,
                 opened,
                 bytes,
+                rtt,
             } => {
                 let o = *opened;
                 let stopping = o.beat.kind == BeatKind::Stopping;
@@ -348,7 +364,11 @@ impl Owner {
                 if let Some(p) = self.paths.get_mut(path) {
                     p.received += 1;
                     p.bytes_received += bytes as u64;
-                    p.peers.entry(o.sender.clone()).or_default().received += 1;
+                    let e = p.peers.entry(o.sender.clone()).or_default();
+                    e.received += 1;
+                    if let Some(r) = rtt {
+                        smooth(e, r.as_secs_f64() * 1000.0);
+                    }
                 }
                 let newer = self
                     .beats
@@ -548,5 +568,17 @@ fn node_view(state: PeerState, beat: Option<(u64, &Beat)>, last_seen_ms: Option<
         boot_id: beat.map(|(id, _)| id),
         last_seen_ms,
         services: beat.map(|(_, b)| b.services.clone()).unwrap_or_default(),
+    }
+}
+
+/// Smoothed as TCP does (RFC 6298): the RTT by 1/8 of each sample, its variation by 1/4.
+fn smooth(e: &mut view::PathPeer, r: f64) {
+    match e.rtt_ms {
+        None => (e.rtt_ms, e.jitter_ms) = (Some(r), Some(r / 2.0)),
+        Some(s) => {
+            let j = e.jitter_ms.unwrap_or(0.0);
+            e.jitter_ms = Some(0.75 * j + 0.25 * (s - r).abs());
+            e.rtt_ms = Some(0.875 * s + 0.125 * r);
+        }
     }
 }

@@ -35,12 +35,32 @@ fn path_entry(p: &PathView) -> ResEntry {
             None => format!("{n} never heard on this path"),
         })
         .collect();
+    // A round trip or its variation above a tenth of the timeout eats into the margin.
+    let limit = p.timeout_ms as f64 / 10.0;
+    let slow: Vec<String> = p
+        .peers
+        .iter()
+        .filter(|(_, x)| x.rx)
+        .filter_map(|(n, x)| {
+            let (r, j) = (x.rtt_ms?, x.jitter_ms.unwrap_or(0.0));
+            (r > limit || j > limit).then(|| {
+                format!("{n} round trip {r:.1}ms, jitter {j:.1}ms: above {limit:.0}ms (a tenth of the timeout)")
+            })
+        })
+        .collect();
+    let slow_any = !slow.is_empty();
+    log.extend(slow);
+    let rtts: Vec<String> = p
+        .peers
+        .iter()
+        .filter_map(|(n, x)| Some(format!("{n} {:.1}ms", x.rtt_ms?)))
+        .collect();
     let status = if let Some(e) = &p.error {
         log.insert(0, e.clone());
         Status::Down
     } else if p.peers.is_empty() {
         Status::NotApplicable
-    } else if stale.is_empty() {
+    } else if stale.is_empty() && !slow_any {
         Status::Up
     } else if rx.is_empty() {
         Status::Down
@@ -59,11 +79,16 @@ fn path_entry(p: &PathView) -> ResEntry {
         rtype: p.kind.clone(),
         status,
         label: format!(
-            "{} {} rx {} / tx {}",
+            "{} {} rx {} / tx {}{}",
             p.kind,
             p.target,
             words(&rx),
-            words(&tx)
+            words(&tx),
+            if rtts.is_empty() {
+                String::new()
+            } else {
+                format!(", rtt {}", rtts.join(" "))
+            }
         ),
         log,
         flags: Flags::default(),
@@ -140,8 +165,8 @@ pub fn mon_tables(view: &ClusterView) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{:<6} {:<8} {:<16} {:<6} {:>10}  DROPS",
-        "PATH", "TYPE", "PEER", "RX", "LAST SEEN"
+        "\n{:<6} {:<8} {:<16} {:<6} {:>10} {:>9}  DROPS",
+        "PATH", "TYPE", "PEER", "RX", "LAST SEEN", "RTT"
     );
     for p in &view.paths {
         let drops = p
@@ -153,13 +178,14 @@ pub fn mon_tables(view: &ClusterView) -> String {
         for (peer, x) in &p.peers {
             let _ = writeln!(
                 s,
-                "{:<6} {:<8} {:<16} {:<6} {:>10}  {}",
+                "{:<6} {:<8} {:<16} {:<6} {:>10} {:>9}  {}",
                 p.name,
                 p.kind,
                 peer,
                 if x.rx { "ok" } else { "stale" },
                 x.last_seen_ms
                     .map_or("never".into(), |ms| format!("{ms}ms")),
+                x.rtt_ms.map_or("-".into(), |r| format!("{r:.1}ms")),
                 if drops.is_empty() { "-" } else { &drops }
             );
         }
@@ -189,6 +215,7 @@ mod tests {
                             tx,
                             last_seen_ms: seen,
                             received: 1,
+                            ..PathPeer::default()
                         },
                     )
                 })
@@ -233,6 +260,20 @@ mod tests {
             assert_eq!((e.status, e.label.as_str()), (status, label));
             assert_eq!(e.log, log);
         }
+        let mut slow = path(&[("n2", true, true, Some(10))]);
+        let n2 = slow.peers.get_mut("n2").unwrap();
+        (n2.rtt_ms, n2.jitter_ms) = (Some(350.0), Some(5.0));
+        let e = path_entry(&slow);
+        assert_eq!(
+            (e.status, e.label.as_str()),
+            (Status::Warn, "unicast :10000 rx n2 / tx n2, rtt n2 350.0ms")
+        );
+        assert_eq!(
+            e.log,
+            ["n2 round trip 350.0ms, jitter 5.0ms: above 300ms (a tenth of the timeout)"]
+        );
+        slow.peers.get_mut("n2").unwrap().rtt_ms = Some(0.4);
+        assert_eq!(path_entry(&slow).status, Status::Up);
         let mut failed = path(&[("n2", true, true, Some(1))]);
         failed.error = Some("can not bind udp port 10000".into());
         assert_eq!(path_entry(&failed).status, Status::Down);

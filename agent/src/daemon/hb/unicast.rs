@@ -7,6 +7,7 @@ use tokio::net::UdpSocket;
 
 use super::codec::{self, Drop, MAX_DATAGRAM};
 use super::replay::{ReplayGuard, Verdict};
+use super::rtt::RttTracker;
 use super::{PathCtx, PathEvent};
 
 pub async fn run(ctx: PathCtx) {
@@ -25,6 +26,7 @@ pub async fn run(ctx: PathCtx) {
         }
     };
     let mut guard = ReplayGuard::default();
+    let mut rtt = RttTracker::default();
     // One byte more than the limit: a longer datagram is seen as too big, not truncated.
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     let mut beat = ctx.beat.clone();
@@ -33,15 +35,15 @@ pub async fn run(ctx: PathCtx) {
     loop {
         tokio::select! {
             _ = ctx.token.cancelled() => return,
-            _ = tick.tick() => send_all(&ctx, &sock).await,
+            _ = tick.tick() => send_all(&ctx, &sock, &mut rtt).await,
             r = beat.changed() => {
                 if r.is_err() {
                     return;
                 }
-                send_all(&ctx, &sock).await;
+                send_all(&ctx, &sock, &mut rtt).await;
             }
             r = sock.recv_from(&mut buf) => match r {
-                Ok((n, from)) => receive(&ctx, &mut guard, &buf[..n], from),
+                Ok((n, from)) => receive(&ctx, &mut guard, &mut rtt, &buf[..n], from),
                 Err(e) => {
                     tracing::debug!("hb#{}: recv: {e}", ctx.index + 1);
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -51,7 +53,13 @@ pub async fn run(ctx: PathCtx) {
     }
 }
 
-fn receive(ctx: &PathCtx, guard: &mut ReplayGuard, data: &[u8], from: SocketAddr) {
+fn receive(
+    ctx: &PathCtx,
+    guard: &mut ReplayGuard,
+    rtt: &mut RttTracker,
+    data: &[u8],
+    from: SocketAddr,
+) {
     let source = from.to_string();
     let drop = |reason: Drop, sender: Option<&str>| {
         let source = match sender {
@@ -76,21 +84,26 @@ fn receive(ctx: &PathCtx, guard: &mut ReplayGuard, data: &[u8], from: SocketAddr
     match codec::open(&ctx.key, &ctx.peer_set, data) {
         Ok(o) => {
             guard.accept(&o.sender, o.boot_id, o.seq);
+            let now = tokio::time::Instant::now();
+            let path = ctx.index as u8;
+            let r = rtt.received(&o.sender, o.seq, &o.beat.acks, &ctx.nodename, path, now);
             ctx.emit(PathEvent::Rx {
                 path: ctx.index,
                 opened: Box::new(o),
                 bytes: data.len(),
+                rtt: r,
             });
         }
         Err(r) => drop(r, Some(h.sender)),
     }
 }
 
-async fn send_all(ctx: &PathCtx, sock: &UdpSocket) {
-    let data = match ctx.seal() {
-        Some(d) => d,
-        None => return,
+async fn send_all(ctx: &PathCtx, sock: &UdpSocket, rtt: &mut RttTracker) {
+    let now = tokio::time::Instant::now();
+    let Some((seq, data)) = ctx.seal_with_acks(rtt.acks(ctx.index as u8, now)) else {
+        return;
     };
+    rtt.sent(seq, now);
     let port = ctx.cfg.port();
     for (peer, addr) in &ctx.peers {
         let ok = match resolve(addr, port).await {

@@ -66,6 +66,9 @@ pub struct PathPeer {
     pub tx: bool,
     pub last_seen_ms: Option<u64>,
     pub received: u64,
+    /// Smoothed round-trip time and its variation (network paths).
+    pub rtt_ms: Option<f64>,
+    pub jitter_ms: Option<f64>,
 }
 
 impl PathView {
