@@ -35,6 +35,10 @@ use crate::paths::Root;
 const EVENTS_QUEUE: usize = 1024;
 /// One log line per source of dropped datagrams at most this often.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+/// And at most this many drop lines in such a window, all sources together.
+const DROP_LINES_MAX: u32 = 10;
+/// The published view's refresh period when nothing changed.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Clone)]
 pub struct HbHandle {
@@ -249,6 +253,7 @@ impl Heartbeats {
             (fastest / 10).clamp(Duration::from_millis(10), Duration::from_millis(200)),
         );
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut published: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = self.token.cancelled() => break,
@@ -267,9 +272,16 @@ impl Heartbeats {
                     });
                     let now = Instant::now();
                     own.overflow = overflow.load(Ordering::Relaxed);
-                    for ev in own.transitions(now) {
+                    let evs = own.transitions(now);
+                    let changed = !evs.is_empty();
+                    for ev in evs {
                         let _ = self.events.send(ev);
                     }
+                    // The view is rebuilt on a change, else every PUBLISH_EVERY.
+                    if !changed && published.is_some_and(|p: Instant| now.saturating_duration_since(p) < PUBLISH_EVERY) {
+                        continue;
+                    }
+                    published = Some(now);
                     view_tx.send_replace(Arc::new(own.view(&me, &cluster_name(&node), &beat_tx.borrow(), sealer.boot_id, now)));
                 }
             }
@@ -294,7 +306,10 @@ struct Owner {
     beats: BTreeMap<String, (u64, Beat)>,
     states: BTreeMap<String, PeerState>,
     path_warn: BTreeMap<(usize, String), bool>,
-    drop_log: BTreeMap<String, (Instant, u64)>,
+    /// Per source: when its last drop line was logged, and the drops since.
+    drop_log: BTreeMap<String, (Option<Instant>, u64)>,
+    /// Drop lines logged in the current window, for every source together.
+    drop_lines: (Option<Instant>, u32),
     overflow: u64,
 }
 
@@ -345,6 +360,7 @@ impl Owner {
                 .collect(),
             path_warn: BTreeMap::new(),
             drop_log: BTreeMap::new(),
+            drop_lines: (None, 0),
             overflow: 0,
         }
     }
@@ -418,14 +434,23 @@ impl Owner {
         if self.drop_log.len() > 256 {
             self.drop_log.clear();
         }
-        let e = self
-            .drop_log
-            .entry(source.to_string())
-            .or_insert((now - DROP_LOG_EVERY * 2, 0));
-        if now.saturating_duration_since(e.0) < DROP_LOG_EVERY {
+        let within = |at: Option<Instant>| {
+            at.is_some_and(|t| now.saturating_duration_since(t) < DROP_LOG_EVERY)
+        };
+        if !within(self.drop_lines.0) {
+            self.drop_lines = (Some(now), 0);
+        }
+        // The address without its port: a flood from many ports is one source.
+        let key = source
+            .rsplit_once(':')
+            .map_or(source, |(a, _)| a)
+            .to_string();
+        let e = self.drop_log.entry(key).or_insert((None, 0));
+        if within(e.0) || self.drop_lines.1 >= DROP_LINES_MAX {
             e.1 += 1;
             return;
         }
+        self.drop_lines.1 += 1;
         let more = if e.1 > 0 {
             format!(" ({} more from it since the last line)", e.1)
         } else {
@@ -436,7 +461,7 @@ impl Owner {
             path + 1,
             reason.as_str()
         );
-        *e = (now, 0);
+        *e = (Some(now), 0);
     }
 
     /// Peer state changes and path warnings since the last call, logged and as events.
