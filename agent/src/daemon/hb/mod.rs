@@ -607,3 +607,124 @@ fn smooth(e: &mut view::PathPeer, r: f64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(text: &str) -> NodeConfig {
+        svcconf::parse_node(text, std::path::Path::new("node.toml"), "n1")
+            .unwrap()
+            .0
+    }
+
+    const TWO_PATHS: &str =
+        "nodename = \"n1\"\n[cluster]\nname = \"c\"\nsecret = \"s\"\n[nodes.n2]\n\
+        [[hb]]\ntype = \"unicast\"\ninterval = \"250ms\"\ntimeout = \"1s\"\n\
+        [[hb]]\ntype = \"disk\"\ndev = \"/dev/x\"\ninterval = \"250ms\"\ntimeout = \"1s\"\n";
+
+    #[test]
+    fn heartbeats_need_paths_and_a_secret() {
+        let cases = [
+            ("nodename = \"n1\"\n", Some("no [[hb]] path in node.toml")),
+            (
+                "[cluster]\nname = \"c\"\n[[hb]]\ntype = \"unicast\"\n",
+                Some("heartbeats not started: node.toml has [[hb]] paths but no [cluster] secret (every node needs the same one)"),
+            ),
+            ("[cluster]\nsecret = \" \"\n[[hb]]\ntype = \"unicast\"\n", Some("heartbeats not started: node.toml has [[hb]] paths but no [cluster] secret (every node needs the same one)")),
+            ("[cluster]\nsecret = \"s\"\n[[hb]]\ntype = \"unicast\"\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(disabled_reason(&node(text)).as_deref(), want, "{text}");
+        }
+        assert_eq!(cluster_name(&node("")), "default");
+    }
+
+    fn rx(path: usize, seq: u64, kind: BeatKind) -> PathEvent {
+        let mut beat = Beat::alive("1.0");
+        beat.kind = kind;
+        PathEvent::Rx {
+            path,
+            opened: Box::new(Opened {
+                sender: "n2".into(),
+                boot_id: 1,
+                seq,
+                beat,
+            }),
+            bytes: 100,
+            rtt: Some(Duration::from_millis(2)),
+        }
+    }
+
+    #[test]
+    fn owner_reports_transitions_and_counts() {
+        let cfg = node(TWO_PATHS);
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut o = Owner::new(&cfg, &["n2".to_string()], t0);
+        assert!(o.transitions(t0).is_empty());
+        o.handle(rx(0, 1, BeatKind::Alive), ms(10));
+        o.handle(rx(1, 1, BeatKind::Alive), ms(10));
+        let ev = o.transitions(ms(20));
+        assert_eq!(ev.len(), 1);
+        assert_eq!(
+            (ev[0].node.as_deref(), ev[0].state.as_deref()),
+            (Some("n2"), Some("up"))
+        );
+        // The network path goes quiet, the disk path goes on: up, no new event.
+        o.handle(rx(1, 2, BeatKind::Alive), ms(900));
+        assert!(o.transitions(ms(1100)).is_empty());
+        let v = o.view("n1", "c", &Beat::alive("1.0"), 9, ms(1100));
+        assert_eq!(v.nodes["n2"].state, PeerState::Up);
+        assert_eq!(
+            (v.paths[0].peers["n2"].rx, v.paths[1].peers["n2"].rx),
+            (false, true)
+        );
+        assert_eq!((v.paths[0].received, v.paths[0].bytes_received), (1, 100));
+        assert_eq!(v.paths[0].peers["n2"].rtt_ms, Some(2.0));
+        // Both quiet for the timeout: lost, and the event says why.
+        let ev = o.transitions(ms(1900));
+        assert_eq!(ev[0].state.as_deref(), Some("lost"));
+        let msg = ev[0].message.as_deref().unwrap_or("");
+        assert!(msg.starts_with("up -> lost (every path stale: hb#1 last heard 1890ms ago, hb#2 last heard 1000ms ago"), "{msg}");
+        // Back, then a clean stop: maintenance.
+        o.handle(rx(0, 3, BeatKind::Alive), ms(2000));
+        assert_eq!(o.transitions(ms(2000))[0].state.as_deref(), Some("up"));
+        o.handle(rx(0, 4, BeatKind::Stopping), ms(2100));
+        assert_eq!(
+            o.transitions(ms(2100))[0].state.as_deref(),
+            Some("maintenance")
+        );
+        assert!(o.transitions(ms(5000)).is_empty());
+        o.handle(
+            PathEvent::Dropped {
+                path: 0,
+                reason: Drop::Auth,
+                source: "10.0.0.9:4000".into(),
+            },
+            ms(5000),
+        );
+        let v = o.view("n1", "c", &Beat::alive("1.0"), 9, ms(5000));
+        assert_eq!(v.paths[0].dropped["auth"], 1);
+        assert_eq!(v.nodes["n2"].state, PeerState::Maintenance);
+    }
+
+    #[test]
+    fn drop_lines_are_limited() {
+        let cfg = node(TWO_PATHS);
+        let t0 = Instant::now();
+        let mut o = Owner::new(&cfg, &["n2".to_string()], t0);
+        for port in 0..100u32 {
+            o.log_drop(0, Drop::Auth, &format!("10.0.0.9:{port}"), t0);
+        }
+        // One line for the address, the other 99 counted against it.
+        assert_eq!(o.drop_lines.1, 1);
+        assert_eq!(o.drop_log["10.0.0.9"].1, 99);
+        for host in 0..50u32 {
+            o.log_drop(0, Drop::Auth, &format!("10.0.1.{host}:1"), t0);
+        }
+        assert_eq!(o.drop_lines.1, DROP_LINES_MAX);
+        o.log_drop(0, Drop::Auth, "10.0.0.9:1", t0 + DROP_LOG_EVERY);
+        assert_eq!((o.drop_lines.1, o.drop_log["10.0.0.9"].1), (1, 0));
+    }
+}
