@@ -454,4 +454,16 @@ mod tests {
             ["node.toml:7: unknown key 'hb.1.foo', ignored"]
         );
     }
+
+    #[test]
+    fn shipped_example_parses_clean() {
+        let t = include_str!("../../packaging/examples/node.toml");
+        let (c, w) = parse(t).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            (c.hb.len(), c.cluster_nodes()),
+            (2, vec!["n1".to_string(), "n2".to_string()])
+        );
+        assert_eq!(c.hb_addr(&c.hb[0], "n2"), "10.1.0.2");
+    }
 }
