@@ -69,6 +69,9 @@ pub struct SvcStatus {
     pub sync: Status,
     pub sync_resources: Vec<ResEntry>,
     pub hb: Status,
+    /// One entry per heartbeat path, filled by the daemon (empty when evaluated locally).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hb_resources: Vec<ResEntry>,
     /// An action running, or one that did not end (`interrupted start (pid 1234, 12:03:01)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,

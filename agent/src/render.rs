@@ -71,6 +71,7 @@ pub fn tree(st: &SvcStatus, color: bool) -> String {
     section(&mut out, "|- ", "sync", st.sync, color);
     resources(&mut out, "|  ", &st.sync_resources, color);
     section(&mut out, "'- ", "hb", st.hb, color);
+    resources(&mut out, "   ", &st.hb_resources, color);
     out
 }
 
@@ -126,6 +127,7 @@ mod tests {
                 &["n2 need update"],
             )],
             hb: Status::NotApplicable,
+            hb_resources: vec![],
             action: None,
         };
         let want = "\
@@ -158,6 +160,7 @@ overall                   up
             sync: Status::NotApplicable,
             sync_resources: vec![],
             hb: Status::NotApplicable,
+            hb_resources: vec![],
             action: None,
         };
         let t = tree(&st, false);

@@ -140,6 +140,7 @@ fn summarize(
         sync,
         sync_resources,
         hb,
+        hb_resources: Vec::new(),
         action: prev.map(|i| i.describe()),
     }
 }

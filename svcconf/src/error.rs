@@ -142,6 +142,13 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
+    #[error("{}:{line}: {keyword}: {msg}", file.display())]
+    NodeInvalid {
+        file: PathBuf,
+        line: usize,
+        keyword: String,
+        msg: String,
+    },
 }
 
 impl ConfigError {
@@ -166,6 +173,7 @@ impl ConfigError {
             | ReferenceDepth { file, .. }
             | NodeSyntax { file, .. }
             | NodeBadValue { file, .. }
+            | NodeInvalid { file, .. }
             | Unsupported { file, .. } => file,
         }
     }
@@ -189,7 +197,8 @@ impl ConfigError {
             | ReferenceCycle { line, .. }
             | ReferenceDepth { line, .. }
             | NodeSyntax { line, .. }
-            | NodeBadValue { line, .. } => Some(*line),
+            | NodeBadValue { line, .. }
+            | NodeInvalid { line, .. } => Some(*line),
             Unsupported { sections, .. } => sections.first().map(|s| s.line),
         }
     }
@@ -224,7 +233,8 @@ impl ConfigError {
             | UnknownReference { keyword, .. }
             | ReferenceCycle { keyword, .. }
             | ReferenceDepth { keyword, .. }
-            | NodeBadValue { keyword, .. } => Some(keyword),
+            | NodeBadValue { keyword, .. }
+            | NodeInvalid { keyword, .. } => Some(keyword),
             _ => None,
         }
     }

@@ -14,6 +14,7 @@ pub mod keywords;
 mod kinds;
 pub mod model;
 mod node;
+mod node_check;
 mod resolve;
 mod store;
 mod validate;

@@ -282,6 +282,71 @@ pub struct NodeConfig {
     /// The daemon's monitor period, a duration with a unit ("5s"); checked by the loader.
     #[serde(default)]
     pub monitor_interval: Option<String>,
+    /// Heartbeat paths (`[[hb]]` tables); checked by the loader.
+    #[serde(default)]
+    pub hb: Vec<HbConfig>,
+    /// How long peers wait for a node whose daemon announced a clean stop (default 60 s).
+    #[serde(default)]
+    pub maintenance_grace_period: Option<String>,
+    /// After a daemon start, how long to wait for every peer before deciding (default 90 s).
+    #[serde(default)]
+    pub rejoin_grace_period: Option<String>,
+}
+
+/// One heartbeat path: `[[hb]]` in node.toml.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct HbConfig {
+    #[serde(rename = "type")]
+    pub kind: HbKind,
+    /// UDP port (unicast; default 10000).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Send period, a duration with a unit (default 1s).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// A path silent that long is stale (default 3s).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Per-node addresses for this path (unicast); default the node's `[nodes.X] addr`.
+    #[serde(default)]
+    pub addr: BTreeMap<String, String>,
+    /// The shared block device (disk).
+    #[serde(default)]
+    pub dev: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HbKind {
+    Unicast,
+    Disk,
+}
+
+impl HbKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HbKind::Unicast => "unicast",
+            HbKind::Disk => "disk",
+        }
+    }
+}
+
+pub const HB_DEFAULT_PORT: u16 = 10000;
+
+impl HbConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(HB_DEFAULT_PORT)
+    }
+    pub fn interval(&self) -> Duration {
+        dur_or(self.interval.as_deref(), Duration::from_secs(1))
+    }
+    pub fn timeout(&self) -> Duration {
+        dur_or(self.timeout.as_deref(), Duration::from_secs(3))
+    }
+}
+
+fn dur_or(s: Option<&str>, default: Duration) -> Duration {
+    s.and_then(crate::values::parse_duration).unwrap_or(default)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -347,6 +412,38 @@ impl NodeConfig {
             .as_deref()
             .and_then(crate::values::parse_duration)
             .unwrap_or(Duration::from_secs(5))
+    }
+
+    pub fn maintenance_grace_period(&self) -> Duration {
+        dur_or(
+            self.maintenance_grace_period.as_deref(),
+            Duration::from_secs(60),
+        )
+    }
+
+    pub fn rejoin_grace_period(&self) -> Duration {
+        dur_or(self.rejoin_grace_period.as_deref(), Duration::from_secs(90))
+    }
+
+    /// The cluster's nodes, sorted: the `[nodes.X]` tables plus this node. A node's index in
+    /// this list is its disk heartbeat slot.
+    pub fn cluster_nodes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.nodes.keys().cloned().collect();
+        if !v.contains(&self.nodename) {
+            v.push(self.nodename.clone());
+        }
+        v.sort();
+        v
+    }
+
+    /// The address of `node` on heartbeat path `hb`: its `addr.<node>`, else its
+    /// `[nodes.X] addr`, else the node name.
+    pub fn hb_addr(&self, hb: &HbConfig, node: &str) -> String {
+        hb.addr
+            .get(node)
+            .cloned()
+            .or_else(|| self.nodes.get(node).and_then(|p| p.addr.clone()))
+            .unwrap_or_else(|| node.to_string())
     }
 
     /// Address and port to reach a peer over ssh.

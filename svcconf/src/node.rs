@@ -30,16 +30,26 @@ fn key_at(text: &str, line: usize) -> Option<String> {
     if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
         return None;
     }
-    let table = lines[..line - 1]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with('[') && !l.starts_with("[["))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
-    Some(match table {
-        Some(t) => format!("{t}.{key}"),
-        None => key.to_string(),
-    })
+    let above = &lines[..line - 1];
+    let Some(h) = above.iter().rposition(|l| l.trim_start().starts_with('[')) else {
+        return Some(key.to_string());
+    };
+    let header = above[h].trim();
+    if let Some(name) = header.strip_prefix("[[").and_then(|r| r.split_once("]]")) {
+        // The n-th `[[hb]]` is `hb#n`, as errors name it elsewhere.
+        let name = name.0.trim();
+        let n = above[..=h]
+            .iter()
+            .filter(|l| {
+                l.trim_start()
+                    .strip_prefix("[[")
+                    .is_some_and(|r| r.split_once("]]").is_some_and(|(x, _)| x.trim() == name))
+            })
+            .count();
+        return Some(format!("{name}#{n}.{key}"));
+    }
+    let table = header.trim_matches(|c| c == '[' || c == ']').trim();
+    Some(format!("{table}.{key}"))
 }
 
 pub fn parse_node(
@@ -88,19 +98,7 @@ pub fn parse_node(
             });
         }
     }
-    if let Some(d) = &cfg.monitor_interval {
-        // A bare number is refused: node.toml durations always carry their unit.
-        let with_unit = d.trim().parse::<u64>().is_err();
-        if !with_unit || crate::values::parse_duration(d).is_none_or(|d| d.is_zero()) {
-            return Err(ConfigError::NodeBadValue {
-                file: path.into(),
-                line: key_line(text, &["monitor_interval".to_string()]),
-                keyword: "monitor_interval".into(),
-                value: d.clone(),
-                expected: "expected a duration with a unit such as 500ms, 2s, 1m".into(),
-            });
-        }
-    }
+    crate::node_check::check(&cfg, text, path)?;
     Ok((cfg, warnings))
 }
 
@@ -209,11 +207,18 @@ fn key_of(line: &str) -> Option<Vec<String>> {
 }
 
 /// The line defining `segs` (a key or a table), else the one defining its longest prefix.
-fn key_line(text: &str, segs: &[String]) -> usize {
+/// The n-th `[[x]]` table is `x.n` (0-based), as serde_ignored names it.
+pub(crate) fn key_line(text: &str, segs: &[String]) -> usize {
     let mut table: Vec<String> = Vec::new();
+    let mut arrays: std::collections::BTreeMap<Vec<String>, usize> = Default::default();
     let mut best = (0, 1);
     for (i, line) in text.lines().enumerate() {
-        let full = if let Some(h) = header_of(line) {
+        let full = if let Some(mut h) = header_of(line) {
+            if line.trim_start().starts_with("[[") {
+                let n = arrays.entry(h.clone()).or_insert(0);
+                h.push(n.to_string());
+                *n += 1;
+            }
             table = h.clone();
             h
         } else if let Some(k) = key_of(line) {
@@ -233,6 +238,7 @@ fn key_line(text: &str, segs: &[String]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::HbKind;
 
     fn parse(t: &str) -> Result<(NodeConfig, Vec<String>), String> {
         parse_node(t, Path::new("node.toml"), "host1")
@@ -372,5 +378,92 @@ mod tests {
         );
         let replaced = node_text_with_prkey("prkey = \"0x0\"\n[ssh]\nprkey = 1\n", "0x3");
         assert_eq!(replaced, "prkey = \"0x3\"\n[ssh]\nprkey = 1\n");
+    }
+
+    #[test]
+    fn heartbeats_and_grace_periods() {
+        let t = "nodename = \"n1\"\nmaintenance_grace_period = \"30s\"\nrejoin_grace_period = \"0s\"\n\
+                 [cluster]\nname = \"demo\"\nsecret = \"s3\"\n[nodes.n2]\naddr = \"10.0.0.2\"\n[nodes.n3]\n\
+                 [[hb]]\ntype = \"unicast\"\nport = 10001\ninterval = \"250ms\"\ntimeout = \"1s\"\naddr.n3 = \"10.1.0.3\"\n\
+                 [[hb]]\ntype = \"disk\"\ndev = \"/dev/mapper/hb\"\n";
+        let (c, w) = parse(t).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.cluster_nodes(), ["n1", "n2", "n3"]);
+        assert_eq!(c.maintenance_grace_period().as_secs(), 30);
+        assert_eq!(c.rejoin_grace_period().as_secs(), 0);
+        assert_eq!(c.hb.len(), 2);
+        let (u, d) = (&c.hb[0], &c.hb[1]);
+        assert_eq!(
+            (
+                u.kind,
+                u.port(),
+                u.interval().as_millis(),
+                u.timeout().as_millis()
+            ),
+            (HbKind::Unicast, 10001, 250, 1000)
+        );
+        assert_eq!(c.hb_addr(u, "n3"), "10.1.0.3");
+        assert_eq!(c.hb_addr(u, "n2"), "10.0.0.2");
+        assert_eq!(c.hb_addr(d, "n1"), "n1");
+        assert_eq!(
+            (
+                d.kind,
+                d.port(),
+                d.interval().as_secs(),
+                d.timeout().as_secs()
+            ),
+            (HbKind::Disk, 10000, 1, 3)
+        );
+        let (c, _) = parse("").unwrap();
+        assert_eq!(
+            (
+                c.maintenance_grace_period().as_secs(),
+                c.rejoin_grace_period().as_secs()
+            ),
+            (60, 90)
+        );
+        assert!(c.hb.is_empty());
+    }
+
+    #[test]
+    fn heartbeat_errors_name_line_and_key() {
+        let head = "nodename = \"n1\"\n[nodes.n2]\n[[hb]]\ntype = \"unicast\"\n[[hb]]\n";
+        let cases = [
+            ("type = \"multicast\"\n", "node.toml:6: hb#2.type: unknown variant `multicast`, expected `unicast` or `disk`"),
+            ("type = \"disk\"\n", "node.toml:5: hb#2: missing dev: a disk heartbeat needs its shared block device"),
+            ("type = \"disk\"\ndev = \"loop0\"\n", "node.toml:7: hb#2.dev: bad value 'loop0': expected an absolute path"),
+            ("type = \"disk\"\ndev = \"/dev/x\"\nport = 3\n", "node.toml:8: hb#2.port: port is for type = \"unicast\""),
+            ("type = \"unicast\"\ndev = \"/dev/x\"\n", "node.toml:7: hb#2.dev: dev is for type = \"disk\""),
+            ("type = \"unicast\"\ninterval = \"1\"\n", "node.toml:7: hb#2.interval: bad value '1': expected a duration with a unit such as 500ms, 2s, 1m"),
+            ("type = \"unicast\"\ntimeout = \"0s\"\n", "node.toml:7: hb#2.timeout: bad value '0s': expected a duration with a unit such as 500ms, 2s, 1m"),
+            ("type = \"unicast\"\ninterval = \"2s\"\ntimeout = \"2s\"\n", "node.toml:8: hb#2.timeout: timeout (2s) must be longer than interval (2s) for hb#2"),
+            ("type = \"unicast\"\ninterval = \"5s\"\n", "node.toml:7: hb#2.timeout: timeout (3s) must be longer than interval (5s) for hb#2"),
+            ("type = \"unicast\"\naddr.n9 = \"1.2.3.4\"\n", "node.toml:7: hb#2.addr.n9: not a node of the cluster (n1, n2)"),
+            ("type = \"unicast\"\nport = 0\n", "node.toml:7: hb#2.port: bad value '0': expected a port from 1 to 65535"),
+            ("port = 1\n", "node.toml:5: missing field `type`"),
+        ];
+        for (tail, want) in cases {
+            let got = parse(&format!("{head}{tail}")).unwrap_err();
+            assert_eq!(got, want, "{tail}");
+        }
+        let e = parse("maintenance_grace_period = \"x\"\n").unwrap_err();
+        assert_eq!(e, "node.toml:1: maintenance_grace_period: bad value 'x': expected a duration with a unit such as 500ms, 2s, 1m");
+        let (_, w) = parse(&format!("{head}type = \"unicast\"\nfoo = 1\n")).unwrap();
+        assert_eq!(
+            w.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            ["node.toml:7: unknown key 'hb.1.foo', ignored"]
+        );
+    }
+
+    #[test]
+    fn shipped_example_parses_clean() {
+        let t = include_str!("../../packaging/examples/node.toml");
+        let (c, w) = parse(t).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            (c.hb.len(), c.cluster_nodes()),
+            (2, vec!["n1".to_string(), "n2".to_string()])
+        );
+        assert_eq!(c.hb_addr(&c.hb[0], "n2"), "10.1.0.2");
     }
 }

@@ -1,3 +1,4 @@
 pub mod fixture;
+pub mod hb;
 pub mod lab;
 pub mod spc3;

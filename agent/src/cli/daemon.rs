@@ -144,6 +144,16 @@ fn screen(root: &Root, cli: &Cli) -> String {
         }
     }
     let _ = cli;
+    let cluster = pidlock::holder(root).and_then(|_| {
+        client::request_ok(root, "GET", "/cluster", t)
+            .ok()?
+            .json::<crate::daemon::hb::view::ClusterView>()
+            .ok()
+    });
+    if let Some(c) = cluster {
+        out.push('\n');
+        out.push_str(&crate::daemon::hb::render::mon_tables(&c));
+    }
     out
 }
 

@@ -144,6 +144,7 @@ pub fn render_status(st: &DaemonStatus) -> String {
             sub.name, sub.state, sub.detail
         ));
     }
+    s.push_str(&super::hb::render::paths_counters(&st.heartbeats));
     s
 }
 

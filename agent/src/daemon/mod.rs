@@ -8,6 +8,8 @@ pub mod actions;
 pub mod api;
 pub mod control;
 pub mod evaluate;
+pub mod hb;
+pub mod membership;
 pub mod monitor;
 pub mod pidlock;
 pub mod scheduler;
@@ -70,6 +72,14 @@ async fn serve(
     }
     .spawn(first_tx);
     let (sched, sched_task) = scheduler::spawn(root.clone(), actions.clone(), token.clone());
+    let (hb, hb_task) = hb::Heartbeats {
+        root: root.clone(),
+        node: node.clone(),
+        services: mon.services.clone(),
+        events: events.clone(),
+        token: token.clone(),
+    }
+    .spawn();
     let ctx = Arc::new(api::ApiCtx {
         root: root.clone(),
         pid: std::process::id(),
@@ -79,6 +89,7 @@ async fn serve(
         monitor: mon,
         scheduler: sched,
         actions,
+        hb,
         events: events.clone(),
         token: token.clone(),
         stats: api::Stats::default(),
@@ -103,6 +114,7 @@ async fn serve(
         ("api", api_task),
         ("monitor", mon_task),
         ("scheduler", sched_task),
+        ("hb", hb_task),
         ("actions", actions_task),
     ] {
         if tokio::time::timeout(Duration::from_secs(5), t)

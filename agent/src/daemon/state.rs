@@ -19,6 +19,9 @@ pub struct DaemonStatus {
     pub started: String,
     pub uptime_secs: u64,
     pub subsystems: Vec<Subsystem>,
+    /// Per heartbeat path: peers, counters (sent, received, dropped by reason).
+    #[serde(default)]
+    pub heartbeats: Vec<super::hb::view::PathView>,
 }
 
 /// One task of the daemon and how it is doing.
@@ -102,7 +105,7 @@ pub struct Event {
     /// RFC 3339.
     pub time: String,
     /// `status` (a service's avail/overall/frozen changed), `action` (started or done),
-    /// `monitor` (a decision), `daemon` (starting, stopping).
+    /// `monitor` (a decision), `daemon` (starting, stopping), `node` (a peer's state changed).
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub svc: Option<String>,
@@ -118,6 +121,11 @@ pub struct Event {
     pub overall: Option<Status>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<String>,
+    /// `node` events: the peer and its new state word.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub state: Option<String>,
 }
 
 impl Event {
@@ -132,6 +140,8 @@ impl Event {
             avail: None,
             overall: None,
             message: None,
+            node: None,
+            state: None,
         }
     }
 }

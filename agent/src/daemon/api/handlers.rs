@@ -101,6 +101,7 @@ async fn answer(req: Request<Incoming>, ctx: &Arc<ApiCtx>) -> Response<Body> {
             ),
         },
         Route::Action { svc, action } => run_action(ctx, svc, action, &query).await,
+        Route::Cluster => json(StatusCode::OK, &**ctx.hb.view.borrow()),
         Route::Events => events(ctx),
     }
 }
@@ -144,6 +145,7 @@ pub fn daemon_status(ctx: &ApiCtx) -> DaemonStatus {
     let h = ctx.monitor.health.borrow().clone();
     let running = *ctx.actions.running.borrow();
     let st = &ctx.stats;
+    let view = ctx.hb.view.borrow().clone();
     DaemonStatus {
         pid: ctx.pid,
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -189,7 +191,36 @@ pub fn daemon_status(ctx: &ApiCtx) -> DaemonStatus {
                 state: "running".into(),
                 detail: format!("{running} running"),
             },
+            hb_subsystem(&view),
         ],
+        heartbeats: view.paths.clone(),
+    }
+}
+
+fn hb_subsystem(view: &crate::daemon::hb::view::ClusterView) -> Subsystem {
+    let (state, detail) = match &view.disabled {
+        Some(why) => ("disabled", why.clone()),
+        None => {
+            let up = view
+                .nodes
+                .values()
+                .filter(|n| n.state == crate::daemon::membership::PeerState::Up)
+                .count();
+            (
+                "running",
+                format!(
+                    "cluster {}, {} path(s), {up}/{} nodes up",
+                    view.cluster,
+                    view.paths.len(),
+                    view.nodes.len()
+                ),
+            )
+        }
+    };
+    Subsystem {
+        name: "hb".into(),
+        state: state.into(),
+        detail,
     }
 }
 
@@ -234,7 +265,14 @@ async fn service_status(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<B
     })
     .await;
     match r {
-        Ok(Ok(st)) => json(StatusCode::OK, &st),
+        Ok(Ok(mut st)) => {
+            // The heartbeats are the daemon's to tell: they join the tree and the overall.
+            let (hb, entries) = crate::daemon::hb::render::hb_entries(&ctx.hb.view.borrow());
+            st.hb = hb;
+            st.hb_resources = entries;
+            st.overall = resources::Status::merge_all([st.overall, hb]);
+            json(StatusCode::OK, &st)
+        }
         Ok(Err(e)) => {
             let code = if e.downcast_ref::<crate::service::NoSuchService>().is_some() {
                 StatusCode::NOT_FOUND

@@ -45,6 +45,7 @@ pub struct ApiCtx {
     pub monitor: MonitorHandle,
     pub scheduler: tokio::sync::watch::Receiver<super::scheduler::SchedulerHealth>,
     pub actions: ActionsHandle,
+    pub hb: super::hb::HbHandle,
     pub events: broadcast::Sender<Event>,
     pub token: CancellationToken,
     pub stats: Stats,

@@ -8,6 +8,7 @@
 //! GET  /services/SVC/status            the same JSON as `print status --format json`
 //! GET  /services/SVC/monitor           the monitor's state of the service
 //! POST /services/SVC/actions/ACTION    run an action (?wait=1: until done, with its exit code)
+//! GET  /cluster                        membership: nodes, heartbeat paths, counters
 //! GET  /events                         newline-delimited JSON events
 //! ```
 
@@ -22,6 +23,7 @@ pub enum Route {
     ServiceStatus(String),
     ServiceMonitor(String),
     Action { svc: String, action: String },
+    Cluster,
     Events,
 }
 
@@ -109,6 +111,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
                 action: a.to_string(),
             })
         }
+        ["cluster"] => get(Route::Cluster),
         ["events"] => get(Route::Events),
         _ => Err(RouteError::NotFound),
     }
@@ -242,6 +245,8 @@ mod tests {
                 Err(RouteError::MethodNotAllowed),
             ),
             (&g, "/events", Ok(Events)),
+            (&g, "/cluster", Ok(Cluster)),
+            (&p, "/cluster", Err(RouteError::MethodNotAllowed)),
             (&g, "/", Err(RouteError::NotFound)),
             (&g, "/nope", Err(RouteError::NotFound)),
             (&g, "/services/web", Err(RouteError::NotFound)),

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod heartbeat;
 
 use labtests::fixture;
 use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
@@ -123,6 +124,19 @@ fn main() {
     if !lab::require_root("bench") {
         std::process::exit(1);
     }
+    // `bench heartbeat`: only the heartbeat figures.
+    let only_hb = std::env::args().any(|a| a == "heartbeat");
+    if !only_hb {
+        agent_benches();
+    }
+    heartbeat::detection(labtests::hb::FAST, 20);
+    heartbeat::detection(labtests::hb::DEFAULTS, 10);
+    heartbeat::datagram_size();
+    heartbeat::load(3);
+    heartbeat::load(16);
+}
+
+fn agent_benches() {
     let mut lab = Lab::new(&["n1"]);
     let times = lab.dir().join("exec-times");
     lab.set_env("n1", "SVCMGR_EXEC_TIMES", times.to_str().unwrap());
