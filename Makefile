@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps build release test unit lab vmlab demo bench lint fresh-check clean
+.PHONY: deps build release test unit lab vmlab demo bench lint fresh-check clean man
 
 ## Debian packages from packaging/deps.txt, then the check that every tool is there
 ## (a missing one fails under CI=true, with the package that should have provided it).
@@ -26,6 +26,12 @@ vmlab: build
 
 demo: build
 	target/debug/demo
+
+## The man page svcmgr(1), from the parser and the actions' docs.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+man: build
+	mkdir -p $(TARGET_DIR)/man
+	$(TARGET_DIR)/debug/svcmgr man > $(TARGET_DIR)/man/svcmgr.1
 
 bench: release
 	target/release/bench
