@@ -17,8 +17,9 @@ build: deps
 release: deps
 	$(CARGO) build --workspace --release --bins
 
-## Every test: unit tests, the namespace lab tests (root), then the VM lab.
-test: build
+## Every test: unit tests, the namespace lab tests (root; the systemd one installs the .deb),
+## then the VM lab.
+test: build deb
 	$(CARGO) test --workspace
 	$(MAKE) vmlab
 
