@@ -367,7 +367,7 @@ fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
-/// Whether a lock record `pid intent` is one of the monitor's own actions.
+/// Whether an intent record `pid started action` is one of the monitor's own actions.
 fn by(record: &str, own: &VecDeque<u32>) -> bool {
     record
         .split_whitespace()
