@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod daemon;
 
 use labtests::fixture;
 use labtests::lab::{self, Lab, LoopDev, Node, OutputExt};
@@ -123,6 +124,11 @@ fn main() {
     if !lab::require_root("bench") {
         std::process::exit(1);
     }
+    // `bench daemon`: the daemon's figures alone.
+    if std::env::args().nth(1).as_deref() == Some("daemon") {
+        daemon::run();
+        return;
+    }
     let mut lab = Lab::new(&["n1"]);
     let times = lab.dir().join("exec-times");
     lab.set_env("n1", "SVCMGR_EXEC_TIMES", times.to_str().unwrap());
@@ -167,6 +173,7 @@ fn main() {
     drop(disks);
     drop(lab);
 
+    daemon::run();
     cluster::relocation();
     cluster::relocation_private_dockerd();
     cluster::sync_fanout(&[1, 4, 16]);
