@@ -49,7 +49,18 @@ pub fn busy(root: &Root, svc: &str) -> bool {
     Flock::lock(f, FlockArg::LockSharedNonblock).is_err()
 }
 
+/// `svc` evaluated on its own.
 pub fn evaluate(root: &Root, svc: &str) -> Evaluation {
+    evaluate_in_pass(root, svc, Default::default())
+}
+
+/// `svc` evaluated as one of a pass over several services: the node-wide queries (`ip -j addr
+/// show`, `vgs`, `losetup`…) are run once for the whole pass, through `cache`.
+pub fn evaluate_in_pass(
+    root: &Root,
+    svc: &str,
+    cache: std::sync::Arc<resources::ctx::QueryCache>,
+) -> Evaluation {
     let busy = busy(root, svc);
     let record = crate::intent::latest(root, svc).map(|i| i.key());
     let mut ev = Evaluation {
@@ -71,7 +82,7 @@ pub fn evaluate(root: &Root, svc: &str) -> Evaluation {
             return ev;
         }
     };
-    let st = s.status(&s.ctx());
+    let st = s.status(&s.ctx().with_query_cache(cache));
     s.cache_status(&st);
     ev.status = Ok(st);
     ev.cfg = monitor_cfg(&s);
