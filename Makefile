@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps build release test unit lab vmlab demo bench lint fresh-check clean
+.PHONY: deps build release test unit lab vmlab demo bench lint fresh-check clean man deb
 
 ## Debian packages from packaging/deps.txt, then the check that every tool is there
 ## (a missing one fails under CI=true, with the package that should have provided it).
 deps:
 	@packaging/install-deps.sh
 	@packaging/preflight.sh
+	@packaging/install-cargo-deb.sh
 
 build: deps
 	$(CARGO) build --workspace --bins
@@ -16,8 +17,9 @@ build: deps
 release: deps
 	$(CARGO) build --workspace --release --bins
 
-## Every test: unit tests, the namespace lab tests (root), then the VM lab.
-test: build
+## Every test: unit tests, the namespace lab tests (root; the systemd one installs the .deb),
+## then the VM lab.
+test: build deb
 	$(CARGO) test --workspace
 	$(MAKE) vmlab
 
@@ -26,6 +28,21 @@ vmlab: build
 
 demo: build
 	target/debug/demo
+
+## The man page svcmgr(1), from the parser and the actions' docs.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+man: build
+	mkdir -p $(TARGET_DIR)/man
+	$(TARGET_DIR)/debug/svcmgr man > $(TARGET_DIR)/man/svcmgr.1
+
+## The Debian package (cargo-deb, installed by `deps` into cargo's own bin directory):
+## $(TARGET_DIR)/debian/svcmgr_<version>_amd64.deb.
+deb: deps
+	$(CARGO) build -p agent --release --bins
+	mkdir -p $(TARGET_DIR)/release/deb
+	$(TARGET_DIR)/release/svcmgr man | gzip -9n > $(TARGET_DIR)/release/deb/svcmgr.1.gz
+	$(TARGET_DIR)/release/svcmgr completion bash > $(TARGET_DIR)/release/deb/svcmgr.bash
+	$(CARGO) deb -p agent --no-build $(if $(DEB_VERSION),--deb-version $(DEB_VERSION))
 
 bench: release
 	target/release/bench

@@ -1,7 +1,9 @@
 //! The action intent: `R/var/services/<svc>/action.json`, written before an action acts and
 //! removed when it has ended (done or failed), so an agent killed in the middle leaves a
 //! record of what it was doing: the action, its pid and start time, the resource it was on
-//! and the commands it was running. `print status` and the next action report it.
+//! and the commands it was running. `print status` and the next action report it. An action
+//! that ended leaves its record, with the time it ended, in `last_action.json`: the daemon's
+//! monitor tells an operator's action from its own by it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,6 +28,9 @@ pub struct Intent {
     /// Set when the action was interrupted (SIGINT/SIGTERM) and stopped early.
     #[serde(default)]
     pub interrupted: bool,
+    /// Seconds since the epoch; set in `last_action.json` only.
+    #[serde(default)]
+    pub ended: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +74,24 @@ pub fn path(root: &Root, svc: &str) -> PathBuf {
     root.svc_var(svc).join("action.json")
 }
 
+fn last_path(root: &Root, svc: &str) -> PathBuf {
+    root.svc_var(svc).join("last_action.json")
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The action running or interrupted now, else the last one that ended.
+pub fn latest(root: &Root, svc: &str) -> Option<Intent> {
+    read(root, svc).or_else(|| {
+        let text = std::fs::read(last_path(root, svc)).ok()?;
+        serde_json::from_slice(&text).ok()
+    })
+}
+
 /// The intent left by an earlier action, if any.
 pub fn read(root: &Root, svc: &str) -> Option<Intent> {
     let text = std::fs::read(path(root, svc)).ok()?;
@@ -81,12 +104,11 @@ pub fn begin(root: &Root, svc: &str, action: &str) -> Recorded {
     let i = Intent {
         action: action.to_string(),
         pid: std::process::id(),
-        started: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        started: now(),
         step: None,
         children: Vec::new(),
         interrupted: false,
+        ended: None,
     };
     let p = path(root, svc);
     save(&p, &i);
@@ -113,7 +135,14 @@ impl Recorded {
         if exec::cancelled() {
             i.interrupted = true;
             save(&path, &i);
-        } else if let Err(e) = std::fs::remove_file(&path) {
+            return;
+        }
+        i.ended = Some(now());
+        i.children.clear();
+        if let Some(dir) = path.parent() {
+            save(&dir.join("last_action.json"), &i);
+        }
+        if let Err(e) = std::fs::remove_file(&path) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!("can not remove {}: {e}", path.display());
             }
@@ -160,6 +189,11 @@ impl Intent {
         s
     }
 
+    /// What tells this action from any other: `pid started action`.
+    pub fn key(&self) -> String {
+        format!("{} {} {}", self.pid, self.started, self.action)
+    }
+
     /// Whether the action that wrote it still runs.
     pub fn running(&self) -> bool {
         alive(self.pid) && !self.interrupted
@@ -181,6 +215,7 @@ mod tests {
                 argv: "e2fsck -p /dev/vg/lv".into(),
             }],
             interrupted,
+            ended: None,
         }
     }
 
@@ -214,5 +249,24 @@ mod tests {
         assert_eq!(back, i);
         let old: Intent = serde_json::from_str(r#"{"action":"stop","pid":3,"started":5}"#).unwrap();
         assert_eq!((old.step, old.children.len()), (None, 0));
+    }
+
+    #[test]
+    fn an_ended_action_is_the_latest_until_the_next_begins() {
+        let d = std::env::temp_dir().join(format!("svcmgr-intent-{}", std::process::id()));
+        let root = Root::under(&d);
+        assert!(latest(&root, "web").is_none());
+        let rec = begin(&root, "web", "stop");
+        let running = latest(&root, "web").expect("running");
+        assert_eq!((running.action.as_str(), running.ended), ("stop", None));
+        assert!(running
+            .key()
+            .starts_with(&format!("{} ", std::process::id())));
+        rec.finish();
+        assert!(read(&root, "web").is_none(), "action.json stays");
+        let last = latest(&root, "web").expect("last");
+        assert_eq!(last.key(), running.key());
+        assert!(last.ended.is_some());
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

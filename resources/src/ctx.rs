@@ -1,5 +1,6 @@
 //! What a driver gets to act: the service, the node, the action's options, the command
-//! executor, and a per-run cache so a status run queries each system tool once.
+//! executor, and a per-run cache so a status run queries each system tool once (the daemon
+//! shares one cache between all the services it evaluates in one pass).
 //!
 //! Every command a driver runs goes through `Ctx` (`query`, `output`, `change`), which hands
 //! it to an [`Executor`]: the real one spawns it (`exec::output`), a test's fake records the
@@ -12,6 +13,28 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::exec::{self, Cmd, ExecError, Output, Spawned};
 
 type Cached = Arc<OnceLock<Result<Output, ExecError>>>;
+
+/// Results of read-only queries, keyed by what makes the command: its argv and the
+/// environment it adds (a container store is chosen by either). Shared by every `Ctx` given
+/// the same cache.
+#[derive(Debug, Default)]
+pub struct QueryCache(Mutex<HashMap<QueryKey, Cached>>);
+
+/// argv, added environment.
+type QueryKey = (Vec<String>, Vec<(String, String)>);
+
+impl QueryCache {
+    fn cell(&self, cmd: &Cmd) -> Cached {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((cmd.argv.clone(), cmd.env.clone()))
+            .or_default()
+            .clone()
+    }
+
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
 
 /// Runs a command and returns how it ended; a non-zero exit is an `Output`, not an error
 /// (errors are: cannot spawn, timed out). The one seam between drivers and processes.
@@ -138,7 +161,7 @@ pub struct Ctx {
     /// Per-service state directory (`R/var/<svc>`).
     pub var_dir: PathBuf,
     exec: Arc<dyn Executor>,
-    cache: Mutex<HashMap<Vec<String>, Cached>>,
+    cache: Arc<QueryCache>,
 }
 
 impl Default for Ctx {
@@ -151,7 +174,7 @@ impl Default for Ctx {
             dry_run: false,
             var_dir: PathBuf::new(),
             exec: Arc::new(System),
-            cache: Mutex::default(),
+            cache: Arc::default(),
         }
     }
 }
@@ -169,6 +192,13 @@ impl Ctx {
     /// Run commands through `exec` instead of spawning them (tests).
     pub fn with_executor(mut self, exec: Arc<dyn Executor>) -> Ctx {
         self.exec = exec;
+        self
+    }
+
+    /// Share query results with every other `Ctx` given `cache` (one evaluation pass over
+    /// several services: each system tool is asked once for all of them).
+    pub fn with_query_cache(mut self, cache: Arc<QueryCache>) -> Ctx {
+        self.cache = cache;
         self
     }
 
@@ -217,22 +247,70 @@ impl Ctx {
     /// A read-only query, run at most once per `Ctx` (the result is shared by every
     /// resource asking the same argv). Concurrent askers wait for the first run.
     pub fn query_cached(&self, cmd: &Cmd) -> Result<Output, ExecError> {
-        let cell = {
-            let mut map = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            map.entry(cmd.argv.clone()).or_default().clone()
-        };
-        cell.get_or_init(|| self.query(cmd)).clone()
+        self.cache.cell(cmd).get_or_init(|| self.query(cmd)).clone()
     }
 
     /// Forget cached query results (after an action changed the system).
     pub fn invalidate(&self) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Answers every command with its argv, counting the runs.
+    #[derive(Debug, Default)]
+    struct Counting(AtomicUsize);
+
+    impl Executor for Counting {
+        fn output(&self, cmd: &Cmd) -> Result<Output, ExecError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Output {
+                code: 0,
+                stdout: cmd.argv.join(" "),
+                stderr: String::new(),
+            })
+        }
+        fn spawn(&self, cmd: &Cmd, _log: &Path) -> Result<Box<dyn Spawned>, ExecError> {
+            panic!("no spawn expected: {}", cmd.display())
+        }
+    }
+
+    #[test]
+    fn a_shared_query_cache_asks_once_per_argv_and_environment() {
+        let exec = Arc::new(Counting::default());
+        let cache = Arc::new(QueryCache::default());
+        let ctx = |svc: &str| {
+            Ctx::new(svc, "n1", PathBuf::new())
+                .with_executor(exec.clone())
+                .with_query_cache(cache.clone())
+        };
+        let (a, b) = (ctx("a"), ctx("b"));
+        let ip = Cmd::new(["ip", "-j", "addr", "show"]);
+        assert_eq!(a.query_cached(&ip).unwrap().stdout, "ip -j addr show");
+        assert_eq!(b.query_cached(&ip).unwrap().stdout, "ip -j addr show");
+        assert_eq!(
+            exec.0.load(Ordering::SeqCst),
+            1,
+            "one run for both services"
+        );
+        // Same argv against another store (environment): its own run.
+        let ps = Cmd::new(["podman", "ps"]);
+        a.query_cached(&ps).unwrap();
+        b.query_cached(&ps.clone().env("CONTAINERS_CONF", "/b"))
+            .unwrap();
+        assert_eq!(exec.0.load(Ordering::SeqCst), 3);
+        // A Ctx of its own shares nothing.
+        let c = Ctx::new("c", "n1", PathBuf::new()).with_executor(exec.clone());
+        c.query_cached(&ip).unwrap();
+        assert_eq!(exec.0.load(Ordering::SeqCst), 4);
+        a.invalidate();
+        b.query_cached(&ip).unwrap();
+        assert_eq!(exec.0.load(Ordering::SeqCst), 5);
+    }
 
     #[test]
     fn force_sets_every_override_and_named_ones_only_theirs() {

@@ -456,8 +456,10 @@ mod tests {
     }
 
     #[test]
-    fn shipped_example_parses_clean() {
-        let t = include_str!("../../packaging/examples/node.toml");
+    fn shipped_examples_parse_clean() {
+        let (_, w) = parse(include_str!("../../packaging/examples/node.toml")).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let t = include_str!("../../packaging/examples/two-nodes.toml");
         let (c, w) = parse(t).unwrap();
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(

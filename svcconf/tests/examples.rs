@@ -86,3 +86,35 @@ fn busybox_has_the_four_resource_types() {
     assert_eq!(vg.str("vgname"), Some("vgbusybox"));
     assert!(!vg.bool("scsireserv"));
 }
+
+/// The node.toml the package installs as /etc/svcmgr/node.toml: it parses without warnings
+/// and sets nothing but the defaults it shows.
+#[test]
+fn example_node_toml_is_the_defaults() {
+    let path = examples_dir().join("node.toml");
+    let text = std::fs::read_to_string(&path).expect("node.toml");
+    let (cfg, warnings) =
+        svcconf::parse_node(&text, &path, "host1").unwrap_or_else(|e| panic!("{e}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (defaults, _) = svcconf::parse_node("", &path, "host1").expect("empty");
+    assert_eq!(cfg.nodename, "host1");
+    assert_eq!(cfg.monitor_interval.as_deref(), Some("5s"));
+    assert_eq!(cfg.ssh, defaults.ssh);
+    assert_eq!(cfg.cluster, defaults.cluster);
+    assert!(cfg.prkey.is_none() && cfg.nodes.is_empty());
+    // Each commented-out line is valid TOML once uncommented (with its section).
+    let uncommented: String = text
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# ")
+                .filter(|r| r.starts_with('[') || r.contains(" = "))
+                .unwrap_or(l)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (all, warnings) = svcconf::parse_node(&uncommented, &path, "host1")
+        .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(all.nodename, "n1");
+    assert!(all.nodes.contains_key("n2"));
+}

@@ -1,6 +1,7 @@
 //! Lab tests of the per-host daemon: one daemon on a netns node with podman, its monitor
-//! restarting a killed container, freezestop after the restarts, a daemon restart that
-//! touches nothing, the API refusing a non-root client and surviving malformed requests.
+//! restarting a killed container, freezestop after the restarts, switch to the other node
+//! after them (two nodes, ssh), a daemon restart that touches nothing, the API refusing a
+//! non-root client and surviving malformed requests.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -260,6 +261,67 @@ fn daemon_freezestops_when_restarts_run_out() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(web_log(n1).len(), len, "{}", &web_log(n1)[len..]);
     assert!(!running(n1));
+}
+
+/// `monitor_interval` at the top of node.toml (the lab's ssh set-up appends tables to it).
+fn fast_monitor(n: &Node) {
+    let p = n.node_toml();
+    let cur = std::fs::read_to_string(&p).unwrap_or_default();
+    std::fs::write(&p, format!("monitor_interval = \"1s\"\n{cur}")).expect("node.toml");
+}
+
+#[test]
+fn daemon_switches_to_the_next_node_when_restarts_run_out() {
+    if !lab::require_root("daemon_switches_to_the_next_node_when_restarts_run_out") {
+        return;
+    }
+    let mut lab = Lab::new(&["n1", "n2"]);
+    lab.enable_ssh();
+    let image = lab.podman_env();
+    let (n1, n2) = (lab.node("n1"), lab.node("n2"));
+    let conf = conf(&image, "switch", 1).replace("nodes = n1\n", "nodes = n1 n2\n");
+    for n in [n1, n2] {
+        fast_monitor(n);
+        n.write_conf("web", &conf);
+    }
+    let d = Daemon::start(n1);
+    n1.svcmgr(&["-s", "web", "start"]).assert_ok("start");
+    wait_monitor(n1, "watching");
+    n1.sh(&["podman", "kill", CNAME]).assert_ok("podman kill");
+    assert!(
+        wait_until(WAIT, "restarted", || web_log(n1)
+            .contains("WEB monitor: restart container#1: ok")),
+        "{}",
+        web_log(n1)
+    );
+    assert!(wait_until(WAIT, "running again", || running(n1)));
+    n1.sh(&["podman", "kill", CNAME])
+        .assert_ok("second podman kill");
+    assert!(
+        wait_until(WAIT, "running on n2", || running(n2)),
+        "daemon log:\n{}\nservice log:\n{}",
+        d.log(),
+        web_log(n1)
+    );
+    assert!(
+        wait_until(WAIT, "switch reported", || web_log(n1)
+            .contains("WEB monitor: switch: ok")),
+        "{}",
+        web_log(n1)
+    );
+    let log = web_log(n1);
+    assert!(
+        log.contains("monitor: still down, no restart left: monitor_action switch"),
+        "{log}"
+    );
+    assert!(!running(n1), "still running on n1");
+    let o = n2.svcmgr(&["-s", "web", "print", "status", "--format", "json"]);
+    let st: Value = serde_json::from_str(&o.assert_ok("n2 status").stdout_str()).expect("json");
+    assert_eq!(st["avail"], "up", "{st}");
+    // Moved, not failed: n1's monitor leaves the service to n2.
+    d.wait_ticks(3);
+    assert!(!running(n1), "n1 started it again");
+    assert!(running(n2));
 }
 
 #[test]

@@ -2,11 +2,14 @@
 //! (`print status` == `print_status`), and a symlink named after a service runs
 //! `svcmgr -s <name>`.
 
+mod actions_doc;
 mod boot;
+mod completion;
 mod config;
 mod daemon;
 mod engine_cli;
 mod lifecycle;
+mod manpage;
 mod pr;
 mod state;
 mod status;
@@ -125,6 +128,7 @@ Actions:
   daemon run|start|stop|restart|status|running
                                  the per-host daemon (monitor, local API); see README
   mon [--watch]                  the daemon, this node and every service on one screen
+  completion bash|zsh|fish       the shell's completion script (services, rids, actions)
 
 Overrides (each refusal names the one that passes it; --force sets them all):
   --ignore-peers   start although another node runs the service or cannot be asked
@@ -194,6 +198,7 @@ impl Cli {
 
 /// The binary's entry: parse, set up logging, dispatch, map errors to exit codes.
 pub fn main() -> i32 {
+    completion::answer_if_asked();
     let args = args_from_argv0(std::env::args().collect());
     let cli = Cli::parse_from(args);
     if acts(&cli.words) {
@@ -235,6 +240,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match action.as_str() {
         a if a == "daemon" || a.starts_with("daemon_") => daemon::run(&root, &cli),
         "mon" => daemon::mon(&root, &cli),
+        a if a == "completion" || a.starts_with("completion_") => {
+            completion::print_script(&cli.words)
+        }
+        "man" => manpage::print(),
         "ls" => status::ls(&root, &cli),
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),

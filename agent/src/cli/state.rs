@@ -13,18 +13,25 @@ pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result
     let _span = crate::logging::service_span(svc).entered();
     let intent = if freeze { "freeze" } else { "thaw" };
     let _lock = lock::acquire(&root.lock(svc), intent, cli.waitlock())?;
+    // Recorded like any action: the daemon's monitor takes it as the operator's word.
     let s = Service::load_readonly(root, svc)?;
-    let flag = s.frozen_flag();
+    let recorded = crate::intent::begin(root, svc, intent);
+    let result = set_flag(&s.frozen_flag(), freeze);
+    recorded.finish();
+    result
+}
+
+fn set_flag(flag: &std::path::Path, freeze: bool) -> anyhow::Result<i32> {
     match (freeze, flag.exists()) {
         (true, true) => tracing::info!("already frozen"),
         (false, false) => tracing::info!("already thawed"),
         (true, false) => {
-            write_atomic(&flag, chrono::Local::now().to_rfc3339().as_bytes())
+            write_atomic(flag, chrono::Local::now().to_rfc3339().as_bytes())
                 .with_context(|| format!("create {}", flag.display()))?;
             tracing::info!("frozen: the daemon will not start or fail over this service");
         }
         (false, true) => {
-            std::fs::remove_file(&flag).with_context(|| format!("remove {}", flag.display()))?;
+            std::fs::remove_file(flag).with_context(|| format!("remove {}", flag.display()))?;
             tracing::info!("thawed");
         }
     }

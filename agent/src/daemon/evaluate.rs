@@ -1,10 +1,9 @@
 //! One service evaluated for the daemon (blocking: run it on the blocking pool): its status
 //! as `print status` computes it, what the monitor needs from its config, and whether an
-//! action holds or last held its lock.
+//! action holds its lock, and which action ran last (its intent record).
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
 
 use nix::fcntl::{Flock, FlockArg};
 use resources::Status;
@@ -23,7 +22,8 @@ pub struct Evaluation {
     pub nodename: String,
     pub nodes: Vec<String>,
     pub busy: bool,
-    /// The lock file's `pid intent` line: the last action taken on the service.
+    /// The key (`pid started action`) of the action running, interrupted or last ended on
+    /// the service (`intent::latest`).
     pub record: Option<String>,
 }
 
@@ -40,21 +40,29 @@ impl Evaluation {
     }
 }
 
-/// Whether an action holds the lock now, and its last holder's record.
-pub fn lock_state(root: &Root, svc: &str) -> (bool, Option<String>) {
-    let Ok(mut f) = File::open(root.lock(svc)) else {
-        return (false, None);
+/// Whether an action holds the service lock now.
+pub fn busy(root: &Root, svc: &str) -> bool {
+    let Ok(f) = File::open(root.lock(svc)) else {
+        return false;
     };
-    let mut text = String::new();
-    let _ = f.read_to_string(&mut text);
-    let record = Some(text.trim().to_string()).filter(|s| !s.is_empty());
     // A shared lock, dropped at once: refused while an action holds the exclusive one.
-    let busy = Flock::lock(f, FlockArg::LockSharedNonblock).is_err();
-    (busy, record)
+    Flock::lock(f, FlockArg::LockSharedNonblock).is_err()
 }
 
+/// `svc` evaluated on its own.
 pub fn evaluate(root: &Root, svc: &str) -> Evaluation {
-    let (busy, record) = lock_state(root, svc);
+    evaluate_in_pass(root, svc, Default::default())
+}
+
+/// `svc` evaluated as one of a pass over several services: the node-wide queries (`ip -j addr
+/// show`, `vgs`, `losetup`…) are run once for the whole pass, through `cache`.
+pub fn evaluate_in_pass(
+    root: &Root,
+    svc: &str,
+    cache: std::sync::Arc<resources::ctx::QueryCache>,
+) -> Evaluation {
+    let busy = busy(root, svc);
+    let record = crate::intent::latest(root, svc).map(|i| i.key());
     let mut ev = Evaluation {
         svc: svc.to_string(),
         status: Err(String::new()),
@@ -74,7 +82,7 @@ pub fn evaluate(root: &Root, svc: &str) -> Evaluation {
             return ev;
         }
     };
-    let st = s.status(&s.ctx());
+    let st = s.status(&s.ctx().with_query_cache(cache));
     s.cache_status(&st);
     ev.status = Ok(st);
     ev.cfg = monitor_cfg(&s);
@@ -138,17 +146,16 @@ mod tests {
     }
 
     #[test]
-    fn lock_record_and_busy() {
+    fn busy_while_the_lock_is_held() {
         let d = std::env::temp_dir().join(format!("svcmgr-eval-{}", std::process::id()));
         let root = Root::under(&d);
-        assert_eq!(lock_state(&root, "web"), (false, None));
+        assert!(!busy(&root, "web"));
         let held =
             crate::lock::acquire(&root.lock("web"), "stop", std::time::Duration::from_secs(1))
                 .unwrap();
-        let rec = format!("{} stop", std::process::id());
-        assert_eq!(lock_state(&root, "web"), (true, Some(rec.clone())));
+        assert!(busy(&root, "web"));
         drop(held);
-        assert_eq!(lock_state(&root, "web"), (false, Some(rec)));
+        assert!(!busy(&root, "web"));
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -95,7 +95,8 @@ pub type Services = BTreeMap<String, ServiceView>;
 pub struct Persisted {
     pub version: u32,
     pub mon: SvcMon,
-    /// The lock's last `pid intent` record seen, to tell an operator's action from none.
+    /// The last action record (`intent::Intent::key`) seen, to tell an operator's action
+    /// from none.
     pub seen_record: Option<String>,
 }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::machine::{Decision, MonitorAction, Observation, SvcMon};
 use super::actions::{ActionsHandle, Origin};
-use super::evaluate::{evaluate, next_node, Evaluation};
+use super::evaluate::{evaluate_in_pass, next_node, Evaluation};
 use super::state::{
     now_rfc3339, Event, LastAction, MonitorHealth, MonitorView, Persisted, ServiceView, Services,
 };
@@ -141,13 +141,17 @@ impl Monitor {
     async fn evaluate_all(&mut self) -> Vec<Evaluation> {
         let names = self.root.services();
         let slots = Arc::new(Semaphore::new(EVAL_PARALLEL));
+        // One snapshot of the node's state for the whole pass: each system tool is asked
+        // once, not once per service.
+        let cache = Arc::new(resources::ctx::QueryCache::default());
         let mut set = tokio::task::JoinSet::new();
         for name in names {
             let root = self.root.clone();
             let slots = slots.clone();
+            let cache = cache.clone();
             set.spawn(async move {
                 let _slot = slots.acquire_owned().await;
-                tokio::task::spawn_blocking(move || evaluate(&root, &name)).await
+                tokio::task::spawn_blocking(move || evaluate_in_pass(&root, &name, cache)).await
             });
         }
         let mut out = Vec::new();
@@ -367,7 +371,7 @@ fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }
 
-/// Whether a lock record `pid intent` is one of the monitor's own actions.
+/// Whether an intent record `pid started action` is one of the monitor's own actions.
 fn by(record: &str, own: &VecDeque<u32>) -> bool {
     record
         .split_whitespace()

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod cluster;
+mod daemon;
 mod heartbeat;
 
 use labtests::fixture;
@@ -124,16 +125,22 @@ fn main() {
     if !lab::require_root("bench") {
         std::process::exit(1);
     }
-    // `bench heartbeat`: only the heartbeat figures.
-    let only_hb = std::env::args().any(|a| a == "heartbeat");
-    if !only_hb {
+    // `bench agent|daemon|heartbeat`: only those figures; no argument: all of them.
+    let only = std::env::args().nth(1);
+    let wants = |what: &str| only.as_deref().is_none_or(|o| o == what);
+    if wants("agent") {
         agent_benches();
     }
-    heartbeat::detection(labtests::hb::FAST, 20);
-    heartbeat::detection(labtests::hb::DEFAULTS, 10);
-    heartbeat::datagram_size();
-    heartbeat::load(3);
-    heartbeat::load(16);
+    if wants("daemon") {
+        daemon::run();
+    }
+    if wants("heartbeat") {
+        heartbeat::detection(labtests::hb::FAST, 20);
+        heartbeat::detection(labtests::hb::DEFAULTS, 10);
+        heartbeat::datagram_size();
+        heartbeat::load(3);
+        heartbeat::load(16);
+    }
 }
 
 fn agent_benches() {
