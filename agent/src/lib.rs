@@ -2,6 +2,7 @@
 //! `ActionRequest` and returns an `ActionReport`; `cli` is the only module that knows clap.
 
 pub mod cli;
+pub mod config_edit;
 pub mod daemon;
 pub mod engine;
 pub mod exitcode;

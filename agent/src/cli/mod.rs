@@ -6,6 +6,7 @@ mod boot;
 mod config;
 mod daemon;
 mod engine_cli;
+mod kw;
 mod lifecycle;
 mod pr;
 mod state;
@@ -94,6 +95,13 @@ pub struct Cli {
     /// `mon`: redraw on every event of the daemon.
     #[arg(long)]
     pub watch: bool,
+    /// `set`/`unset`/`get`: a keyword, `section.keyword[@node]=value` (a bare keyword is
+    /// in DEFAULT); repeatable.
+    #[arg(long, value_name = "KEY[=VALUE]")]
+    pub kw: Vec<String>,
+    /// `get`, `print config`: values as this node uses them (scoping, references, defaults).
+    #[arg(long)]
+    pub eval: bool,
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
@@ -106,7 +114,11 @@ const ACTIONS_HELP: &str = "\
 Actions:
   print status [--format json]   status tree of the service (no -s: one line per service)
   status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
-  print config | validate config
+  print config [--eval] [--format json] | validate config
+  set --kw KEY=VALUE [--kw ...]  change keywords (KEY: section.keyword[@node], bare keyword: DEFAULT),
+                                 validated first, written atomically under the service lock
+  unset --kw KEY [--kw ...]      remove keywords
+  get --kw KEY [--eval]          a keyword's value as written, or as this node uses it
   print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
@@ -240,7 +252,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
         "status" => status::status_code(&root, &needs_svc(&action)?),
         "print_schedule" => daemon::print_schedule(&root, &needs_svc(&action)?),
-        "print_config" => config::print_config(&root, &needs_svc(&action)?),
+        "print_config" => kw::print_config(&root, &needs_svc(&action)?, &cli),
+        "set" => kw::set(&root, &needs_svc(&action)?, &cli),
+        "unset" => kw::unset(&root, &needs_svc(&action)?, &cli),
+        "get" => kw::get(&root, &needs_svc(&action)?, &cli),
         "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
         "install" => config::install(&root, &needs_svc(&action)?),
         "prstart" => pr::run(
