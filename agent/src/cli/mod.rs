@@ -5,6 +5,7 @@
 mod boot;
 mod config;
 mod daemon;
+mod edit;
 mod engine_cli;
 mod kw;
 mod lifecycle;
@@ -119,6 +120,7 @@ Actions:
                                  validated first, written atomically under the service lock
   unset --kw KEY [--kw ...]      remove keywords
   get --kw KEY [--eval]          a keyword's value as written, or as this node uses it
+  edit config                    $VISUAL/$EDITOR on a copy, installed only when it validates
   print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
@@ -253,6 +255,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "status" => status::status_code(&root, &needs_svc(&action)?),
         "print_schedule" => daemon::print_schedule(&root, &needs_svc(&action)?),
         "print_config" => kw::print_config(&root, &needs_svc(&action)?, &cli),
+        "edit_config" => edit::edit_config(&root, &needs_svc(&action)?, &cli),
         "set" => kw::set(&root, &needs_svc(&action)?, &cli),
         "unset" => kw::unset(&root, &needs_svc(&action)?, &cli),
         "get" => kw::get(&root, &needs_svc(&action)?, &cli),
