@@ -4,6 +4,7 @@
 
 mod boot;
 mod config;
+mod create;
 mod daemon;
 mod edit;
 mod engine_cli;
@@ -103,6 +104,9 @@ pub struct Cli {
     /// `get`, `print config`: values as this node uses them (scoping, references, defaults).
     #[arg(long)]
     pub eval: bool,
+    /// `create`: the config to start from, a file or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub config: Option<String>,
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
@@ -121,6 +125,10 @@ Actions:
   unset --kw KEY [--kw ...]      remove keywords
   get --kw KEY [--eval]          a keyword's value as written, or as this node uses it
   edit config                    $VISUAL/$EDITOR on a copy, installed only when it validates
+  create [--kw ...] [--config FILE|-]
+                                 a new service from keywords and/or a config file (validated)
+  delete [--rid R,...]           the service's config and state here (refused while it runs here
+                                 or on a peer that says so), or only the sections named
   print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
@@ -255,6 +263,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "status" => status::status_code(&root, &needs_svc(&action)?),
         "print_schedule" => daemon::print_schedule(&root, &needs_svc(&action)?),
         "print_config" => kw::print_config(&root, &needs_svc(&action)?, &cli),
+        "create" => create::create(&root, &needs_svc(&action)?, &cli),
+        "delete" => create::delete(&root, &needs_svc(&action)?, &cli),
         "edit_config" => edit::edit_config(&root, &needs_svc(&action)?, &cli),
         "set" => kw::set(&root, &needs_svc(&action)?, &cli),
         "unset" => kw::unset(&root, &needs_svc(&action)?, &cli),
