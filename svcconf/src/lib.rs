@@ -26,7 +26,7 @@ pub use error::{ConfigError, ConfigWarning, Unsupported};
 pub use model::*;
 pub use node::{generate_prkey, load_node, node_text_with_prkey, parse_node};
 pub use store::ContainerStore;
-pub use values::parse_duration;
+pub use values::{parse_bool, parse_duration};
 
 /// A loaded service config and what was ignored on the way.
 #[derive(Debug, Clone, PartialEq)]

@@ -480,3 +480,18 @@ fn evaluated_keywords_per_node() {
         "s.conf:4: [fs#1] mnt: unknown reference {nope}"
     );
 }
+
+#[test]
+fn disable_in_default_disables_every_resource() {
+    let t = "[DEFAULT]\nnodes = n1\ndisable = true\n\
+             [ip#1]\nipname = 10.0.0.1\nipdev = eth0\n\
+             [ip#2]\nipname = 10.0.0.2\nipdev = eth0\ndisable = false\n";
+    let l = load(t, "n1");
+    assert!(res(&l, "ip#1").common.disable);
+    assert!(
+        !res(&l, "ip#2").common.disable,
+        "the resource's own value wins"
+    );
+    let l = load(&t.replace("disable = true\n", ""), "n1");
+    assert!(!res(&l, "ip#1").common.disable);
+}

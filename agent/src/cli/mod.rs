@@ -7,6 +7,7 @@ mod config;
 mod create;
 mod daemon;
 mod edit;
+mod enable;
 mod engine_cli;
 mod kw;
 mod lifecycle;
@@ -125,6 +126,8 @@ Actions:
   unset --kw KEY [--kw ...]      remove keywords
   get --kw KEY [--eval]          a keyword's value as written, or as this node uses it
   edit config                    $VISUAL/$EDITOR on a copy, installed only when it validates
+  enable | disable [--rid R]     the disable keyword: a disabled resource is skipped by actions, shown n/a
+                                 with the D flag; no --rid: the whole service (DEFAULT)
   create [--kw ...] [--config FILE|-]
                                  a new service from keywords and/or a config file (validated)
   delete [--rid R,...]           the service's config and state here (refused while it runs here
@@ -265,6 +268,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "print_config" => kw::print_config(&root, &needs_svc(&action)?, &cli),
         "create" => create::create(&root, &needs_svc(&action)?, &cli),
         "delete" => create::delete(&root, &needs_svc(&action)?, &cli),
+        "enable" => enable::run(&root, &needs_svc(&action)?, &cli, false),
+        "disable" => enable::run(&root, &needs_svc(&action)?, &cli, true),
         "edit_config" => edit::edit_config(&root, &needs_svc(&action)?, &cli),
         "set" => kw::set(&root, &needs_svc(&action)?, &cli),
         "unset" => kw::unset(&root, &needs_svc(&action)?, &cli),
