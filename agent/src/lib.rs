@@ -10,6 +10,7 @@ pub mod intent;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub mod logview;
 pub mod model;
 pub mod paths;
 pub mod peers;

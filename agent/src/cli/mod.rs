@@ -11,6 +11,7 @@ mod enable;
 mod engine_cli;
 mod kw;
 mod lifecycle;
+mod logs;
 mod pr;
 mod state;
 mod status;
@@ -108,6 +109,16 @@ pub struct Cli {
     /// `create`: the config to start from, a file or `-` for stdin.
     #[arg(long, value_name = "FILE|-")]
     pub config: Option<String>,
+    /// `logs`: print what is appended, until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// `logs`: records since a date, a time today or a duration ago (2026-12-03 08:00,
+    /// 08:00, 10m).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// `logs`: this level and above (error, warning, info, debug).
+    #[arg(long, value_name = "L")]
+    pub level: Option<String>,
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
@@ -147,6 +158,8 @@ Actions:
                                  (no -s: every service; skipped for a service with resources up here)
   docker ARGS | podman ARGS      the engine's CLI on the service's container store (container_data_dir)
   ls                             list services
+  logs [--follow] [--since T] [--rid R] [--level L] [--format json]
+                                 the service's log (no -s: the node's log)
   daemon run|start|stop|restart|status|running
                                  the per-host daemon (monitor, local API); see README
   mon [--watch]                  the daemon, this node and every service on one screen
@@ -260,6 +273,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match action.as_str() {
         a if a == "daemon" || a.starts_with("daemon_") => daemon::run(&root, &cli),
         "mon" => daemon::mon(&root, &cli),
+        "logs" => {
+            if let Some(svc) = &cli.svc {
+                check_service_name(svc)?;
+            }
+            logs::logs(&root, cli.svc.as_deref(), &cli)
+        }
         "ls" => status::ls(&root, &cli),
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
