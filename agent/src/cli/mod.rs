@@ -16,6 +16,7 @@ mod pr;
 mod state;
 mod status;
 mod sync;
+mod words;
 
 use std::path::Path;
 use std::time::Duration;
@@ -122,14 +123,19 @@ pub struct Cli {
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
-    /// The action, e.g. `print status`, `start`, `stop`.
-    #[arg(required = true, value_name = "ACTION")]
+    /// `print status`: evaluate the status now, here, rather than ask the daemon.
+    #[arg(short = 'r', long)]
+    pub refresh: bool,
+    /// The action, e.g. `print status`, `start`, `stop`. None: the service list.
+    #[arg(value_name = "ACTION")]
     pub words: Vec<String>,
 }
 
 const ACTIONS_HELP: &str = "\
 Actions:
-  print status [--format json]   status tree of the service (no -s: one line per service)
+  print status [-r] [--format json]
+                                 status tree of the service (no -s: one line per service);
+                                 -r: evaluated here and now, not asked to the daemon
   status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
   print config [--eval] [--format json] | validate config
   set --kw KEY=VALUE [--kw ...]  change keywords (KEY: section.keyword[@node], bare keyword: DEFAULT),
@@ -145,11 +151,13 @@ Actions:
                                  or on a peer that says so), or only the sections named
   print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
+  startstandby                   the standby resources only (no peer is asked)
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
   startcontainer | stopcontainer
   freeze | thaw                  stop / allow the daemon's orchestration of the service
   install                        create the symlink <root>/etc/<svc> -> svcmgr
-  syncnodes [--sync-anyway]      push the service config to the other nodes (within sync_period)
+  syncnodes [--sync-anyway]      push the service config to the other nodes (within sync_period);
+                                 also: sync nodes, sync all (syncall); sync drp (syncdrp): drpnodes only
   postsync                       receive a config push on stdin (run by syncnodes on peers)
   switch --to NODE               stop here, start on NODE; restart here if that fails
   takeover | giveback            move the service here / back to the first of its nodes
@@ -208,6 +216,7 @@ impl Cli {
             rids: self.rid.clone(),
             tags: self.tags.clone(),
             group,
+            standby_only: false,
         }
     }
 
@@ -256,7 +265,8 @@ pub fn main() -> i32 {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let action = cli.words.join("_");
+    let typed = cli.words.join("_");
+    let action = words::canonical(&typed).to_string();
     let root = Root::from_env();
     let needs_svc = |what: &str| -> anyhow::Result<String> {
         let svc = cli
@@ -271,6 +281,21 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return engine_cli::run(&root, &svc, rt, &cli.words[1..], &cli);
     }
     match action.as_str() {
+        "" if cli.svc.is_none() => {
+            let code = status::ls(&root, &cli)?;
+            eprintln!(
+                "hint: svcmgr -s SVC print status for a service's resources; svcmgr --help \
+                 lists the actions"
+            );
+            Ok(code)
+        }
+        "" => {
+            eprintln!(
+                "svcmgr: -s {} needs an action, e.g. print status (svcmgr --help lists them)",
+                cli.svc.as_deref().unwrap_or_default()
+            );
+            Ok(exitcode::USAGE)
+        }
         a if a == "daemon" || a.starts_with("daemon_") => daemon::run(&root, &cli),
         "mon" => daemon::mon(&root, &cli),
         "logs" => {
@@ -309,7 +334,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             boot::boot(&root, cli.svc.as_deref(), &cli)
         }
-        "syncnodes" => sync::syncnodes(&root, &needs_svc(&action)?, &cli),
+        "syncnodes" | "syncall" => {
+            sync::syncnodes(&root, &needs_svc(&action)?, &cli, crate::sync::Targets::All)
+        }
+        "syncdrp" => sync::syncnodes(&root, &needs_svc(&action)?, &cli, crate::sync::Targets::Drp),
+        "startstandby" => lifecycle::startstandby(&root, &needs_svc(&action)?, &cli),
         "postsync" => sync::postsync(&root, &needs_svc(&action)?, &cli),
         "switch" => {
             let to = cli
@@ -330,10 +359,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 lifecycle::run(&root, &needs_svc(other)?, &cli, verb, Some(group))
             }
             None => {
-                eprintln!(
-                    "svcmgr: unknown action '{}'\n\n{ACTIONS_HELP}",
-                    cli.words.join(" ")
-                );
+                let hint = match words::suggest(&typed) {
+                    Some(s) => format!(": did you mean '{s}'?"),
+                    None => " (svcmgr --help lists the actions)".to_string(),
+                };
+                eprintln!("svcmgr: unknown action '{}'{hint}", cli.words.join(" "));
                 Ok(exitcode::USAGE)
             }
         },
@@ -343,20 +373,24 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 /// Whether the command changes something on the system (then an interrupt lets its running
 /// command end before the lock is released).
 fn acts(words: &[String]) -> bool {
-    let a = words.join("_");
+    let joined = words.join("_");
+    let a = words::canonical(&joined);
     matches!(
-        a.as_str(),
+        a,
         "start"
             | "stop"
             | "restart"
+            | "startstandby"
             | "prstart"
             | "prstop"
             | "syncnodes"
+            | "syncdrp"
+            | "syncall"
             | "postsync"
             | "switch"
             | "takeover"
             | "giveback"
-    ) || group_action(&a).is_some()
+    ) || group_action(a).is_some()
 }
 
 /// A service name becomes file names (`etc/<svc>.conf`, `var/lock/<svc>`), on peers too:
