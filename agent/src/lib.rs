@@ -2,6 +2,7 @@
 //! `ActionRequest` and returns an `ActionReport`; `cli` is the only module that knows clap.
 
 pub mod cli;
+pub mod config_edit;
 pub mod daemon;
 pub mod engine;
 pub mod exitcode;
@@ -9,6 +10,7 @@ pub mod intent;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub mod logview;
 pub mod model;
 pub mod paths;
 pub mod peers;

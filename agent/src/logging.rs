@@ -111,35 +111,49 @@ where
                 .last()
         });
         let who = svc.as_deref().map(str::to_uppercase);
-        let line = format!(
-            "{} {:<8}{} {}\n",
-            chrono::Local::now().format("%H:%M:%S"),
+        let now = chrono::Local::now();
+        let body = format!(
+            "{:<8}{} {}\n",
             level_word(event.metadata().level()),
             prefix(who.as_deref().unwrap_or("SVCMGR"), f.rid.as_deref()),
             f.message
         );
+        let line = format!("{} {body}", now.format("%H:%M:%S"));
         // A closed console must not abort an action: the line still goes to the file.
         let _ = if CONSOLE_STDERR.load(Ordering::Relaxed) {
             std::io::stderr().lock().write_all(line.as_bytes())
         } else {
             std::io::stdout().lock().write_all(line.as_bytes())
         };
-        if let Some(svc) = svc {
-            self.to_file(&svc, &line);
+        // Files keep the date too: `logs --since` reads it.
+        let dated = format!("{} {body}", now.format(FILE_TIME));
+        match svc {
+            Some(svc) => self.to_file(&format!("{svc}.log"), &dated, true),
+            // The node's own lines (the daemon's, a boot's): best effort, a user that
+            // may not write the log directory is not warned on every command.
+            None => self.to_file(NODE_LOG, &dated, false),
         }
     }
 }
 
+/// The node's log file in `R/log/`: lines outside any service.
+pub const NODE_LOG: &str = "node.log";
+
+/// The time at the start of each log file line (local time).
+pub const FILE_TIME: &str = "%Y-%m-%d %H:%M:%S";
+
 impl Lines {
-    fn to_file(&self, svc: &str, line: &str) {
+    fn to_file(&self, name: &str, line: &str, warn: bool) {
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        let f = files.entry(svc.to_string()).or_insert_with(|| {
-            let path = self.log_dir.join(format!("{svc}.log"));
+        let f = files.entry(name.to_string()).or_insert_with(|| {
+            let path = self.log_dir.join(name);
             let _ = std::fs::create_dir_all(&self.log_dir);
             match OpenOptions::new().create(true).append(true).open(&path) {
                 Ok(f) => Some(f),
                 Err(e) => {
-                    eprintln!("warning: can not open log file {}: {e}", path.display());
+                    if warn {
+                        eprintln!("warning: can not open log file {}: {e}", path.display());
+                    }
                     None
                 }
             }
@@ -208,10 +222,19 @@ mod tests {
         });
         let web = std::fs::read_to_string(root.log.join("web.log")).unwrap();
         assert!(web.ends_with("INFO    WEB.IP#1 one\n"), "{web}");
+        // YYYY-MM-DD HH:MM:SS first.
+        let (date, rest) = web.split_at(19);
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(date, FILE_TIME).is_ok(),
+            "{web}"
+        );
+        assert_eq!(rest, " INFO    WEB.IP#1 one\n");
         let db = std::fs::read_to_string(root.log.join("db.log")).unwrap();
         assert!(db.ends_with("WARNING DB two\n"), "{db}");
+        let node = std::fs::read_to_string(root.log.join(NODE_LOG)).unwrap();
+        assert!(node.ends_with(" INFO    SVCMGR node level\n"), "{node}");
         let names: Vec<_> = std::fs::read_dir(&root.log).unwrap().collect();
-        assert_eq!(names.len(), 2);
+        assert_eq!(names.len(), 3);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

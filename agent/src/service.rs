@@ -196,7 +196,7 @@ impl Service {
 }
 
 /// What the config's references and `nodes = *` see: node.toml's cluster and this root.
-fn site(root: &Root, name: &str, node: &NodeConfig) -> svcconf::Site {
+pub(crate) fn site(root: &Root, name: &str, node: &NodeConfig) -> svcconf::Site {
     let mut cluster_nodes: Vec<String> = node.nodes.keys().cloned().collect();
     if !cluster_nodes.contains(&node.nodename) {
         cluster_nodes.push(node.nodename.clone());

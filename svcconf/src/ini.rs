@@ -67,7 +67,7 @@ struct Open {
     blanks: usize,
 }
 
-fn parse(text: &str, file: &Path) -> Result<Vec<RawSection>, ConfigError> {
+pub(crate) fn parse(text: &str, file: &Path) -> Result<Vec<RawSection>, ConfigError> {
     let mut out: Vec<RawSection> = Vec::new();
     let mut open: Option<Open> = None;
     for (i, raw) in text.lines().enumerate() {

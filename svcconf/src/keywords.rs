@@ -180,7 +180,7 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "dockerd_exe", Str, "The private daemon's binary, looked up on PATH.").default("dockerd"),
     // Every resource.
     kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),
-    kw(ANY, "disable", Bool, "The resource is ignored by actions and status.").default("false"),
+    kw(ANY, "disable", Bool, "The resource is ignored by actions and status; in DEFAULT, every resource (a resource's own value wins).").default("false").inherit(),
     kw(ANY, "monitor", Bool, "The daemon restarts or fails the service over when it goes down.").default("false"),
     kw(ANY, "standby", Bool, "Kept up on every node, even where the service is down.").default("false"),
     kw(ANY, "restart", Int, "Restart attempts by the daemon before failing over.").default("0"),

@@ -8,6 +8,7 @@
 // once per failed load, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod edit;
 mod error;
 mod ini;
 pub mod keywords;
@@ -26,7 +27,7 @@ pub use error::{ConfigError, ConfigWarning, Unsupported};
 pub use model::*;
 pub use node::{generate_prkey, load_node, node_text_with_prkey, parse_node};
 pub use store::ContainerStore;
-pub use values::{parse_duration, parse_retcodes};
+pub use values::{parse_bool, parse_duration, parse_retcodes};
 
 /// A loaded service config and what was ignored on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +98,29 @@ pub fn parse_service(
     nodename: &str,
 ) -> Result<Loaded, ConfigError> {
     parse_service_at(bytes, path, &Site::new(svcname, nodename))
+}
+
+/// Per section (in file order), its keywords and their texts as a node sees them.
+pub type Evaluated = Vec<(String, Vec<(String, String)>)>;
+
+/// A service config's keywords as `site` sees them: per section in file order, each keyword
+/// written there with its text after scoping and references. Fails as loading would.
+pub fn evaluate_service(bytes: &[u8], path: &Path, site: &Site) -> Result<Evaluated, ConfigError> {
+    let (_, sections) = ini::tokenize(bytes, path)?;
+    validate::evaluate(path, site, &sections)
+}
+
+/// One keyword's text as `site` sees it (scoping, inheritance, table default, references);
+/// None when unset or when the section does not exist. Fails as loading would.
+pub fn evaluate_keyword(
+    bytes: &[u8],
+    path: &Path,
+    site: &Site,
+    section: &str,
+    keyword: &str,
+) -> Result<Option<String>, ConfigError> {
+    let (_, sections) = ini::tokenize(bytes, path)?;
+    validate::evaluate_one(path, site, &sections, section, keyword)
 }
 
 /// Load a service config from its bytes as seen from `site`.

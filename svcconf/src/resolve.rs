@@ -291,6 +291,18 @@ impl<'a> Resolver<'a> {
         Ok(None)
     }
 
+    /// The text `opt` of section `sec` has on this node, references expanded; None when
+    /// unset (or scoped to other nodes only).
+    pub(crate) fn eval(&self, sec: usize, opt: &str) -> Result<Option<String>, ConfigError> {
+        let here = Raw {
+            text: "",
+            line: self.secs[sec].line,
+            sec,
+            key: opt,
+        };
+        self.follow(sec, opt, &here, &mut Vec::new())
+    }
+
     fn follow(
         &self,
         target: usize,

@@ -18,77 +18,8 @@ pub(crate) fn validate(
     raws: &[RawSection],
 ) -> Result<Loaded, ConfigError> {
     let mut warnings = Vec::new();
-    let mut secs = Vec::new();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    crate::kinds::check(file, raws)?;
-    for raw in raws {
-        if crate::kinds::is_internal_sync(raw) {
-            warnings.push(ConfigWarning {
-                file: file.into(),
-                line: raw.line,
-                section: Some(raw.name.clone()),
-                keyword: None,
-                msg: "svcmgr's config sync is built in: this section's keywords are not used"
-                    .into(),
-            });
-            continue;
-        }
-        if let Some(first) = seen.get(raw.name.as_str()) {
-            return Err(ConfigError::DuplicateSection {
-                file: file.into(),
-                line: raw.line,
-                section: raw.name.clone(),
-                first: *first,
-            });
-        }
-        seen.insert(&raw.name, raw.line);
-        secs.push(section(file, raw, &mut warnings)?);
-    }
-    let (svcname, nodename) = (site.svcname.as_str(), site.nodename.as_str());
-    let default = match secs.iter().position(|s| s.section() == Section::Default) {
-        Some(d) => d,
-        None => {
-            secs.push(Sec {
-                name: "DEFAULT",
-                line: 0,
-                group: None,
-                env: false,
-                rtype: None,
-                ents: Vec::new(),
-            });
-            secs.len() - 1
-        }
-    };
-    let mut r = Resolver {
-        file,
-        site,
-        svcname,
-        nodename,
-        nodes: Vec::new(),
-        drpnodes: Vec::new(),
-        secs,
-        default,
-    };
-    // nodes and drpnodes decide scoping, so they are read first (they are not scopable).
-    // `nodes = *`: every node of the cluster, as in OpenSVC.
-    r.nodes = match r.value(default, kw(Section::Default, "nodes"))? {
-        Some(Resolved {
-            value: Value::List(v),
-            ..
-        }) if v == ["*"] => site.clusternodes(nodename),
-        Some(Resolved {
-            value: Value::List(v),
-            ..
-        }) if !v.is_empty() => v,
-        _ => vec![nodename.to_string()],
-    };
-    r.drpnodes = match r.value(default, kw(Section::Default, "drpnodes"))? {
-        Some(Resolved {
-            value: Value::List(v),
-            ..
-        }) => v,
-        _ => Vec::new(),
-    };
+    let r = resolver(file, site, raws, &mut warnings)?;
+    let (svcname, default) = (site.svcname.as_str(), r.default);
     let mut resources = Vec::new();
     for i in 0..r.secs.len() {
         if let Some(group) = r.secs[i].group {
@@ -137,6 +68,136 @@ pub(crate) fn validate(
     };
     warnings.extend(crate::store::check(&config, file)?);
     Ok(Loaded { config, warnings })
+}
+
+/// Check every section's name and keys and read nodes and drpnodes: what evaluating any
+/// keyword needs.
+fn resolver<'a>(
+    file: &'a Path,
+    site: &'a Site,
+    raws: &'a [RawSection],
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Resolver<'a>, ConfigError> {
+    let mut secs = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    crate::kinds::check(file, raws)?;
+    for raw in raws {
+        if crate::kinds::is_internal_sync(raw) {
+            warnings.push(ConfigWarning {
+                file: file.into(),
+                line: raw.line,
+                section: Some(raw.name.clone()),
+                keyword: None,
+                msg: "svcmgr's config sync is built in: this section's keywords are not used"
+                    .into(),
+            });
+            continue;
+        }
+        if let Some(first) = seen.get(raw.name.as_str()) {
+            return Err(ConfigError::DuplicateSection {
+                file: file.into(),
+                line: raw.line,
+                section: raw.name.clone(),
+                first: *first,
+            });
+        }
+        seen.insert(&raw.name, raw.line);
+        secs.push(section(file, raw, warnings)?);
+    }
+    let (svcname, nodename) = (site.svcname.as_str(), site.nodename.as_str());
+    let default = match secs.iter().position(|s| s.section() == Section::Default) {
+        Some(d) => d,
+        None => {
+            secs.push(Sec {
+                name: "DEFAULT",
+                line: 0,
+                group: None,
+                env: false,
+                rtype: None,
+                ents: Vec::new(),
+            });
+            secs.len() - 1
+        }
+    };
+    let mut r = Resolver {
+        file,
+        site,
+        svcname,
+        nodename,
+        nodes: Vec::new(),
+        drpnodes: Vec::new(),
+        secs,
+        default,
+    };
+    // nodes and drpnodes decide scoping, so they are read first (they are not scopable).
+    // `nodes = *`: every node of the cluster, as in OpenSVC.
+    r.nodes = match r.value(default, kw(Section::Default, "nodes"))? {
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) if v == ["*"] => site.clusternodes(nodename),
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) if !v.is_empty() => v,
+        _ => vec![nodename.to_string()],
+    };
+    r.drpnodes = match r.value(default, kw(Section::Default, "drpnodes"))? {
+        Some(Resolved {
+            value: Value::List(v),
+            ..
+        }) => v,
+        _ => Vec::new(),
+    };
+    Ok(r)
+}
+
+/// The text keyword `opt` (a table name or alias, or a key of the user's) of section
+/// `section` has on this node: scoping, inheritance, table default and references applied.
+/// None when unset, or when the section does not exist.
+pub(crate) fn evaluate_one(
+    file: &Path,
+    site: &Site,
+    raws: &[RawSection],
+    section: &str,
+    opt: &str,
+) -> Result<Option<String>, ConfigError> {
+    let r = resolver(file, site, raws, &mut Vec::new())?;
+    match r.secs.iter().position(|s| s.name == section) {
+        Some(i) => r.eval(i, opt),
+        None => Ok(None),
+    }
+}
+
+/// Per section in file order, each keyword written in it (by its table name, scopes merged)
+/// with the text it has on this node after scoping and references.
+pub(crate) fn evaluate(
+    file: &Path,
+    site: &Site,
+    raws: &[RawSection],
+) -> Result<crate::Evaluated, ConfigError> {
+    let r = resolver(file, site, raws, &mut Vec::new())?;
+    let mut out = Vec::new();
+    for (i, sec) in r.secs.iter().enumerate() {
+        if sec.line == 0 {
+            continue; // the synthetic DEFAULT of a file without one
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for e in &sec.ents {
+            let name = e.kw.map_or(e.base, |k| k.name);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let mut kws = Vec::new();
+        for name in names {
+            if let Some(text) = r.eval(i, name)? {
+                kws.push((name.to_string(), text));
+            }
+        }
+        out.push((sec.name.to_string(), kws));
+    }
+    Ok(out)
 }
 
 fn kw(section: Section, name: &str) -> &'static Keyword {

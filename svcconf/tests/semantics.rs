@@ -439,3 +439,59 @@ fn disk_types_and_fs_type() {
         "{e}"
     );
 }
+
+#[test]
+fn evaluated_keywords_per_node() {
+    let t = "[DEFAULT]\nnodes = n1 n2\nenv = PRD\n\
+             [env]\nport = 80\n\
+             [fs#1]\ndev = /dev/{svcname}/lv\nmnt = /srv/{env.port}\ntype = ext4\n\
+             mnt_opt = rw\nmnt_opt@n2 = ro\nfoo = {nodename}\n";
+    let eval = |node: &str| {
+        evaluate_service(t.as_bytes(), Path::new("s.conf"), &Site::new("svc1", node))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let n2 = eval("n2");
+    let names: Vec<&str> = n2.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, ["DEFAULT", "env", "fs#1"]);
+    let fs: Vec<(&str, &str)> = n2[2]
+        .1
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    // Scopes merged into one keyword; unknown keywords evaluated too.
+    assert_eq!(
+        fs,
+        [
+            ("dev", "/dev/svc1/lv"),
+            ("mnt", "/srv/80"),
+            ("type", "ext4"),
+            ("mnt_opt", "ro"),
+            ("foo", "n2")
+        ]
+    );
+    assert_eq!(
+        eval("n1")[2].1[3],
+        ("mnt_opt".to_string(), "rw".to_string())
+    );
+    let bad = "[DEFAULT]\nnodes = n1\n[fs#1]\nmnt = {nope}\n";
+    let e = evaluate_service(bad.as_bytes(), Path::new("s.conf"), &Site::new("s", "n1"));
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "s.conf:4: [fs#1] mnt: unknown reference {nope}"
+    );
+}
+
+#[test]
+fn disable_in_default_disables_every_resource() {
+    let t = "[DEFAULT]\nnodes = n1\ndisable = true\n\
+             [ip#1]\nipname = 10.0.0.1\nipdev = eth0\n\
+             [ip#2]\nipname = 10.0.0.2\nipdev = eth0\ndisable = false\n";
+    let l = load(t, "n1");
+    assert!(res(&l, "ip#1").common.disable);
+    assert!(
+        !res(&l, "ip#2").common.disable,
+        "the resource's own value wins"
+    );
+    let l = load(&t.replace("disable = true\n", ""), "n1");
+    assert!(!res(&l, "ip#1").common.disable);
+}

@@ -1,3 +1,4 @@
+pub mod cliroot;
 pub mod fixture;
 pub mod hb;
 pub mod lab;

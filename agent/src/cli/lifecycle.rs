@@ -29,6 +29,19 @@ pub fn run(
     Ok(code(&engine::run(root, &req)?))
 }
 
+/// `startstandby`: the `standby = true` resources, which are up on every node.
+pub fn startstandby(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
+    let s = crate::service::Service::load_readonly(root, svc)?;
+    if !s.items.iter().any(|it| it.rc.common.standby) {
+        println!("{svc}: no standby resource");
+        return Ok(exitcode::OK);
+    }
+    let mut req = request(svc, cli, Verb::Start);
+    req.selection.standby_only = true;
+    req.intent = "startstandby".into();
+    Ok(code(&engine::run(root, &req)?))
+}
+
 /// The request for `verb` with the command line's options.
 pub(super) fn request(svc: &str, cli: &Cli, verb: Verb) -> ActionRequest {
     ActionRequest {

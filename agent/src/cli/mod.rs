@@ -6,14 +6,20 @@ mod actions_doc;
 mod boot;
 mod completion;
 mod config;
+mod create;
 mod daemon;
+mod edit;
+mod enable;
 mod engine_cli;
+mod kw;
 mod lifecycle;
 mod manpage;
+mod logs;
 mod pr;
 mod state;
 mod status;
 mod sync;
+mod words;
 
 use std::path::Path;
 use std::time::Duration;
@@ -97,26 +103,64 @@ pub struct Cli {
     /// `mon`: redraw on every event of the daemon.
     #[arg(long)]
     pub watch: bool,
+    /// `set`/`unset`/`get`: a keyword, `section.keyword[@node]=value` (a bare keyword is
+    /// in DEFAULT); repeatable.
+    #[arg(long, value_name = "KEY[=VALUE]")]
+    pub kw: Vec<String>,
+    /// `get`, `print config`: values as this node uses them (scoping, references, defaults).
+    #[arg(long)]
+    pub eval: bool,
+    /// `create`: the config to start from, a file or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub config: Option<String>,
+    /// `logs`: print what is appended, until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// `logs`: records since a date, a time today or a duration ago (2026-12-03 08:00,
+    /// 08:00, 10m).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// `logs`: this level and above (error, warning, info, debug).
+    #[arg(long, value_name = "L")]
+    pub level: Option<String>,
     /// Destination node of `switch`.
     #[arg(long, value_name = "NODE")]
     pub to: Option<String>,
-    /// The action, e.g. `print status`, `start`, `stop`.
-    #[arg(required = true, value_name = "ACTION")]
+    /// `print status`: evaluate the status now, here, rather than ask the daemon.
+    #[arg(short = 'r', long)]
+    pub refresh: bool,
+    /// The action, e.g. `print status`, `start`, `stop`. None: the service list.
+    #[arg(value_name = "ACTION")]
     pub words: Vec<String>,
 }
 
 const ACTIONS_HELP: &str = "\
 Actions:
-  print status [--format json]   status tree of the service (no -s: one line per service)
+  print status [-r] [--format json]
+                                 status tree of the service (no -s: one line per service);
+                                 -r: evaluated here and now, not asked to the daemon
   status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
-  print config | validate config
+  print config [--eval] [--format json] | validate config
+  set --kw KEY=VALUE [--kw ...]  change keywords (KEY: section.keyword[@node], bare keyword: DEFAULT),
+                                 validated first, written atomically under the service lock
+  unset --kw KEY [--kw ...]      remove keywords
+  get --kw KEY [--eval]          a keyword's value as written, or as this node uses it
+  edit config                    $VISUAL/$EDITOR on a copy, installed only when it validates
+  enable | disable [--rid R]     the disable keyword: a disabled resource is skipped by actions, shown n/a
+                                 with the D flag; no --rid: the whole service (DEFAULT)
+  create [--kw ...] [--config FILE|-]
+                                 a new service from keywords and/or a config file (validated)
+  delete [--rid R,...]           the service's config and state here (refused while it runs here
+                                 or on a peer that says so), or only the sections named
   print schedule                 the daemon's tasks of the service: schedule, last run, next run, last result
   start | stop | restart         all resources, in order (ip, vg, fs, container) / reverse
+  startstandby                   the standby resources only (no peer is asked)
   startip | stopip | startvg | stopvg | startdisk | stopdisk | startfs | stopfs
   startcontainer | stopcontainer
   freeze | thaw                  stop / allow the daemon's orchestration of the service
   install                        create the symlink <root>/etc/<svc> -> svcmgr
-  syncnodes [--sync-anyway]      push the service config to the other nodes (within sync_period)
+  syncnodes [--sync-anyway]      push the service config to the other nodes (within sync_period);
+                                 also: sync nodes, sync all (syncall); sync drp (syncdrp): drpnodes only
   postsync                       receive a config push on stdin (run by syncnodes on peers)
   switch --to NODE               stop here, start on NODE; restart here if that fails
   takeover | giveback            move the service here / back to the first of its nodes
@@ -125,6 +169,8 @@ Actions:
                                  (no -s: every service; skipped for a service with resources up here)
   docker ARGS | podman ARGS      the engine's CLI on the service's container store (container_data_dir)
   ls                             list services
+  logs [--follow] [--since T] [--rid R] [--level L] [--format json]
+                                 the service's log (no -s: the node's log)
   daemon run|start|stop|restart|status|running
                                  the per-host daemon (monitor, local API); see README
   mon [--watch]                  the daemon, this node and every service on one screen
@@ -174,6 +220,7 @@ impl Cli {
             rids: self.rid.clone(),
             tags: self.tags.clone(),
             group,
+            standby_only: false,
         }
     }
 
@@ -223,7 +270,8 @@ pub fn main() -> i32 {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    let action = cli.words.join("_");
+    let typed = cli.words.join("_");
+    let action = words::canonical(&typed).to_string();
     let root = Root::from_env();
     let needs_svc = |what: &str| -> anyhow::Result<String> {
         let svc = cli
@@ -238,18 +286,47 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return engine_cli::run(&root, &svc, rt, &cli.words[1..], &cli);
     }
     match action.as_str() {
+        "" if cli.svc.is_none() => {
+            let code = status::ls(&root, &cli)?;
+            eprintln!(
+                "hint: svcmgr -s SVC print status for a service's resources; svcmgr --help \
+                 lists the actions"
+            );
+            Ok(code)
+        }
+        "" => {
+            eprintln!(
+                "svcmgr: -s {} needs an action, e.g. print status (svcmgr --help lists them)",
+                cli.svc.as_deref().unwrap_or_default()
+            );
+            Ok(exitcode::USAGE)
+        }
         a if a == "daemon" || a.starts_with("daemon_") => daemon::run(&root, &cli),
         "mon" => daemon::mon(&root, &cli),
         a if a == "completion" || a.starts_with("completion_") => {
             completion::print_script(&cli.words)
         }
         "man" => manpage::print(),
+        "logs" => {
+            if let Some(svc) = &cli.svc {
+                check_service_name(svc)?;
+            }
+            logs::logs(&root, cli.svc.as_deref(), &cli)
+        }
         "ls" => status::ls(&root, &cli),
         "print_status" if cli.svc.is_none() => status::ls(&root, &cli),
         "print_status" => status::print_status(&root, &needs_svc(&action)?, &cli),
         "status" => status::status_code(&root, &needs_svc(&action)?),
         "print_schedule" => daemon::print_schedule(&root, &needs_svc(&action)?),
-        "print_config" => config::print_config(&root, &needs_svc(&action)?),
+        "print_config" => kw::print_config(&root, &needs_svc(&action)?, &cli),
+        "create" => create::create(&root, &needs_svc(&action)?, &cli),
+        "delete" => create::delete(&root, &needs_svc(&action)?, &cli),
+        "enable" => enable::run(&root, &needs_svc(&action)?, &cli, false),
+        "disable" => enable::run(&root, &needs_svc(&action)?, &cli, true),
+        "edit_config" => edit::edit_config(&root, &needs_svc(&action)?, &cli),
+        "set" => kw::set(&root, &needs_svc(&action)?, &cli),
+        "unset" => kw::unset(&root, &needs_svc(&action)?, &cli),
+        "get" => kw::get(&root, &needs_svc(&action)?, &cli),
         "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
         "install" => config::install(&root, &needs_svc(&action)?),
         "prstart" => pr::run(
@@ -266,7 +343,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             boot::boot(&root, cli.svc.as_deref(), &cli)
         }
-        "syncnodes" => sync::syncnodes(&root, &needs_svc(&action)?, &cli),
+        "syncnodes" | "syncall" => {
+            sync::syncnodes(&root, &needs_svc(&action)?, &cli, crate::sync::Targets::All)
+        }
+        "syncdrp" => sync::syncnodes(&root, &needs_svc(&action)?, &cli, crate::sync::Targets::Drp),
+        "startstandby" => lifecycle::startstandby(&root, &needs_svc(&action)?, &cli),
         "postsync" => sync::postsync(&root, &needs_svc(&action)?, &cli),
         "switch" => {
             let to = cli
@@ -287,10 +368,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 lifecycle::run(&root, &needs_svc(other)?, &cli, verb, Some(group))
             }
             None => {
-                eprintln!(
-                    "svcmgr: unknown action '{}'\n\n{ACTIONS_HELP}",
-                    cli.words.join(" ")
-                );
+                let hint = match words::suggest(&typed) {
+                    Some(s) => format!(": did you mean '{s}'?"),
+                    None => " (svcmgr --help lists the actions)".to_string(),
+                };
+                eprintln!("svcmgr: unknown action '{}'{hint}", cli.words.join(" "));
                 Ok(exitcode::USAGE)
             }
         },
@@ -300,20 +382,24 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 /// Whether the command changes something on the system (then an interrupt lets its running
 /// command end before the lock is released).
 fn acts(words: &[String]) -> bool {
-    let a = words.join("_");
+    let joined = words.join("_");
+    let a = words::canonical(&joined);
     matches!(
-        a.as_str(),
+        a,
         "start"
             | "stop"
             | "restart"
+            | "startstandby"
             | "prstart"
             | "prstop"
             | "syncnodes"
+            | "syncdrp"
+            | "syncall"
             | "postsync"
             | "switch"
             | "takeover"
             | "giveback"
-    ) || group_action(&a).is_some()
+    ) || group_action(a).is_some()
 }
 
 /// A service name becomes file names (`etc/<svc>.conf`, `var/lock/<svc>`), on peers too:

@@ -19,7 +19,7 @@ pub fn use_color(c: ColorChoice) -> bool {
 /// Through the daemon's API when one runs (the tree is then followed by the monitor's
 /// state), else evaluated here; stderr says which.
 pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
-    if let Some(h) = crate::daemon::pidlock::holder(root) {
+    if let Some(h) = crate::daemon::pidlock::holder(root).filter(|_| !cli.refresh) {
         match via_daemon(root, svc) {
             Ok((st, mon)) => {
                 match cli.format {
@@ -49,7 +49,11 @@ pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&st)?),
         Format::Text => print!("{}", render::tree(&st, use_color(cli.color))),
     }
-    eprintln!("status source: local evaluation (no daemon answering)");
+    if cli.refresh {
+        eprintln!("status source: local evaluation (--refresh)");
+    } else {
+        eprintln!("status source: local evaluation (no daemon answering)");
+    }
     Ok(exitcode::OK)
 }
 

@@ -13,11 +13,11 @@ use crate::sync::{self, PushOutcome};
 /// A service config is a few kilobytes; refuse to buffer anything absurd.
 const MAX_PUSH: u64 = 16 * 1024 * 1024;
 
-pub fn syncnodes(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
+pub fn syncnodes(root: &Root, svc: &str, cli: &Cli, to: sync::Targets) -> anyhow::Result<i32> {
     let _span = crate::logging::service_span(svc).entered();
     let s = Service::load_readonly(root, svc)?;
     Ok(
-        match sync::syncnodes(&s, &cli.overrides(), cli.waitlock())? {
+        match sync::syncnodes(&s, to, &cli.overrides(), cli.waitlock())? {
             PushOutcome::Skipped | PushOutcome::NoPeers => exitcode::OK,
             PushOutcome::Done { failed } if failed.is_empty() => exitcode::OK,
             PushOutcome::Done { .. } => exitcode::FAILED,

@@ -136,7 +136,9 @@ pub fn run(root: &Root, req: &ActionRequest) -> anyhow::Result<ActionReport> {
         failure,
     };
     let items = pick(&s, req)?;
-    if req.verb.starts() && !req.local {
+    // Standby resources are up on every node by design: starting only them asks no peer.
+    let standby_only = items.iter().all(|it| it.rc.common.standby);
+    if req.verb.starts() && !req.local && !standby_only {
         if let Err(why) = crate::peers::check_exclusive(&s, &items, &req.overrides) {
             tracing::error!("{why}");
             return Ok(report(Some(ActionError::Refused(why))));

@@ -18,6 +18,8 @@ pub struct Selection {
     pub tags: Vec<String>,
     /// Set by `startip`-style actions.
     pub group: Option<Group>,
+    /// `startstandby`: the `standby` resources only.
+    pub standby_only: bool,
 }
 
 impl Selection {
@@ -32,7 +34,8 @@ impl Selection {
         let tag_ok =
             self.tags.is_empty() || self.tags.iter().any(|t| it.rc.common.tags.contains(t));
         let group_ok = self.group.is_none_or(|g| g == it.rc.group);
-        rid_ok && tag_ok && group_ok
+        let standby_ok = !self.standby_only || it.rc.common.standby;
+        rid_ok && tag_ok && group_ok && standby_ok
     }
 
     fn describe(&self) -> String {
@@ -45,6 +48,9 @@ impl Selection {
         }
         if let Some(g) = self.group {
             v.push(format!("group {}", g.name()));
+        }
+        if self.standby_only {
+            v.push("standby resources".to_string());
         }
         v.join(" ")
     }

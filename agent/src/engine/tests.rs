@@ -235,6 +235,7 @@ fn selection_by_rid_group_and_tag() {
         rids: r.iter().map(|s| s.to_string()).collect(),
         tags: t.iter().map(|s| s.to_string()).collect(),
         group: g,
+        standby_only: false,
     };
     assert_eq!(
         rids(sel(&["ip#1", "fs"], &[], None)),

@@ -45,6 +45,26 @@ pub fn minute_now() -> u16 {
     (t.hour() * 60 + t.minute()) as u16
 }
 
+/// Where a push goes: `syncnodes` / `sync nodes` / `sync all` to every other node of nodes
+/// + drpnodes, `sync drp` (`syncdrp`) to the drpnodes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    All,
+    Drp,
+}
+
+/// The peers a push to `to` reaches.
+pub fn targets(svc: &Service, to: Targets) -> Vec<String> {
+    let all = peers(svc);
+    match to {
+        Targets::All => all,
+        Targets::Drp => all
+            .into_iter()
+            .filter(|n| svc.cfg.drpnodes.contains(n))
+            .collect(),
+    }
+}
+
 /// The other nodes of nodes + drpnodes.
 pub fn peers(svc: &Service) -> Vec<String> {
     svc.cfg

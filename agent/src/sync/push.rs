@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use resources::{Override, Overrides, Status};
 
-use super::{format_windows, gen_file, generation, in_windows, minute_now, peers, records, RID};
+use super::{format_windows, gen_file, generation, in_windows, minute_now, records, RID};
 use crate::engine::error_chain;
 use crate::service::Service;
 use crate::ssh::{command_line, Peer, RemoteRun};
@@ -47,6 +47,7 @@ pub enum PushOutcome {
 
 pub fn syncnodes(
     svc: &Service,
+    to: super::Targets,
     ov: &Overrides,
     waitlock: std::time::Duration,
 ) -> Result<PushOutcome, SyncError> {
@@ -67,7 +68,7 @@ pub fn syncnodes(
             });
         }
     }
-    let peers = peers(svc);
+    let peers = super::targets(svc, to);
     if peers.is_empty() {
         tracing::info!(rid = RID, "no peer node to push to");
         return Ok(PushOutcome::NoPeers);

@@ -12,7 +12,7 @@ mod node;
 mod podman;
 mod sshd;
 mod stores;
-mod util;
+pub(crate) mod util;
 
 pub use cluster::Lab;
 pub use loopdev::LoopDev;
