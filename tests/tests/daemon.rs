@@ -519,3 +519,43 @@ fn api_refuses_non_root_and_survives_malformed_requests() {
         "{st}"
     );
 }
+
+#[test]
+fn api_serves_a_burst_of_clients_in_turn_never_unanswered() {
+    if !lab::require_root("api_serves_a_burst_of_clients_in_turn_never_unanswered") {
+        return;
+    }
+    let lab = Lab::new(&["n1"]);
+    let n1 = lab.node("n1");
+    let d = Daemon::start(n1);
+    let sock = d.socket();
+    let get = b"GET /daemon/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    // A burst of clients that connect and go: the requests right behind them are answered.
+    for _ in 0..3000 {
+        drop(UnixStream::connect(&sock).expect("connect"));
+    }
+    for i in 0..20 {
+        let a = raw(&sock, get, false);
+        assert_eq!(
+            status_code(&a),
+            Some(200),
+            "request {i} after the burst: {a:?}"
+        );
+    }
+
+    // Every slot held by an idle client: a new request waits, then is answered once one
+    // of them goes, not closed unanswered.
+    let idle: Vec<UnixStream> = (0..128)
+        .map(|_| UnixStream::connect(&sock).expect("connect"))
+        .collect();
+    let waiting = {
+        let sock = sock.clone();
+        std::thread::spawn(move || raw(&sock, get, false))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!waiting.is_finished(), "answered with every slot busy?");
+    drop(idle);
+    let a = waiting.join().expect("request thread");
+    assert_eq!(status_code(&a), Some(200), "the waiting request: {a:?}");
+}

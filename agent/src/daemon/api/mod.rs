@@ -26,7 +26,8 @@ use crate::paths::Root;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
-/// Connections served at once; more are closed at once (and counted).
+/// Connections served at once; more wait in the socket's listen backlog, unaccepted (a burst
+/// of clients is served in turn, never closed unanswered).
 const MAX_CONNS: usize = 128;
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +58,8 @@ pub struct Stats {
     pub requests: AtomicU64,
     pub refused: AtomicU64,
     pub bad: AtomicU64,
-    pub dropped_conns: AtomicU64,
+    /// Times every connection slot was busy and accepting waited for one.
+    pub full: AtomicU64,
     last_log: Mutex<Option<Instant>>,
     suppressed: AtomicU64,
 }
@@ -114,6 +116,22 @@ pub fn bind(root: &Root) -> Result<UnixListener, ListenError> {
 pub async fn serve(listener: UnixListener, ctx: Arc<ApiCtx>) {
     let conns = Arc::new(Semaphore::new(MAX_CONNS));
     loop {
+        let permit = match conns.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                ctx.stats.full.fetch_add(1, Ordering::Relaxed);
+                ctx.stats.log_limited(&format!(
+                    "{MAX_CONNS} connections open: new ones wait until one ends"
+                ));
+                tokio::select! {
+                    _ = ctx.token.cancelled() => break,
+                    p = conns.clone().acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
         let accepted = tokio::select! {
             _ = ctx.token.cancelled() => break,
             a = listener.accept() => a,
@@ -126,12 +144,6 @@ pub async fn serve(listener: UnixListener, ctx: Arc<ApiCtx>) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-        };
-        let Ok(permit) = conns.clone().try_acquire_owned() else {
-            ctx.stats.dropped_conns.fetch_add(1, Ordering::Relaxed);
-            ctx.stats
-                .log_limited("too many connections: one closed unanswered");
-            continue;
         };
         let uid = stream.peer_cred().ok().map(|c| c.uid());
         let ctx = ctx.clone();
