@@ -89,8 +89,14 @@ impl Service {
                 })
                 .collect()
         });
+        let running = crate::sync::is_running(&resources);
         let sync_resources: Vec<ResEntry> = crate::sync::status_entry(self, &resources)
             .into_iter()
+            .chain(
+                crate::sync::Rsync::all(self)
+                    .iter()
+                    .map(|r| r.status_entry(self, running)),
+            )
             .collect();
         summarize(self, updated_at, resources, sync_resources)
     }

@@ -59,6 +59,12 @@ impl Resource {
             Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
             Group::Loop => Resource::Loop(loopdisk::LoopDisk::new(rc)?),
             Group::App => Resource::App(app::App::new(rc, &svc.scripts_dir())?),
+            Group::Sync => {
+                return Err(Error::Failed(format!(
+                    "{}: a sync is run by syncnodes, not started or stopped",
+                    rc.rid
+                )))
+            }
         })
     }
 

@@ -36,7 +36,7 @@ pub enum ConfigError {
         section: String,
     },
     #[error(
-        "{}:{line}: [{section}] unknown resource type '{rtype}' (expected one of: ip, vg, disk, fs, container)",
+        "{}:{line}: [{section}] unknown resource type '{rtype}' (expected one of: ip, vg, disk, fs, container, app, sync)",
         file.display()
     )]
     UnknownResourceType {

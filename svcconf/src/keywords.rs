@@ -147,6 +147,7 @@ const LOOP: Section = Section::Group(Group::Loop);
 const FS: Section = Section::Group(Group::Fs);
 const CONTAINER: Section = Section::Group(Group::Container);
 const APP: Section = Section::Group(Group::App);
+const SYNC: Section = Section::Group(Group::Sync);
 
 pub const ORCHESTRATE: &[&str] = &["no", "start", "ha"];
 pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
@@ -154,6 +155,7 @@ pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
 pub const CONTAINER_TYPES: &[&str] = &["oci", "docker", "podman"];
 pub const APP_TYPES: &[&str] = &["forking", "simple"];
 pub const APP_KILL: &[&str] = &["parent", "tree"];
+pub const SYNC_TYPES: &[&str] = &["rsync"];
 pub const MONITOR_ACTIONS: &[&str] = &["none", "freezestop", "switch", "reboot", "crash"];
 
 #[rustfmt::skip]
@@ -265,6 +267,18 @@ static TABLE: &[Keyword] = &[
     kw(APP, "limit_nproc", Int, "RLIMIT_NPROC (processes)."),
     kw(APP, "limit_rss", Size, "RLIMIT_RSS (a size)."),
     kw(APP, "limit_stack", Size, "RLIMIT_STACK (a size)."),
+    kw(SYNC, "type", Candidates(SYNC_TYPES), "The sync driver: rsync over ssh from the node where the service is up.").not_scopable(),
+    kw(SYNC, "src", List, "Files or directories sent, passed to rsync as they are (shell globs expanded; a trailing / matters, see rsync(1)).").required(),
+    kw(SYNC, "dst", Str, "Where they go on each target node (a trailing / matters).").required(),
+    kw(SYNC, "dstfs", AbsPath, "A mount point that must hold a mounted filesystem on the target node, else the node is not synced (keeps a sync from filling the parent filesystem)."),
+    kw(SYNC, "target", List, "Which nodes receive the data from the node where the service is up: nodes, drpnodes or both.").required(),
+    kw(SYNC, "options", Argv, "rsync options added to the defaults (-HAXpogDtrlvx --stats --delete --force)."),
+    kw(SYNC, "reset_options", Bool, "Use options alone, without the default rsync options.").default("false"),
+    kw(SYNC, "bwlimit", Int, "Bandwidth limit of the transfer, in KB/s (rsync --bwlimit)."),
+    kw(SYNC, "snap", Bool, "OpenSVC's snapshot of the source before the sync; svcmgr has none: true is refused.").default("false"),
+    kw(SYNC, "sync_max_delay", Duration, "A target not synced for longer is late: the sync is down where the service is up.").default("25h"),
+    kw(SYNC, "schedule", Str, "Accepted from OpenSVC configs but not used per resource: the daemon runs every sync of the service with its sync task (sync_schedule), syncnodes runs them at once."),
+    kw(SYNC, "timeout", Duration, "rsync's I/O timeout (--timeout); a transfer still running one minute past it is killed.").default("1h"),
 ];
 
 /// Old names still read, each with a one-line note: (written, read as).

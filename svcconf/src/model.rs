@@ -20,6 +20,9 @@ pub enum Group {
     Container,
     /// `[app#N]`: started after containers, stopped before them (as OpenSVC).
     App,
+    /// `[sync#N] type = rsync`: never started or stopped; run by syncnodes, syncdrp and the
+    /// scheduler. Kept in `ServiceConfig::syncs`, not in `resources`.
+    Sync,
 }
 
 impl Group {
@@ -32,6 +35,7 @@ impl Group {
             Group::Fs => "fs",
             Group::Container => "container",
             Group::App => "app",
+            Group::Sync => "sync",
         }
     }
 
@@ -44,6 +48,7 @@ impl Group {
             "fs" => Some(Group::Fs),
             "container" => Some(Group::Container),
             "app" => Some(Group::App),
+            "sync" => Some(Group::Sync),
             _ => None,
         }
     }
@@ -245,6 +250,8 @@ pub struct ServiceConfig {
     pub defaults: BTreeMap<String, Setting>,
     /// In file order; the engine sorts them into start order.
     pub resources: Vec<ResourceConfig>,
+    /// The data syncs (`[sync#N]`), in file order: not part of start, stop or avail.
+    pub syncs: Vec<ResourceConfig>,
 }
 
 impl ServiceConfig {

@@ -20,10 +20,12 @@ pub(crate) fn validate(
     let mut warnings = Vec::new();
     let r = resolver(file, site, raws, &mut warnings)?;
     let (svcname, default) = (site.svcname.as_str(), r.default);
-    let mut resources = Vec::new();
+    let (mut resources, mut syncs) = (Vec::new(), Vec::new());
     for i in 0..r.secs.len() {
-        if let Some(group) = r.secs[i].group {
-            resources.push(resource(&r, i, group)?);
+        match r.secs[i].group {
+            Some(Group::Sync) => syncs.push(resource(&r, i, Group::Sync)?),
+            Some(group) => resources.push(resource(&r, i, group)?),
+            None => {}
         }
     }
     let mut defaults = BTreeMap::new();
@@ -65,6 +67,7 @@ pub(crate) fn validate(
         sync_period,
         defaults,
         resources,
+        syncs,
     };
     warnings.extend(crate::store::check(&config, file)?);
     Ok(Loaded { config, warnings })
@@ -356,7 +359,7 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
         .iter()
         .find(|e| e.key == "type")
         .map(|e| e.value.trim().to_string());
-    if prefix == "disk" && rtype.is_none() {
+    if matches!(prefix, "disk" | "sync") && rtype.is_none() {
         return Err(ConfigError::MissingRequired {
             file: file.into(),
             line: raw.line,
@@ -443,6 +446,9 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
         };
         *trigger_slot(action).expect("trigger name")(&mut common.triggers) = t;
     }
+    if group == Group::Sync {
+        check_sync(&got, &bad)?;
+    }
     Ok(ResourceConfig {
         rid: sec.name.into(),
         group,
@@ -451,6 +457,37 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
         common,
         settings,
     })
+}
+
+/// What the keyword kinds cannot say of a sync: `target` words, and no snapshot.
+fn check_sync(
+    got: &BTreeMap<&'static str, Resolved>,
+    bad: &dyn Fn(&Resolved, &str) -> ConfigError,
+) -> Result<(), ConfigError> {
+    if let Some(
+        v @ Resolved {
+            value: Value::List(words),
+            ..
+        },
+    ) = got.get("target")
+    {
+        if words.is_empty() || words.iter().any(|w| w != "nodes" && w != "drpnodes") {
+            return Err(bad(v, "expected nodes, drpnodes or both"));
+        }
+    }
+    if let Some(
+        v @ Resolved {
+            value: Value::Bool(true),
+            ..
+        },
+    ) = got.get("snap")
+    {
+        return Err(bad(
+            v,
+            "expected false (svcmgr takes no snapshot of the source)",
+        ));
+    }
+    Ok(())
 }
 
 fn trigger(v: &Resolved, blocking: bool) -> Option<Trigger> {

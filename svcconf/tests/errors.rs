@@ -22,7 +22,7 @@ fn unknown_resource_type() {
     let e = err("[DEFAULT]\nnodes = n1\n\n[foo#1]\nscript = x\n");
     assert_eq!(
         e.to_string(),
-        "/etc/svcmgr/s.conf:4: [foo#1] unknown resource type 'foo' (expected one of: ip, vg, disk, fs, container)"
+        "/etc/svcmgr/s.conf:4: [foo#1] unknown resource type 'foo' (expected one of: ip, vg, disk, fs, container, app, sync)"
     );
     assert_eq!(
         (e.line(), e.section(), e.keyword()),
@@ -30,7 +30,7 @@ fn unknown_resource_type() {
     );
     assert_eq!(e.file(), Path::new("/etc/svcmgr/s.conf"));
     // Unsupported kinds are reported before unknown ones.
-    assert!(msg("[sync#i1]\n[ipp#1]\n").contains("unsupported resource kinds"));
+    assert!(msg("[sync#1]\ntype = zfs\n[ipp#1]\n").contains("unsupported resource kinds"));
 }
 
 #[test]
@@ -458,4 +458,40 @@ fn internal_sync_section_is_noted() {
         ["s.conf:3: [sync#i0] svcmgr's config sync is built in: this section's keywords are not used"]
     );
     assert_eq!(l.config.resources.len(), 1);
+}
+
+#[test]
+fn rsync_syncs_load_apart_from_the_resources() {
+    let ok = "[DEFAULT]\nnodes = n1 n2\ndrpnodes = n3\n[sync#1]\ntype = rsync\nsrc = /srv/data/\n\
+              dst = /srv/data\ndstfs = /srv\ntarget = nodes drpnodes\noptions = --exclude=*.tmp\n\
+              bwlimit = 1000\nsync_max_delay = 2h\n";
+    let l = parse_service(ok.as_bytes(), Path::new("s.conf"), "s", "n1").unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert!(l.config.resources.is_empty());
+    assert_eq!(l.config.syncs.len(), 1);
+    let s = &l.config.syncs[0];
+    assert_eq!(
+        (s.rid.as_str(), s.rtype.as_deref()),
+        ("sync#1", Some("rsync"))
+    );
+    assert_eq!(s.list("target"), ["nodes", "drpnodes"]);
+
+    let base = "[sync#1]\ntype = rsync\nsrc = /a\ndst = /b\n";
+    for (extra, want) in [
+        (
+            "target = all\n",
+            "/etc/svcmgr/s.conf:5: [sync#1] target: bad value 'all': expected nodes, drpnodes or both",
+        ),
+        (
+            "target = nodes\nsnap = true\n",
+            "/etc/svcmgr/s.conf:6: [sync#1] snap: bad value 'true': expected false (svcmgr takes no snapshot of the source)",
+        ),
+        ("", "/etc/svcmgr/s.conf:1: [sync#1] target: missing required keyword"),
+    ] {
+        assert_eq!(msg(&format!("{base}{extra}")), want);
+    }
+    assert_eq!(
+        msg("[sync#1]\nsrc = /a\n"),
+        "/etc/svcmgr/s.conf:1: [sync#1] type: missing required keyword"
+    );
 }

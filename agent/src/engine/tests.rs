@@ -48,6 +48,7 @@ fn service(items: Vec<(ResourceConfig, Fake)>) -> Service {
             sync_period: vec![],
             defaults: BTreeMap::new(),
             resources: vec![],
+            syncs: vec![],
         },
         node: NodeConfig {
             nodename: "n1".into(),

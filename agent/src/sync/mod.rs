@@ -5,11 +5,13 @@ mod generation;
 mod push;
 mod receive;
 mod records;
+mod rsync;
 mod sha256;
 
 pub use generation::Generation;
 pub use push::{syncnodes, PushOutcome};
 pub use receive::{postsync, Received};
+pub use rsync::Rsync;
 
 use std::path::{Path, PathBuf};
 
@@ -78,6 +80,19 @@ fn gen_file(svc_var: &Path) -> PathBuf {
     svc_var.join("config.gen")
 }
 
+/// The service is up here, by its non-optional resources: the node syncs run from.
+pub fn is_running(resources: &[ResEntry]) -> bool {
+    matches!(
+        Status::merge_all(
+            resources
+                .iter()
+                .filter(|r| !r.flags.optional)
+                .map(|r| r.status)
+        ),
+        Status::Up | Status::Warn
+    )
+}
+
 /// The `sync#i0` entry: present when nodes + drpnodes has more than one node. Local files
 /// only: no peer is contacted.
 ///
@@ -89,15 +104,7 @@ pub fn status_entry(svc: &Service, resources: &[ResEntry]) -> Option<ResEntry> {
         return None;
     }
     let var = svc.root.svc_var(&svc.name);
-    let running = matches!(
-        Status::merge_all(
-            resources
-                .iter()
-                .filter(|r| !r.flags.optional)
-                .map(|r| r.status)
-        ),
-        Status::Up | Status::Warn
-    );
+    let running = is_running(resources);
     let log: Vec<String> = match std::fs::read(&svc.cfg.path) {
         Ok(data) => {
             let sum = sha256::hex(&data);

@@ -73,6 +73,29 @@ pub fn syncnodes(
         tracing::info!(rid = RID, "no peer node to push to");
         return Ok(PushOutcome::NoPeers);
     }
+    let mut failed = push_config(svc, &peers, waitlock)?;
+    let rsyncs = super::Rsync::all(svc);
+    if !rsyncs.is_empty() {
+        // The data transfers hold the service lock: no stop can unmount the source under
+        // them, and two runs never send the same files at once.
+        let _lock = crate::lock::acquire(&svc.root.lock(&svc.name), "syncnodes", waitlock)?;
+        for r in &rsyncs {
+            for peer in r.run(svc, to) {
+                if !failed.contains(&peer) {
+                    failed.push(peer);
+                }
+            }
+        }
+    }
+    Ok(PushOutcome::Done { failed })
+}
+
+/// Push the config to `peers` at once; the peers that did not get it.
+fn push_config(
+    svc: &Service,
+    peers: &[String],
+    waitlock: std::time::Duration,
+) -> Result<Vec<String>, SyncError> {
     // Reading the config and recording its generation happen under the service lock, as a
     // postsync installing a peer's push does: the record always describes the file. The
     // pushes themselves run unlocked (each peer takes its own lock).
@@ -121,7 +144,7 @@ pub fn syncnodes(
             .collect();
         handles
             .into_iter()
-            .zip(&peers)
+            .zip(peers)
             .filter_map(|(h, name)| {
                 let ok = match h.join() {
                     Ok((_, Ok(0))) => match records::save(&var, name, &gen) {
@@ -165,5 +188,5 @@ pub fn syncnodes(
             failed.join(", ")
         );
     }
-    Ok(PushOutcome::Done { failed })
+    Ok(failed)
 }
