@@ -165,6 +165,7 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "drpnodes", Nodes, "Disaster-recovery nodes; they get config pushes too.").not_scopable().aliases(&["drpnode"]),
     kw(DEF, "autostart_node", Str, "Node where the daemon starts the service at boot."),
     kw(DEF, "orchestrate", Candidates(ORCHESTRATE), "Daemon orchestration: no, start or ha.").default("no"),
+    kw(DEF, "unfenced_failover", Bool, "Let orchestrate=ha start the service on a node whose owner was lost without reservation fencing (scsireserv), when this node's partition holds a strict majority of the cluster's nodes. Default false: without fencing, no automatic failover.").default("false"),
     kw(DEF, "sync_period", Windows, "Allowed windows for config pushes.").default("03:59-05:59"),
     kw(DEF, "app", Str, "Application code, informative."),
     kw(DEF, "id", Str, "OpenSVC's object uuid, informative.").not_scopable(),

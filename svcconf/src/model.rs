@@ -298,6 +298,10 @@ pub struct NodeConfig {
     /// After a daemon start, how long to wait for every peer before deciding (default 90 s).
     #[serde(default)]
     pub rejoin_grace_period: Option<String>,
+    /// How long the node chosen to fail a service over waits, then looks again, before it
+    /// starts it (default 1 s).
+    #[serde(default)]
+    pub ready_period: Option<String>,
 }
 
 /// One heartbeat path: `[[hb]]` in node.toml.
@@ -430,6 +434,10 @@ impl NodeConfig {
 
     pub fn rejoin_grace_period(&self) -> Duration {
         dur_or(self.rejoin_grace_period.as_deref(), Duration::from_secs(90))
+    }
+
+    pub fn ready_period(&self) -> Duration {
+        dur_or(self.ready_period.as_deref(), Duration::from_secs(1))
     }
 
     /// The cluster's nodes, sorted: the `[nodes.X]` tables plus this node. A node's index in

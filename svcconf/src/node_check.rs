@@ -43,6 +43,7 @@ pub(crate) fn check(cfg: &NodeConfig, text: &str, path: &Path) -> Result<(), Con
         true,
     )?;
     dur(&["rejoin_grace_period"], &cfg.rejoin_grace_period, true)?;
+    dur(&["ready_period"], &cfg.ready_period, true)?;
     let nodes = cfg.cluster_nodes();
     for (i, hb) in cfg.hb.iter().enumerate() {
         let n = i.to_string();

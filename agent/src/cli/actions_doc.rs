@@ -91,6 +91,13 @@ pub const ACTIONS: &[ActionDoc] = &[
         examples: &["svcmgr -s web freeze", "svcmgr -s web thaw"],
     },
     ActionDoc {
+        title: "clear",
+        spellings: &["clear"],
+        about: "Forget a start the daemon's orchestrator ran here and that failed: until \
+                then this node is no failover candidate for the service.",
+        examples: &["svcmgr -s web clear"],
+    },
+    ActionDoc {
         title: "install",
         spellings: &["install"],
         about: "Create the symlink ROOT/etc/SVC to svcmgr: running it is svcmgr -s SVC.",

@@ -360,6 +360,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "giveback" => relocate::giveback(&root, &cli.relocation(&needs_svc(&action)?)?),
         "freeze" => state::freeze(&root, &needs_svc(&action)?, &cli, true),
         "thaw" => state::freeze(&root, &needs_svc(&action)?, &cli, false),
+        "clear" => state::clear(&root, &needs_svc(&action)?),
         "start" | "stop" | "restart" => {
             lifecycle::run(&root, &needs_svc(&action)?, &cli, &action, None)
         }

@@ -1,5 +1,6 @@
 //! `freeze` / `thaw`: a frozen service is left alone by the daemon's orchestration; manual
-//! actions still work.
+//! actions still work. `clear`: forget a failed start, so this node is a failover
+//! candidate again.
 
 use anyhow::Context;
 
@@ -34,6 +35,26 @@ fn set_flag(flag: &std::path::Path, freeze: bool) -> anyhow::Result<i32> {
             std::fs::remove_file(flag).with_context(|| format!("remove {}", flag.display()))?;
             tracing::info!("thawed");
         }
+    }
+    Ok(exitcode::OK)
+}
+
+/// `clear`: remove the failed-start mark the orchestrator left on this node.
+pub fn clear(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    let _span = crate::logging::service_span(svc).entered();
+    Service::load_readonly(root, svc)?;
+    let file = crate::daemon::orchestrator::marks::start_failed_file(root, svc);
+    let was = crate::daemon::orchestrator::marks::load_start_failed(root, svc);
+    if crate::daemon::orchestrator::marks::clear(root, svc)
+        .with_context(|| format!("remove {}", file.display()))?
+    {
+        let when = was.map(|w| format!(" (failed {}: {})", w.time, w.detail));
+        tracing::info!(
+            "cleared the failed start{}: this node is a candidate again",
+            when.unwrap_or_default()
+        );
+    } else {
+        tracing::info!("no failed start to clear");
     }
     Ok(exitcode::OK)
 }

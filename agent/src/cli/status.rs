@@ -21,13 +21,16 @@ pub fn use_color(c: ColorChoice) -> bool {
 pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
     if let Some(h) = crate::daemon::pidlock::holder(root).filter(|_| !cli.refresh) {
         match via_daemon(root, svc) {
-            Ok((st, mon)) => {
+            Ok((st, mon, orch)) => {
                 match cli.format {
                     Format::Json => println!("{}", serde_json::to_string_pretty(&st)?),
                     Format::Text => {
                         print!("{}", render::tree(&st, use_color(cli.color)));
                         if let Some(m) = mon {
                             println!("{}", monitor_line(&m));
+                        }
+                        if let Some(d) = orch {
+                            println!("orchestrate: {}, {}", d.orchestrate, d.line);
                         }
                     }
                 }
@@ -60,6 +63,7 @@ pub fn print_status(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
 type DaemonAnswer = (
     crate::model::SvcStatus,
     Option<crate::daemon::state::MonitorView>,
+    Option<crate::daemon::orchestrator::DecisionView>,
 );
 
 fn via_daemon(root: &Root, svc: &str) -> anyhow::Result<DaemonAnswer> {
@@ -82,7 +86,10 @@ fn via_daemon(root: &Root, svc: &str) -> anyhow::Result<DaemonAnswer> {
     let mon = request_ok(root, "GET", &format!("/services/{svc}/monitor"), t)
         .ok()
         .and_then(|a| a.json().ok());
-    Ok((st, mon))
+    let orch = request_ok(root, "GET", &format!("/services/{svc}/orchestration"), t)
+        .ok()
+        .and_then(|a| a.json().ok());
+    Ok((st, mon, orch))
 }
 
 /// `monitor  watching  container#1 3/3 restarts left  last: restart container#1 ok (...)`

@@ -27,6 +27,7 @@ pub const KNOWN: &[&str] = &[
     "prstatus",
     "freeze",
     "thaw",
+    "clear",
     "install",
     "syncnodes",
     "syncdrp",

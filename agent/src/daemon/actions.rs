@@ -24,6 +24,7 @@ pub enum Origin {
     Api,
     Monitor,
     Scheduler,
+    Orchestrator,
 }
 
 #[derive(Debug)]
@@ -175,6 +176,7 @@ impl RunCtx {
                 Origin::Api => "api",
                 Origin::Monitor => "monitor",
                 Origin::Scheduler => "scheduler",
+                Origin::Orchestrator => "orchestrator",
             }
         ));
         let _ = self.events.send(ev.clone());

@@ -9,6 +9,7 @@ use nix::fcntl::{Flock, FlockArg};
 use resources::Status;
 
 use super::monitor::machine::{MonitorAction, ResCfg, SvcCfg};
+use super::orchestrator::decide::OrchCfg;
 use crate::model::SvcStatus;
 use crate::paths::Root;
 use crate::service::Service;
@@ -25,6 +26,7 @@ pub struct Evaluation {
     /// The key (`pid started action`) of the action running, interrupted or last ended on
     /// the service (`intent::latest`).
     pub record: Option<String>,
+    pub orch: Option<OrchCfg>,
 }
 
 impl Evaluation {
@@ -37,6 +39,22 @@ impl Evaluation {
                 .collect(),
             Err(_) => BTreeMap::new(),
         }
+    }
+
+    /// The resources (reservation guards) saying another node preempted our key.
+    pub fn preempted(&self) -> Vec<String> {
+        let Ok(st) = &self.status else {
+            return Vec::new();
+        };
+        st.resources
+            .iter()
+            .filter(|r| {
+                r.log
+                    .iter()
+                    .any(|l| l.ends_with(resources::scsireserv::common::PREEMPTED))
+            })
+            .map(|r| r.rid.clone())
+            .collect()
     }
 }
 
@@ -74,6 +92,7 @@ pub fn evaluate_in_pass(
         nodes: Vec::new(),
         busy,
         record,
+        orch: None,
     };
     let s = match Service::load_readonly(root, svc) {
         Ok(s) => s,
@@ -88,7 +107,25 @@ pub fn evaluate_in_pass(
     ev.cfg = monitor_cfg(&s);
     ev.nodename = s.node.nodename.clone();
     ev.nodes = s.cfg.nodes.clone();
+    ev.orch = Some(orch_cfg(&s));
     ev
+}
+
+fn orch_cfg(s: &Service) -> OrchCfg {
+    OrchCfg {
+        mode: s.cfg.orchestrate,
+        nodes: s.cfg.nodes.clone(),
+        autostart_node: s.cfg.autostart_node.clone(),
+        fenced: s
+            .cfg
+            .resources
+            .iter()
+            .any(|r| r.group == svcconf::Group::Vg && r.bool("scsireserv") && !r.common.disable),
+        unfenced_failover: matches!(
+            s.cfg.defaults.get("unfenced_failover").map(|v| &v.value),
+            Some(svcconf::Value::Bool(true))
+        ),
+    }
 }
 
 fn monitor_cfg(s: &Service) -> SvcCfg {

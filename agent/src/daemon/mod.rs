@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod hb;
 pub mod membership;
 pub mod monitor;
+pub mod orchestrator;
 pub mod pidlock;
 pub mod scheduler;
 pub mod state;
@@ -72,12 +73,25 @@ async fn serve(
     }
     .spawn(first_tx);
     let (sched, sched_task) = scheduler::spawn(root.clone(), actions.clone(), token.clone());
+    let (local_tx, local_rx) = tokio::sync::watch::channel(Default::default());
     let (hb, hb_task) = hb::Heartbeats {
         root: root.clone(),
         node: node.clone(),
         services: mon.services.clone(),
+        orch: local_rx,
         events: events.clone(),
         token: token.clone(),
+    }
+    .spawn();
+    let (orch, orch_task) = orchestrator::Orchestrator {
+        root: root.clone(),
+        node: node.clone(),
+        monitor: mon.clone(),
+        cluster: hb.view.clone(),
+        actions: actions.clone(),
+        events: events.clone(),
+        token: token.clone(),
+        local: local_tx,
     }
     .spawn();
     let ctx = Arc::new(api::ApiCtx {
@@ -90,6 +104,7 @@ async fn serve(
         scheduler: sched,
         actions,
         hb,
+        orch,
         events: events.clone(),
         token: token.clone(),
         stats: api::Stats::default(),
@@ -115,6 +130,7 @@ async fn serve(
         ("monitor", mon_task),
         ("scheduler", sched_task),
         ("hb", hb_task),
+        ("orchestrator", orch_task),
         ("actions", actions_task),
     ] {
         if tokio::time::timeout(Duration::from_secs(5), t)

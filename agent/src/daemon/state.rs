@@ -45,6 +45,9 @@ pub struct MonitorHealth {
     pub eval_ms: u64,
     /// RFC 3339 time of the last completed tick.
     pub last_tick: Option<String>,
+    /// When the last completed pass started (what it saw is at least that fresh).
+    #[serde(skip)]
+    pub pass_started: Option<std::time::Instant>,
 }
 
 /// One service on one node as the daemon last saw it.
@@ -58,6 +61,12 @@ pub struct ServiceView {
     /// Why the service could not be evaluated (a broken config), else None.
     pub error: Option<String>,
     pub monitor: MonitorView,
+    /// Reservation guards whose key another node preempted while the service ran here.
+    #[serde(default)]
+    pub preempted: Vec<String>,
+    /// Its orchestration settings, for the orchestrator (not served).
+    #[serde(skip)]
+    pub orch: Option<super::orchestrator::decide::OrchCfg>,
 }
 
 /// The monitor's state of a service, as `print status` and `mon` show it.

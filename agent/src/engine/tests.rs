@@ -60,6 +60,7 @@ fn service(items: Vec<(ResourceConfig, Fake)>) -> Service {
             hb: vec![],
             maintenance_grace_period: None,
             rejoin_grace_period: None,
+            ready_period: None,
         },
         root: Root::under(std::path::Path::new("/nonexistent")),
         items,

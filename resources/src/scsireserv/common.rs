@@ -335,14 +335,15 @@ pub fn assess(
     (ResStatus { status, log }, held)
 }
 
+/// How the status says another node took the reservation this node had (the daemon's
+/// orchestrator stops a service here when it reads it).
+pub const PREEMPTED: &str = "our key was preempted";
+
 fn device_problem(key: PrKey, d: &DevicePr, started: bool) -> String {
     let dev = &d.dev;
     match (d.holder(key), d.registered(key)) {
         (Holder::Other(r), false) if started => {
-            format!(
-                "reservation held by {} on {dev}: our key was preempted",
-                r.key
-            )
+            format!("reservation held by {} on {dev}: {PREEMPTED}", r.key)
         }
         (Holder::Other(r), _) => format!("reservation held by {} on {dev}", r.key),
         (Holder::Nobody, true) => format!("our key is registered but not reserved on {dev}"),

@@ -100,6 +100,14 @@ async fn answer(req: Request<Incoming>, ctx: &Arc<ApiCtx>) -> Response<Body> {
                 &format!("no service {svc} (or not evaluated yet)"),
             ),
         },
+        Route::ServiceOrchestration(svc) => match ctx.orch.decisions.borrow().get(&svc) {
+            Some(d) => json(StatusCode::OK, d),
+            None => error(
+                StatusCode::NOT_FOUND,
+                &format!("no decision on {svc} (not evaluated yet)"),
+            ),
+        },
+        Route::Orchestration => json(StatusCode::OK, &**ctx.orch.decisions.borrow()),
         Route::Action { svc, action } => run_action(ctx, svc, action, &query).await,
         Route::Cluster => json(StatusCode::OK, &**ctx.hb.view.borrow()),
         Route::Events => events(ctx),

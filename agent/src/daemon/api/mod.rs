@@ -47,6 +47,7 @@ pub struct ApiCtx {
     pub scheduler: tokio::sync::watch::Receiver<super::scheduler::SchedulerHealth>,
     pub actions: ActionsHandle,
     pub hb: super::hb::HbHandle,
+    pub orch: super::orchestrator::OrchHandle,
     pub events: broadcast::Sender<Event>,
     pub token: CancellationToken,
     pub stats: Stats,

@@ -7,6 +7,8 @@
 //! GET  /services                       every service: avail, overall, frozen, monitor
 //! GET  /services/SVC/status            the same JSON as `print status --format json`
 //! GET  /services/SVC/monitor           the monitor's state of the service
+//! GET  /services/SVC/orchestration     the orchestrator's decision on it, with its blockers
+//! GET  /orchestration                  every service's orchestration decision
 //! POST /services/SVC/actions/ACTION    run an action (?wait=1: until done, with its exit code)
 //! GET  /cluster                        membership: nodes, heartbeat paths, counters
 //! GET  /events                         newline-delimited JSON events
@@ -22,6 +24,8 @@ pub enum Route {
     Services,
     ServiceStatus(String),
     ServiceMonitor(String),
+    ServiceOrchestration(String),
+    Orchestration,
     Action { svc: String, action: String },
     Cluster,
     Events,
@@ -98,6 +102,8 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
         ["services"] => get(Route::Services),
         ["services", s, "status"] => get(Route::ServiceStatus(svc(s)?)),
         ["services", s, "monitor"] => get(Route::ServiceMonitor(svc(s)?)),
+        ["services", s, "orchestration"] => get(Route::ServiceOrchestration(svc(s)?)),
+        ["orchestration"] => get(Route::Orchestration),
         ["services", s, "actions", a] => {
             let svc = svc(s)?;
             if !ACTIONS.contains(a) {
@@ -246,6 +252,12 @@ mod tests {
             ),
             (&g, "/events", Ok(Events)),
             (&g, "/cluster", Ok(Cluster)),
+            (&g, "/orchestration", Ok(Orchestration)),
+            (
+                &g,
+                "/services/web/orchestration",
+                Ok(ServiceOrchestration("web".into())),
+            ),
             (&p, "/cluster", Err(RouteError::MethodNotAllowed)),
             (&g, "/", Err(RouteError::NotFound)),
             (&g, "/nope", Err(RouteError::NotFound)),

@@ -26,7 +26,8 @@ use sha2::{Digest, Sha256};
 use super::message::Beat;
 
 pub const MAGIC: &[u8; 4] = b"SVHB";
-pub const VERSION: u8 = 1;
+/// 2: `SvcBeat` carries the orchestrator's `start_failed` and `action`.
+pub const VERSION: u8 = 2;
 /// Largest datagram sent or accepted; also what a disk slot holds.
 pub const MAX_DATAGRAM: usize = 16 * 1024 - 8;
 pub const MAX_SENDER: usize = 64;
@@ -264,6 +265,8 @@ mod tests {
                 frozen: i % 2 == 0,
                 csum: 0x0123_4567_89ab_cdef,
                 monitor: "watching".into(),
+                start_failed: false,
+                action: String::new(),
             })
             .collect();
         b

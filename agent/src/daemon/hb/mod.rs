@@ -49,6 +49,8 @@ pub struct Heartbeats {
     pub root: Root,
     pub node: NodeConfig,
     pub services: watch::Receiver<Arc<Services>>,
+    /// The orchestrator's per-service word (failed start, action running).
+    pub orch: watch::Receiver<Arc<crate::daemon::orchestrator::Local>>,
     pub events: broadcast::Sender<Event>,
     pub token: CancellationToken,
 }
@@ -201,7 +203,12 @@ impl Heartbeats {
         let started = Instant::now();
         let mut probe = probe::Probe::new(self.root.clone());
         let mut beat = Beat::alive(env!("CARGO_PKG_VERSION"));
-        probe.fill(&mut beat, &self.services.borrow(), started.elapsed());
+        probe.fill(
+            &mut beat,
+            &self.services.borrow(),
+            &self.orch.borrow(),
+            started.elapsed(),
+        );
         let (beat_tx, beat_rx) = watch::channel(Arc::new(beat));
         let (ev_tx, mut ev_rx) = mpsc::channel(EVENTS_QUEUE);
         let overflow = Arc::new(AtomicU64::new(0));
@@ -260,8 +267,13 @@ impl Heartbeats {
                 Some(e) = ev_rx.recv() => own.handle(e, Instant::now()),
                 r = self.services.changed() => {
                     if r.is_err() { break }
-                    let svcs = self.services.borrow().clone();
-                    beat_tx.send_modify(|b| probe.fill(Arc::make_mut(b), &svcs, started.elapsed()));
+                    let (svcs, orch) = (self.services.borrow().clone(), self.orch.borrow().clone());
+                    beat_tx.send_modify(|b| probe.fill(Arc::make_mut(b), &svcs, &orch, started.elapsed()));
+                }
+                r = self.orch.changed() => {
+                    if r.is_err() { break }
+                    let (svcs, orch) = (self.services.borrow().clone(), self.orch.borrow().clone());
+                    beat_tx.send_modify(|b| probe.fill(Arc::make_mut(b), &svcs, &orch, started.elapsed()));
                 }
                 _ = check.tick() => {
                     let svcs = self.services.borrow().clone();

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::codec::MAX_DATAGRAM;
 use super::message::{Beat, SvcBeat};
+use crate::daemon::orchestrator::Local;
 use crate::daemon::state::Services;
 use crate::paths::Root;
 
@@ -27,18 +28,23 @@ impl Probe {
         }
     }
 
-    /// Everything: node facts and the service list.
-    pub fn fill(&mut self, beat: &mut Beat, svcs: &Services, uptime: Duration) {
+    /// Everything: node facts and the service list (with the orchestrator's word on each).
+    pub fn fill(&mut self, beat: &mut Beat, svcs: &Services, orch: &Local, uptime: Duration) {
         self.refresh(beat, svcs, uptime);
         beat.services = svcs
             .values()
-            .map(|v| SvcBeat {
-                name: v.svcname.clone(),
-                avail: v.avail,
-                overall: v.overall,
-                frozen: v.frozen,
-                csum: self.csum(&v.svcname),
-                monitor: v.monitor.state.clone(),
+            .map(|v| {
+                let o = orch.get(&v.svcname);
+                SvcBeat {
+                    name: v.svcname.clone(),
+                    avail: v.avail,
+                    overall: v.overall,
+                    frozen: v.frozen,
+                    csum: self.csum(&v.svcname),
+                    monitor: v.monitor.state.clone(),
+                    start_failed: o.is_some_and(|o| o.start_failed),
+                    action: o.and_then(|o| o.action.clone()).unwrap_or_default(),
+                }
             })
             .collect();
         beat.omitted = 0;

@@ -30,6 +30,15 @@ const PERSIST_VERSION: u32 = 1;
 pub struct MonitorHandle {
     pub services: watch::Receiver<Arc<Services>>,
     pub health: watch::Receiver<MonitorHealth>,
+    /// Asks for an evaluation pass now (after an action the monitor did not run itself).
+    pub refresh: mpsc::Sender<()>,
+}
+
+impl MonitorHandle {
+    /// A pass soon; a request already queued covers this one too.
+    pub fn refresh(&self) {
+        let _ = self.refresh.try_send(());
+    }
 }
 
 /// Sent by the watchdog hook each time the loop progresses.
@@ -74,11 +83,13 @@ impl Monitor {
             interval_ms: self.interval.as_millis() as u64,
             ..MonitorHealth::default()
         });
-        let task = tokio::spawn(self.run(svc_tx, h_tx, first));
+        let (r_tx, r_rx) = mpsc::channel(1);
+        let task = tokio::spawn(self.run(svc_tx, h_tx, r_rx, first));
         (
             MonitorHandle {
                 services: svc_rx,
                 health: h_rx,
+                refresh: r_tx,
             },
             task,
         )
@@ -88,6 +99,7 @@ impl Monitor {
         mut self,
         svc_tx: watch::Sender<Arc<Services>>,
         h_tx: watch::Sender<MonitorHealth>,
+        mut refresh: mpsc::Receiver<()>,
         first: tokio::sync::oneshot::Sender<()>,
     ) {
         let epoch = Instant::now();
@@ -110,6 +122,7 @@ impl Monitor {
                     continue;
                 }
                 _ = tokio::time::sleep_until(wake) => {}
+                Some(()) = refresh.recv() => {}
             }
             let woke = tokio::time::Instant::now();
             let lag = woke.saturating_duration_since(wake);
@@ -130,6 +143,7 @@ impl Monitor {
             health.lag_ms = lag.as_millis() as u64;
             health.eval_ms = woke.elapsed().as_millis() as u64;
             health.last_tick = Some(now_rfc3339());
+            health.pass_started = Some(woke.into_std());
             h_tx.send_replace(health.clone());
             (self.progress)();
             if let Some(f) = first.take() {
@@ -213,6 +227,8 @@ impl Monitor {
             frozen: st.frozen,
             error: None,
             monitor: e.mon.view(&e.cfg, st.frozen),
+            preempted: ev.preempted(),
+            orch: ev.orch.clone(),
         };
         if prev.as_ref().map(|p| (p.avail, p.overall, p.frozen))
             != Some((view.avail, view.overall, view.frozen))
@@ -406,6 +422,8 @@ fn error_view(ev: &Evaluation, msg: &str) -> ServiceView {
             state: "idle".into(),
             ..MonitorView::default()
         },
+        preempted: Vec::new(),
+        orch: None,
     }
 }
 

@@ -1,0 +1,504 @@
+//! The orchestrator task: on every change of the local services (the monitor) or of the
+//! cluster (the heartbeats), and at least every [`TICK`], decide for every service whether
+//! this node starts it ([`decide`]), publish the decisions with their blockers, log a
+//! decision when it changes, and carry out a start: after `ready_period` of the same
+//! verdict, as a child `svcmgr -s SVC start` (with `--preempt` when the lost owner's
+//! reservation must be taken: the reservation driver preempts-and-aborts it, then reads the
+//! keys back and goes on only if the lost key is gone).
+
+pub mod decide;
+pub mod marks;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use self::decide::{Fence, Memory, NodeFacts, SvcOnNode, Verdict};
+use super::actions::{ActionsHandle, Origin};
+use super::hb::view::ClusterView;
+use super::membership::{PeerState, Rejoin};
+use super::monitor::MonitorHandle;
+use super::state::{now_rfc3339, Event};
+use crate::paths::Root;
+
+/// The longest time between two passes.
+const TICK: Duration = Duration::from_millis(250);
+/// Fencing retries back off from 1 s to this.
+const FENCE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// One service's decision, as `GET /orchestration` and `print status` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub svc: String,
+    pub orchestrate: String,
+    pub verdict: Verdict,
+    /// `Verdict::describe`, with the ready wait or the running start when there is one.
+    pub line: String,
+    /// RFC 3339: since when the verdict is this one.
+    pub since: String,
+    pub owner: Option<String>,
+    pub start_failed: Option<marks::StartFailed>,
+}
+
+pub type Decisions = BTreeMap<String, DecisionView>;
+
+/// What this node's beats carry of the orchestrator, per service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalSvc {
+    pub start_failed: bool,
+    pub action: Option<String>,
+}
+
+pub type Local = BTreeMap<String, LocalSvc>;
+
+#[derive(Debug, Clone)]
+pub struct OrchHandle {
+    pub decisions: watch::Receiver<Arc<Decisions>>,
+}
+
+pub struct Orchestrator {
+    pub root: Root,
+    pub node: svcconf::NodeConfig,
+    pub monitor: MonitorHandle,
+    pub cluster: watch::Receiver<Arc<ClusterView>>,
+    pub actions: ActionsHandle,
+    pub events: broadcast::Sender<Event>,
+    pub token: CancellationToken,
+    /// Published for the heartbeats.
+    pub local: watch::Sender<Arc<Local>>,
+}
+
+/// What the orchestrator runs on a service: child actions, one after the other, each
+/// only when the one before succeeded.
+#[derive(Debug, Clone, PartialEq)]
+enum Plan {
+    /// Fence when needed, then start. `--local`: the heartbeats, not ssh probes, told
+    /// who runs what; `--steal-tags` once the lost owner is fenced (or the operator allowed
+    /// unfenced failover): its LVM host tag is stale.
+    Start(Fence),
+    /// Another node preempted our reservation while the service ran here: stop it here,
+    /// its address first, and freeze it here so nothing restarts it.
+    SelfFence(Vec<String>),
+}
+
+impl Plan {
+    fn steps(&self) -> Vec<Vec<&'static str>> {
+        match self {
+            Plan::Start(Fence::None) => vec![vec!["start", "--local"]],
+            Plan::Start(Fence::Reservation { .. }) => vec![
+                vec!["prstart", "--preempt", "--local"],
+                vec!["start", "--local", "--steal-tags"],
+            ],
+            Plan::Start(Fence::Quorum { .. }) => vec![vec!["start", "--local", "--steal-tags"]],
+            Plan::SelfFence(_) => vec![
+                vec!["freeze"],
+                vec!["stopip", "--local"],
+                vec!["stop", "--local"],
+            ],
+        }
+    }
+}
+
+/// One step carried out.
+struct Step {
+    action: String,
+    code: i32,
+    detail: String,
+    took: Duration,
+}
+
+/// A plan carried out (up to its first failed step), reported back to the loop.
+struct Done {
+    svc: String,
+    plan: Plan,
+    steps: Vec<Step>,
+}
+
+#[derive(Default)]
+struct SvcState {
+    memory: Memory,
+    first_look: bool,
+    view: Option<DecisionView>,
+    /// Since when the verdict has been Start.
+    pending: Option<Instant>,
+    /// The action word of the plan running (`start`, `stop`).
+    in_flight: Option<&'static str>,
+    /// A plan ended then: nothing is decided on the service until a monitor pass started
+    /// after it (the status it published before is from before the action).
+    settling: Option<std::time::Instant>,
+    /// The last fencing failure, when to try again, and how many failed in a row.
+    fence_failed: Option<(String, Instant, u32)>,
+}
+
+impl Orchestrator {
+    /// `local` is created by the caller (the heartbeats read it).
+    pub fn spawn(self) -> (OrchHandle, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = watch::channel(Arc::new(Decisions::new()));
+        (OrchHandle { decisions: rx }, tokio::spawn(self.run(tx)))
+    }
+
+    async fn run(mut self, tx: watch::Sender<Arc<Decisions>>) {
+        let mut services = self.monitor.services.clone();
+        let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
+        let mut states: BTreeMap<String, SvcState> = BTreeMap::new();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.token.cancelled() => break,
+                Some(d) = done_rx.recv() => self.finished(&mut states, d),
+                r = services.changed() => if r.is_err() { break },
+                r = self.cluster.changed() => if r.is_err() { break },
+                _ = tick.tick() => {}
+            }
+            self.pass(&mut states, &done_tx);
+            let decisions: Decisions = states
+                .iter()
+                .filter_map(|(k, s)| Some((k.clone(), s.view.clone()?)))
+                .collect();
+            tx.send_if_modified(|cur| {
+                if **cur == decisions {
+                    return false;
+                }
+                *cur = Arc::new(decisions);
+                true
+            });
+        }
+    }
+
+    fn pass(&self, states: &mut BTreeMap<String, SvcState>, done_tx: &mpsc::Sender<Done>) {
+        let services = self.monitor.services.borrow().clone();
+        let fresh_since = self.monitor.health.borrow().pass_started;
+        let cluster = self.cluster.borrow().clone();
+        let me = self.node.nodename.as_str();
+        let version = env!("CARGO_PKG_VERSION");
+        let rejoin = cluster.rejoin.clone().unwrap_or(Rejoin {
+            done: true,
+            waiting_for: Vec::new(),
+            remaining_ms: 0,
+        });
+        let now = Instant::now();
+        states.retain(|k, _| services.contains_key(k));
+        let mut local = Local::new();
+        for (name, view) in services.iter() {
+            let Some(cfg) = &view.orch else { continue };
+            let st = states.entry(name.clone()).or_insert_with(|| SvcState {
+                memory: marks::load_memory(&self.root, name),
+                first_look: true,
+                ..SvcState::default()
+            });
+            if st
+                .settling
+                .is_some_and(|t| fresh_since.is_none_or(|f| f <= t))
+            {
+                continue;
+            }
+            st.settling = None;
+            let start_failed = marks::load_start_failed(&self.root, name);
+            if cfg.fenced
+                && !view.preempted.is_empty()
+                && decide::is_running(view.avail)
+                && !view.frozen
+                && st.in_flight.is_none()
+            {
+                tracing::error!(
+                    "orchestrator: {name}: split brain: another node preempted our reservation \
+                     ({}) while the service runs here: freezing it here, stopping its address, \
+                     then the rest",
+                    view.preempted.join(", ")
+                );
+                let mut ev = Event::new("orchestrator", Some(name));
+                ev.message = Some(format!(
+                    "reservation lost ({}): stopping here",
+                    view.preempted.join(", ")
+                ));
+                let _ = self.events.send(ev);
+                st.in_flight = Some("stop");
+                self.launch(
+                    name,
+                    Plan::SelfFence(view.preempted.clone()),
+                    done_tx.clone(),
+                );
+            }
+            let action = st.in_flight.map(str::to_string);
+            local.insert(
+                name.clone(),
+                LocalSvc {
+                    start_failed: start_failed.is_some(),
+                    action: action.clone(),
+                },
+            );
+            let mut facts = peer_facts(&cluster, me, name);
+            facts.insert(
+                me.to_string(),
+                NodeFacts {
+                    state: PeerState::Up,
+                    version: Some(version.to_string()),
+                    svc: Some(SvcOnNode {
+                        avail: view.avail,
+                        frozen: view.frozen,
+                        start_failed: start_failed.is_some(),
+                        action,
+                    }),
+                },
+            );
+            let fence_failed = st
+                .fence_failed
+                .as_ref()
+                .filter(|(_, at, _)| *at > now)
+                .map(|(e, at, _)| (e.as_str(), at.duration_since(now).as_secs() + 1));
+            let mut verdict = decide::decide(&decide::Input {
+                me,
+                version,
+                cfg,
+                facts: &facts,
+                cluster_size: self.node.cluster_nodes().len(),
+                rejoin: &rejoin,
+                memory: &st.memory,
+                first_look: st.first_look,
+                fence_failed,
+                heartbeats_off: cluster.disabled.as_deref(),
+            });
+            // The first look lasts until its start is launched or no start is due.
+            if rejoin.done && !matches!(verdict, Verdict::Start { .. }) {
+                st.first_look = false;
+            }
+            remember_owner(&self.root, name, &mut st.memory, &facts);
+            let ready = self.node.ready_period();
+            let mut line = verdict.describe();
+            if let Verdict::Start { fence, .. } = &verdict {
+                let since = *st.pending.get_or_insert(now);
+                if st.in_flight.is_none() && now.duration_since(since) >= ready {
+                    st.in_flight = Some("start");
+                    st.first_look = false;
+                    line = format!("{line} (starting)");
+                    self.launch(name, Plan::Start(fence.clone()), done_tx.clone());
+                } else {
+                    let left = ready - now.duration_since(since);
+                    line = format!("{line} (ready wait, {} ms left)", left.as_millis());
+                }
+            } else {
+                st.pending = None;
+            }
+            if let (Some(a), false) = (st.in_flight, matches!(verdict, Verdict::Start { .. })) {
+                // The plan runs: its own verdict comes with the next status.
+                verdict = Verdict::Idle {
+                    why: format!("{} running here", a),
+                };
+                line = verdict.describe();
+            }
+            let changed = st.view.as_ref().is_none_or(|v| v.verdict != verdict);
+            if changed {
+                tracing::info!("orchestrator: {name}: {line}");
+                let mut ev = Event::new("orchestrator", Some(name));
+                ev.message = Some(line.clone());
+                let _ = self.events.send(ev);
+            }
+            let since = match (&st.view, changed) {
+                (Some(v), false) => v.since.clone(),
+                _ => now_rfc3339(),
+            };
+            st.view = Some(DecisionView {
+                svc: name.clone(),
+                orchestrate: mode_word(cfg.mode).into(),
+                verdict,
+                line,
+                since,
+                owner: st.memory.owner.clone(),
+                start_failed,
+            });
+        }
+        self.local.send_if_modified(|cur| {
+            if **cur == local {
+                return false;
+            }
+            *cur = Arc::new(local);
+            true
+        });
+    }
+
+    fn launch(&self, svc: &str, plan: Plan, done_tx: mpsc::Sender<Done>) {
+        let actions = self.actions.clone();
+        let svc = svc.to_string();
+        tokio::spawn(async move {
+            let mut steps = Vec::new();
+            for argv in plan.steps() {
+                let t = Instant::now();
+                let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+                let (code, detail) = match actions.run(&svc, args, Origin::Orchestrator).await {
+                    Ok(o) => (o.code, failure_line(&o.output)),
+                    Err(e) => (-1, e.to_string()),
+                };
+                steps.push(Step {
+                    action: argv.join(" "),
+                    code,
+                    detail,
+                    took: t.elapsed(),
+                });
+                if code != 0 {
+                    break;
+                }
+            }
+            let _ = done_tx.send(Done { svc, plan, steps }).await;
+        });
+    }
+
+    fn finished(&self, states: &mut BTreeMap<String, SvcState>, d: Done) {
+        let Some(st) = states.get_mut(&d.svc) else {
+            return;
+        };
+        st.in_flight = None;
+        st.pending = None;
+        st.settling = Some(std::time::Instant::now());
+        self.monitor.refresh();
+        let times = d
+            .steps
+            .iter()
+            .map(|s| format!("{} {} ms", s.action, s.took.as_millis()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let failed = d.steps.iter().position(|s| s.code != 0);
+        let Some(i) = failed else {
+            st.fence_failed = None;
+            match &d.plan {
+                Plan::Start(_) => tracing::info!("orchestrator: {}: started here ({times})", d.svc),
+                Plan::SelfFence(_) => tracing::warn!(
+                    "orchestrator: {}: stopped and frozen here ({times}); `svcmgr -s {} thaw` \
+                     once the other node's ownership is checked",
+                    d.svc,
+                    d.svc
+                ),
+            }
+            return;
+        };
+        let step = &d.steps[i];
+        match &d.plan {
+            // The first step of a fenced start is the fencing: retried, with a backoff.
+            Plan::Start(Fence::Reservation { lost }) if i == 0 => {
+                let n = st.fence_failed.as_ref().map_or(0, |f| f.2) + 1;
+                let wait = (Duration::from_secs(1) * 2u32.pow(n.min(6) - 1)).min(FENCE_RETRY_MAX);
+                tracing::error!(
+                    "orchestrator: {}: fencing {lost} failed (attempt {n}, next in {} s): {}",
+                    d.svc,
+                    wait.as_secs(),
+                    step.detail
+                );
+                st.fence_failed = Some((step.detail.clone(), Instant::now() + wait, n));
+            }
+            Plan::Start(_) => {
+                tracing::error!(
+                    "orchestrator: {}: start failed here ({}: exit {}: {}); this node is no \
+                     candidate until `svcmgr -s {} clear`",
+                    d.svc,
+                    step.action,
+                    step.code,
+                    step.detail,
+                    d.svc
+                );
+                marks::save_start_failed(&self.root, &d.svc, &step.detail);
+            }
+            Plan::SelfFence(_) => tracing::error!(
+                "orchestrator: {}: could not stop it here after losing the reservation ({}: \
+                 exit {}: {})",
+                d.svc,
+                step.action,
+                step.code,
+                step.detail
+            ),
+        }
+    }
+}
+
+/// The peers' word on `svc`, from their last beats.
+fn peer_facts(cluster: &ClusterView, me: &str, svc: &str) -> BTreeMap<String, NodeFacts> {
+    cluster
+        .nodes
+        .iter()
+        .filter(|(n, _)| n.as_str() != me)
+        .map(|(n, v)| {
+            let s = v
+                .services
+                .iter()
+                .find(|s| s.name == svc)
+                .map(|s| SvcOnNode {
+                    avail: s.avail,
+                    frozen: s.frozen,
+                    start_failed: s.start_failed,
+                    action: (!s.action.is_empty()).then(|| s.action.clone()),
+                });
+            (
+                n.clone(),
+                NodeFacts {
+                    state: v.state,
+                    version: v.version.clone(),
+                    svc: s,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The owner is the node running it (the first by name if several do); one heard saying it
+/// stopped it keeps the title with `owner_up = false`; a lost one keeps what it had. Saved
+/// when it changes.
+fn remember_owner(root: &Root, svc: &str, m: &mut Memory, facts: &BTreeMap<String, NodeFacts>) {
+    let heard = |f: &NodeFacts| matches!(f.state, PeerState::Up | PeerState::Maintenance);
+    let running =
+        |f: &NodeFacts| heard(f) && f.svc.as_ref().is_some_and(|s| decide::is_running(s.avail));
+    let before = m.clone();
+    if let Some((n, _)) = facts.iter().find(|(_, f)| running(f)) {
+        m.owner = Some(n.clone());
+        m.owner_up = true;
+    } else if let Some(f) = m.owner.as_ref().and_then(|o| facts.get(o)) {
+        // Only the owner's own word that it is down: a daemon that just started sends no
+        // service before its first evaluation.
+        if heard(f) && f.svc.is_some() {
+            m.owner_up = false;
+        }
+    }
+    if *m != before {
+        marks::save_memory(root, svc, m);
+    }
+}
+
+fn mode_word(m: svcconf::Orchestrate) -> &'static str {
+    match m {
+        svcconf::Orchestrate::No => "no",
+        svcconf::Orchestrate::Start => "start",
+        svcconf::Orchestrate::Ha => "ha",
+    }
+}
+
+/// What a failed action said: its last ERROR line without the time and level (the
+/// resource's name stays), else its last line.
+fn failure_line(out: &str) -> String {
+    let lines = || out.lines().rev().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find_map(|l| {
+            let (_, rest) = l.split_once(" ERROR ")?;
+            Some(rest.trim().to_string())
+        })
+        .or_else(|| lines().next().map(str::to_string))
+        .unwrap_or_else(|| "no output".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failure_line_is_the_last_error() {
+        let out = "18:49:18 INFO    FO.VG#1PR preempt\n\
+                   18:49:18 ERROR   FO.VG#1PR reservation conflict on /dev/loop0\n\
+                   18:49:18 INFO    FO.VG#1PR rollback: already down\n";
+        assert_eq!(
+            super::failure_line(out),
+            "FO.VG#1PR reservation conflict on /dev/loop0"
+        );
+        assert_eq!(super::failure_line("a\nb\n\n"), "b");
+        assert_eq!(super::failure_line(""), "no output");
+    }
+}

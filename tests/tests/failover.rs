@@ -1,0 +1,364 @@
+//! Lab tests of automatic failover (`orchestrate = ha`): daemons with heartbeats on every
+//! node, a VG on a loop device shared by all, its SCSI-3 reservation through the lab's
+//! `sg_persist` emulator (one state directory: every node sees the same logical unit), and
+//! a service address on the lab subnet. A node dies with `kill -9` of its daemon and its
+//! link down; its resources stay as they were, like a hung host's.
+//!
+//! Three nodes: n1 dies -> n2 preempts n1's key, starts the service, the address is on n2;
+//! n1's key is gone from the device. n1 comes back -> it finds its key preempted and stops
+//! the service there (address first) and freezes it: one owner, no restart loop.
+//!
+//! Two nodes: a clean `daemon stop` of the owner -> no failover; a service without
+//! reservations does not fail over and says why; fencing that fails -> no start, the
+//! blocker is shown, the start comes once fencing works again.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use labtests::hb::{api, daemon_pid, link, stop_daemon, time_until, Daemons, FAST};
+use labtests::lab::{self, wait_until, Lab, Node, OutputExt, VolumeGroup};
+
+const SG: &str = env!("CARGO_BIN_EXE_sg_persist");
+const MPATH: &str = env!("CARGO_BIN_EXE_mpathpersist");
+/// Bound on every wait.
+const WAIT: Duration = Duration::from_secs(40);
+const FENCED: &str = "fo";
+const UNFENCED: &str = "nofence";
+
+struct FoLab {
+    // Dropped first: the VG and its PV go before the lab's namespaces.
+    vg: VolumeGroup,
+    lab: Lab,
+    state: PathBuf,
+    /// While this file exists, the emulator refuses every preemption.
+    fail_flag: PathBuf,
+}
+
+impl FoLab {
+    fn new(nodes: &[&str]) -> FoLab {
+        let mut lab = Lab::new(nodes);
+        let vg = VolumeGroup::new(lab.dir(), 16);
+        let state = lab.dir().join("pr-state");
+        let bindir = lab.dir().join("prbin");
+        let fail_flag = lab.dir().join("fail-preempt");
+        std::fs::create_dir_all(&state).expect("pr state dir");
+        std::fs::create_dir_all(&bindir).expect("pr bin dir");
+        failing_sg_persist(&bindir, &fail_flag);
+        lab.add_path_dir(&bindir);
+        for n in nodes {
+            lab.set_env(n, "SVCMGR_PR_EMU_DIR", state.to_str().expect("utf-8"));
+            lab.set_env(n, "SVCMGR_PR_EMU_INITIATOR", n);
+        }
+        FoLab {
+            vg,
+            lab,
+            state,
+            fail_flag,
+        }
+    }
+
+    fn ip(&self, svc: &str) -> String {
+        self.lab.subnet_ip(if svc == FENCED { 200 } else { 201 })
+    }
+
+    /// The service on every node: an address, and for FENCED the reserved VG.
+    fn write_confs(&self, services: &[&str]) {
+        let nodes: Vec<&str> = self.lab.nodes().iter().map(|n| n.name.as_str()).collect();
+        for svc in services {
+            let mut text = format!(
+                "[DEFAULT]\nnodes = {}\norchestrate = ha\n\n[ip#1]\nipname = {}\nipdev = eth0\n\
+                 netmask = 24\n",
+                nodes.join(" "),
+                self.ip(svc)
+            );
+            if *svc == FENCED {
+                text.push_str(&format!(
+                    "\n[vg#1]\nvgname = {}\nscsireserv = true\n",
+                    self.vg.name
+                ));
+            }
+            for n in self.lab.nodes() {
+                n.write_conf(svc, &text);
+            }
+        }
+    }
+
+    fn emu(&self, args: &[&str]) -> String {
+        let o = std::process::Command::new(SG)
+            .arg("-n")
+            .args(args)
+            .arg(self.vg.pv())
+            .env("SVCMGR_PR_EMU_DIR", &self.state)
+            .env("SVCMGR_PR_EMU_INITIATOR", "observer")
+            .output()
+            .expect("run the sg_persist emulator");
+        o.assert_ok(&format!("emulator {args:?}"));
+        o.stdout_str()
+    }
+
+    /// The keys registered on the PV, as numbers.
+    fn keys(&self) -> Vec<u64> {
+        self.emu(&["--in", "--read-keys"])
+            .lines()
+            .filter_map(|l| hex(l.trim()))
+            .collect()
+    }
+
+    /// The reservation holder's key.
+    fn holder(&self) -> Option<u64> {
+        let out = self.emu(&["--in", "--read-reservation"]);
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("Key="))
+            .and_then(hex)
+    }
+}
+
+fn hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
+}
+
+/// The node's reservation key (generated into node.toml by its first action).
+fn prkey(n: &Node) -> u64 {
+    let text = std::fs::read_to_string(n.node_toml()).expect("node.toml");
+    text.lines()
+        .find_map(|l| l.strip_prefix("prkey = \""))
+        .and_then(|v| hex(v.trim_end_matches('"')))
+        .unwrap_or_else(|| panic!("no prkey in {}'s node.toml:\n{text}", n.name))
+}
+
+/// The emulator, refusing preemptions while `flag` exists (as an array answering
+/// RESERVATION CONFLICT would).
+fn failing_sg_persist(dir: &Path, flag: &Path) {
+    let script = format!(
+        "#!/bin/sh\ncase \" $* \" in\n*\" --preempt-abort \"*|*\" --preempt \"*)\n  \
+         if [ -e {} ]; then echo 'persistent reserve out: scsi status: Reservation Conflict' >&2; exit 24; fi\n;;\n\
+         esac\nexec {SG} \"$@\"\n",
+        flag.display()
+    );
+    let p = dir.join("sg_persist");
+    std::fs::write(&p, script).expect("write wrapper");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod wrapper");
+    std::os::unix::fs::symlink(MPATH, dir.join("mpathpersist")).expect("symlink mpathpersist");
+}
+
+/// The orchestrator's one-line decision on `svc` as `n` shows it ("" when it does not answer).
+fn decision(n: &Node, svc: &str) -> String {
+    api(n, &format!("/services/{svc}/orchestration"))
+        .and_then(|v| v["line"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn wait_decision(n: &Node, svc: &str, want: &str) {
+    let ok = wait_until(
+        WAIT,
+        &format!("{} decides '{want}' on {svc}", n.name),
+        || decision(n, svc).contains(want),
+    );
+    assert!(
+        ok,
+        "{} never decided '{want}' on {svc}; last: {}\n{}",
+        n.name,
+        decision(n, svc),
+        daemon_log(n)
+    );
+}
+
+fn daemon_log(n: &Node) -> String {
+    std::fs::read_to_string(n.root.join("log/daemon.log")).unwrap_or_default()
+}
+
+/// A node's death: its daemon killed, its link down; its resources stay as they are.
+fn kill_node(n: &Node) {
+    let pid = daemon_pid(n).expect("daemon pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9 the daemon");
+    link(n, false);
+}
+
+fn all_see_up(lab: &Lab) {
+    for a in lab.nodes() {
+        for b in lab.nodes().iter().filter(|b| b.name != a.name) {
+            assert!(
+                time_until(a, &b.name, "up", Instant::now(), WAIT).is_some(),
+                "{} never saw {} up",
+                a.name,
+                b.name
+            );
+        }
+    }
+}
+
+#[test]
+fn owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down() {
+    if !lab::require_root("owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down") {
+        return;
+    }
+    let s = FoLab::new(&["n1", "n2", "n3"]);
+    let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
+    s.write_confs(&[FENCED]);
+    let ip = s.ip(FENCED);
+    let _daemons = Daemons::start(&s.lab, FAST, None);
+    all_see_up(&s.lab);
+    n1.svcmgr(&["-s", FENCED, "start", "--local"])
+        .assert_ok("start on n1");
+    let k1 = prkey(n1);
+    assert_eq!(s.holder(), Some(k1));
+    wait_decision(n2, FENCED, "up on n1");
+    wait_decision(n3, FENCED, "up on n1");
+
+    let t0 = Instant::now();
+    kill_node(n1);
+    let lost = time_until(n2, "n1", "lost", t0, WAIT).expect("n2 never saw n1 lost");
+    let ok = wait_until(WAIT, "the address on n2", || n2.has_ip(&ip));
+    let failover = t0.elapsed();
+    assert!(ok, "no failover to n2:\n{}", daemon_log(n2));
+    assert!(!n3.has_ip(&ip), "the address is on n3 too");
+    let k2 = prkey(n2);
+    assert_eq!(s.holder(), Some(k2), "n2 does not hold the reservation");
+    assert!(
+        !s.keys().contains(&k1),
+        "n1's key is still registered: {:?}",
+        s.keys()
+    );
+    let start_line = || {
+        daemon_log(n2)
+            .lines()
+            .find(|l| l.contains("orchestrator: fo: started here"))
+            .map(str::to_string)
+    };
+    wait_until(WAIT, "the start's end in n2's log", || {
+        start_line().is_some()
+    });
+    let log2 = daemon_log(n2);
+    let started = start_line().unwrap_or_else(|| panic!("no start line in n2's log:\n{log2}"));
+    println!(
+        "failover n1 -> n2: n1 lost after {lost:?}, address on n2 after {failover:?} \
+         (hb 250ms/1s, ready_period 1s); {started}"
+    );
+    wait_decision(n3, FENCED, "up on n2");
+    assert!(
+        log2.contains("orchestrator: fo: start here: n1 running it was lost, after preempting n1's reservation"),
+        "n2's log does not say why it started:\n{log2}"
+    );
+
+    // n1 comes back with the service still up there: it finds its key preempted.
+    link(n1, true);
+    let t1 = Instant::now();
+    n1.svcmgr(&["daemon", "start"]).assert_ok("daemon start n1");
+    let ok = wait_until(WAIT, "the address gone from n1", || !n1.has_ip(&ip));
+    assert!(
+        ok,
+        "n1 did not stand down:\n{}\n{}",
+        daemon_log(n1),
+        n1.svcmgr(&[
+            "-s",
+            FENCED,
+            "print",
+            "status",
+            "--refresh",
+            "--color",
+            "never"
+        ])
+        .stdout_str()
+    );
+    println!(
+        "n1 back: its address gone {:?} after its daemon started",
+        t1.elapsed()
+    );
+    let log1 = daemon_log(n1);
+    assert!(
+        log1.contains("split brain: another node preempted our reservation (vg#1pr)"),
+        "{log1}"
+    );
+    assert!(
+        wait_until(WAIT, "n1 frozen", || api(n1, "/services")
+            .is_some_and(|v| v[FENCED]["frozen"] == true)),
+        "n1 did not freeze the service"
+    );
+    wait_decision(n1, FENCED, "up on n2");
+    // No restart loop: a while later, still one owner.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(n2.has_ip(&ip) && !n1.has_ip(&ip) && !n3.has_ip(&ip));
+    assert_eq!(s.holder(), Some(k2));
+    let status = n1.svcmgr(&["-s", FENCED, "print", "status", "--color", "never"]);
+    assert!(
+        status.stdout_str().contains("orchestrate: ha, up on n2"),
+        "{}",
+        status.stdout_str()
+    );
+}
+
+#[test]
+fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
+    if !lab::require_root("no_failover_on_clean_stop_without_fencing_or_while_fencing_fails") {
+        return;
+    }
+    let s = FoLab::new(&["n1", "n2"]);
+    let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
+    s.write_confs(&[FENCED, UNFENCED]);
+    let _daemons = Daemons::start(&s.lab, FAST, None);
+    all_see_up(&s.lab);
+    for svc in [FENCED, UNFENCED] {
+        n1.svcmgr(&["-s", svc, "start", "--local"])
+            .assert_ok("start on n1");
+        wait_decision(n2, svc, "up on n1");
+    }
+
+    // A clean daemon stop on the owner: maintenance, no failover.
+    stop_daemon(n1);
+    assert!(time_until(n2, "n1", "maintenance", Instant::now(), WAIT).is_some());
+    std::thread::sleep(Duration::from_secs(3));
+    for svc in [FENCED, UNFENCED] {
+        assert!(!n2.has_ip(&s.ip(svc)), "{svc} failed over on a clean stop");
+        assert!(
+            decision(n2, svc).contains("up on n1"),
+            "{}",
+            decision(n2, svc)
+        );
+    }
+    n1.svcmgr(&["daemon", "start"]).assert_ok("daemon start n1");
+    all_see_up(&s.lab);
+
+    // n1 dies while preemption fails: no start, the blocker says why.
+    std::fs::write(&s.fail_flag, "").expect("fail flag");
+    let k1 = prkey(n1);
+    kill_node(n1);
+    wait_decision(n2, FENCED, "fencing failed: ");
+    wait_decision(
+        n2,
+        UNFENCED,
+        "not failing over from n1: no fencing (scsireserv) and unfenced_failover=false",
+    );
+    let status = n2.svcmgr(&["-s", UNFENCED, "print", "status", "--color", "never"]);
+    assert!(
+        status
+            .stdout_str()
+            .contains("orchestrate: ha, not starting: not failing over from n1: no fencing"),
+        "{}",
+        status.stdout_str()
+    );
+    assert!(!n2.has_ip(&s.ip(FENCED)), "started without fencing");
+    assert_eq!(s.holder(), Some(k1), "n1 lost its reservation");
+    let blocked = decision(n2, FENCED);
+    println!("while fencing fails, n2 says: {blocked}");
+    assert!(
+        blocked.contains(&format!("reservation conflict on {}", s.vg.pv())),
+        "{blocked}"
+    );
+
+    // Fencing works again: the retry fences n1 and starts the service.
+    std::fs::remove_file(&s.fail_flag).expect("remove fail flag");
+    let t = Instant::now();
+    let ok = wait_until(WAIT, "the address on n2", || n2.has_ip(&s.ip(FENCED)));
+    assert!(ok, "no start after fencing recovered:\n{}", daemon_log(n2));
+    println!("started {:?} after fencing recovered", t.elapsed());
+    assert_eq!(s.holder(), Some(prkey(n2)));
+    assert!(!s.keys().contains(&k1));
+    // The unfenced one stays down, and keeps saying why.
+    assert!(!n2.has_ip(&s.ip(UNFENCED)));
+    assert!(decision(n2, UNFENCED).contains("no fencing"));
+}
