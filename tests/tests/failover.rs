@@ -8,6 +8,10 @@
 //! n1's key is gone from the device. n1 comes back -> it finds its key preempted and stops
 //! the service there (address first) and freezes it: one owner, no restart loop.
 //!
+//! Three nodes, n3 frozen, the start failing on n2: n2 releases the reservation it took and
+//! is no candidate any more, n3 says it is frozen; thawed, n3 takes the service; `clear` on
+//! n2 makes it a candidate again.
+//!
 //! Two nodes: a clean `daemon stop` of the owner -> no failover; a service without
 //! reservations does not fail over and says why; fencing that fails -> no start, the
 //! blocker is shown, the start comes once fencing works again.
@@ -62,13 +66,14 @@ impl FoLab {
         self.lab.subnet_ip(if svc == FENCED { 200 } else { 201 })
     }
 
-    /// The service on every node: an address, and for FENCED the reserved VG.
-    fn write_confs(&self, services: &[&str]) {
+    /// The service on every node: an address, and for FENCED the reserved VG; `extra`
+    /// goes in the address's section.
+    fn write_confs(&self, services: &[&str], extra: &str) {
         let nodes: Vec<&str> = self.lab.nodes().iter().map(|n| n.name.as_str()).collect();
         for svc in services {
             let mut text = format!(
                 "[DEFAULT]\nnodes = {}\norchestrate = ha\n\n[ip#1]\nipname = {}\nipdev = eth0\n\
-                 netmask = 24\n",
+                 netmask = 24\n{extra}",
                 nodes.join(" "),
                 self.ip(svc)
             );
@@ -199,7 +204,7 @@ fn owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down() {
     }
     let s = FoLab::new(&["n1", "n2", "n3"]);
     let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
-    s.write_confs(&[FENCED]);
+    s.write_confs(&[FENCED], "");
     let ip = s.ip(FENCED);
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
@@ -299,7 +304,7 @@ fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
     }
     let s = FoLab::new(&["n1", "n2"]);
     let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
-    s.write_confs(&[FENCED, UNFENCED]);
+    s.write_confs(&[FENCED, UNFENCED], "");
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
     for svc in [FENCED, UNFENCED] {
@@ -361,4 +366,68 @@ fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
     // The unfenced one stays down, and keeps saying why.
     assert!(!n2.has_ip(&s.ip(UNFENCED)));
     assert!(decision(n2, UNFENCED).contains("no fencing"));
+}
+
+fn frozen_on(n: &Node, svc: &str, want: bool) -> bool {
+    wait_until(
+        WAIT,
+        &format!("{svc} frozen={want} in {}'s daemon", n.name),
+        || api(n, "/services").is_some_and(|v| v[svc]["frozen"] == want),
+    )
+}
+
+#[test]
+fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
+    if !lab::require_root("a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing") {
+        return;
+    }
+    let s = FoLab::new(&["n1", "n2", "n3"]);
+    let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
+    // The address can not be configured on n2.
+    s.write_confs(&[FENCED], "ipdev@n2 = nosuchdev0\n");
+    let ip = s.ip(FENCED);
+    let _daemons = Daemons::start(&s.lab, FAST, None);
+    all_see_up(&s.lab);
+    n1.svcmgr(&["-s", FENCED, "start", "--local"])
+        .assert_ok("start on n1");
+    wait_decision(n2, FENCED, "up on n1");
+    wait_decision(n3, FENCED, "up on n1");
+    n3.svcmgr(&["-s", FENCED, "freeze"])
+        .assert_ok("freeze on n3");
+    assert!(frozen_on(n3, FENCED, true));
+
+    kill_node(n1);
+    let none = "no candidate (n1: lost, n2: start failed, n3: frozen)";
+    wait_decision(n2, FENCED, "start failed here (svcmgr clear to retry)");
+    wait_decision(n2, FENCED, none);
+    wait_decision(n3, FENCED, &format!("frozen here; {none}"));
+    let log2 = daemon_log(n2);
+    assert!(
+        log2.contains("undo after the failed start --local --steal-tags: prstop --local done"),
+        "{log2}"
+    );
+    assert!(!n2.has_ip(&ip) && !n3.has_ip(&ip));
+    assert_eq!(
+        s.holder(),
+        None,
+        "n2 kept the reservation of its failed start"
+    );
+    assert!(!s.keys().contains(&prkey(n1)), "n1 was not fenced");
+    let status = n2.svcmgr(&["-s", FENCED, "print", "status", "--color", "never"]);
+    assert!(
+        status
+            .stdout_str()
+            .contains("orchestrate: ha, not starting: start failed here"),
+        "{}",
+        status.stdout_str()
+    );
+
+    // Thawed, n3 is the first eligible candidate.
+    n3.svcmgr(&["-s", FENCED, "thaw"]).assert_ok("thaw on n3");
+    let ok = wait_until(WAIT, "the address on n3", || n3.has_ip(&ip));
+    assert!(ok, "n3 did not take it:\n{}", daemon_log(n3));
+    assert_eq!(s.holder(), Some(prkey(n3)));
+    wait_decision(n2, FENCED, "up on n3");
+    n2.svcmgr(&["-s", FENCED, "clear"]).assert_ok("clear on n2");
+    assert!(!n2.root.join("var/services/fo/start_failed.json").exists());
 }

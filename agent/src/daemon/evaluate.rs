@@ -41,6 +41,18 @@ impl Evaluation {
         }
     }
 
+    /// Something of the service runs here: a resource up that is not a standby one (up on
+    /// every node by design) nor disabled. An avail of `warn` alone is not enough: a
+    /// missing interface makes the address `warn` while nothing runs.
+    pub fn running(&self) -> bool {
+        let Ok(st) = &self.status else {
+            return false;
+        };
+        st.resources
+            .iter()
+            .any(|r| r.status == Status::Up && !r.flags.standby && !r.flags.disabled)
+    }
+
     /// The resources (reservation guards) saying another node preempted our key.
     pub fn preempted(&self) -> Vec<String> {
         let Ok(st) = &self.status else {

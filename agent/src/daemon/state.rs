@@ -61,6 +61,9 @@ pub struct ServiceView {
     /// Why the service could not be evaluated (a broken config), else None.
     pub error: Option<String>,
     pub monitor: MonitorView,
+    /// Some resource of it is up here (standby ones aside): what failover decisions use.
+    #[serde(default)]
+    pub running: bool,
     /// Reservation guards whose key another node preempted while the service ran here.
     #[serde(default)]
     pub preempted: Vec<String>,

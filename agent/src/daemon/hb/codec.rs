@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use super::message::Beat;
 
 pub const MAGIC: &[u8; 4] = b"SVHB";
-/// 2: `SvcBeat` carries the orchestrator's `start_failed` and `action`.
+/// 2: `SvcBeat` carries `running` and the orchestrator's `start_failed` and `action`.
 pub const VERSION: u8 = 2;
 /// Largest datagram sent or accepted; also what a disk slot holds.
 pub const MAX_DATAGRAM: usize = 16 * 1024 - 8;
@@ -265,6 +265,7 @@ mod tests {
                 frozen: i % 2 == 0,
                 csum: 0x0123_4567_89ab_cdef,
                 monitor: "watching".into(),
+                running: true,
                 start_failed: false,
                 action: String::new(),
             })

@@ -50,6 +50,8 @@ pub struct SvcBeat {
     pub csum: u64,
     /// The monitor's state word (`idle`, `watching`, ...).
     pub monitor: String,
+    /// Some resource of it is up there (standby ones aside).
+    pub running: bool,
     /// A start the orchestrator ran there failed (no candidate until `clear`).
     pub start_failed: bool,
     /// The action the orchestrator runs on it there (`start`), else empty.

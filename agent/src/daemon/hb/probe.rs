@@ -42,6 +42,7 @@ impl Probe {
                     frozen: v.frozen,
                     csum: self.csum(&v.svcname),
                     monitor: v.monitor.state.clone(),
+                    running: v.running,
                     start_failed: o.is_some_and(|o| o.start_failed),
                     action: o.and_then(|o| o.action.clone()).unwrap_or_default(),
                 }

@@ -227,6 +227,7 @@ impl Monitor {
             frozen: st.frozen,
             error: None,
             monitor: e.mon.view(&e.cfg, st.frozen),
+            running: ev.running(),
             preempted: ev.preempted(),
             orch: ev.orch.clone(),
         };
@@ -422,6 +423,7 @@ fn error_view(ev: &Evaluation, msg: &str) -> ServiceView {
             state: "idle".into(),
             ..MonitorView::default()
         },
+        running: false,
         preempted: Vec::new(),
         orch: None,
     }

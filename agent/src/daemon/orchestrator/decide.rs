@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use resources::Status;
 use serde::{Deserialize, Serialize};
 use svcconf::Orchestrate;
 
@@ -16,7 +15,8 @@ use crate::daemon::membership::{PeerState, Rejoin};
 /// a peer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SvcOnNode {
-    pub avail: Status,
+    /// Some resource of it is up there.
+    pub running: bool,
     pub frozen: bool,
     /// A start run by the orchestrator there failed, and nobody ran `clear` since.
     pub start_failed: bool,
@@ -139,11 +139,6 @@ fn blocked(code: &str, detail: String) -> Verdict {
     }
 }
 
-/// Running there, for the orchestrator: up, or partly up (warn).
-pub fn is_running(s: Status) -> bool {
-    matches!(s, Status::Up | Status::Warn)
-}
-
 fn major(v: &str) -> &str {
     v.split('.').next().unwrap_or(v)
 }
@@ -168,7 +163,7 @@ pub fn decide(i: &Input) -> Verdict {
         .facts
         .iter()
         .filter(|(_, f)| matches!(f.state, PeerState::Up | PeerState::Maintenance))
-        .filter(|(_, f)| f.svc.as_ref().is_some_and(|s| is_running(s.avail)))
+        .filter(|(_, f)| f.svc.as_ref().is_some_and(|s| s.running))
         .map(|(n, _)| n.as_str())
         .collect();
     if !running.is_empty() {

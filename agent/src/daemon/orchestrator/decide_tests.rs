@@ -14,7 +14,7 @@ fn node(spec: &str) -> NodeFacts {
         s => panic!("state {s}"),
     };
     let mut svc = SvcOnNode {
-        avail: Status::Down,
+        running: false,
         frozen: false,
         start_failed: false,
         action: None,
@@ -23,8 +23,7 @@ fn node(spec: &str) -> NodeFacts {
     let mut conf = true;
     for word in w {
         match word {
-            "run" => svc.avail = Status::Up,
-            "warn" => svc.avail = Status::Warn,
+            "run" => svc.running = true,
             "frozen" => svc.frozen = true,
             "failed" => svc.start_failed = true,
             "starting" => svc.action = Some("start".into()),
@@ -180,7 +179,7 @@ fn every_verdict_and_blocker() {
         },
         Case {
             name: "up somewhere: nothing to do",
-            nodes: &[("n1", "up warn"), ("n2", "up")],
+            nodes: &[("n1", "up run"), ("n2", "up")],
             want: "up on n1",
             ..BASE
         },

@@ -102,6 +102,16 @@ impl Plan {
             ],
         }
     }
+
+    /// What undoes the steps before a failed one: a start that failed after the fencing
+    /// releases the reservation it took, so the next candidate takes it without preempting
+    /// a live node.
+    fn undo(&self, failed: usize) -> Option<Vec<&'static str>> {
+        match self {
+            Plan::Start(Fence::Reservation { .. }) if failed > 0 => Some(vec!["prstop", "--local"]),
+            _ => None,
+        }
+    }
 }
 
 /// One step carried out.
@@ -117,6 +127,22 @@ struct Done {
     svc: String,
     plan: Plan,
     steps: Vec<Step>,
+    undo: Option<Step>,
+}
+
+async fn run_step(actions: &ActionsHandle, svc: &str, argv: &[&str]) -> Step {
+    let t = Instant::now();
+    let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+    let (code, detail) = match actions.run(svc, args, Origin::Orchestrator).await {
+        Ok(o) => (o.code, failure_line(&o.output)),
+        Err(e) => (-1, e.to_string()),
+    };
+    Step {
+        action: argv.join(" "),
+        code,
+        detail,
+        took: t.elapsed(),
+    }
 }
 
 #[derive(Default)]
@@ -202,7 +228,7 @@ impl Orchestrator {
             let start_failed = marks::load_start_failed(&self.root, name);
             if cfg.fenced
                 && !view.preempted.is_empty()
-                && decide::is_running(view.avail)
+                && view.running
                 && !view.frozen
                 && st.in_flight.is_none()
             {
@@ -240,7 +266,7 @@ impl Orchestrator {
                     state: PeerState::Up,
                     version: Some(version.to_string()),
                     svc: Some(SvcOnNode {
-                        avail: view.avail,
+                        running: view.running,
                         frozen: view.frozen,
                         start_failed: start_failed.is_some(),
                         action,
@@ -327,24 +353,26 @@ impl Orchestrator {
         let svc = svc.to_string();
         tokio::spawn(async move {
             let mut steps = Vec::new();
-            for argv in plan.steps() {
-                let t = Instant::now();
-                let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
-                let (code, detail) = match actions.run(&svc, args, Origin::Orchestrator).await {
-                    Ok(o) => (o.code, failure_line(&o.output)),
-                    Err(e) => (-1, e.to_string()),
-                };
-                steps.push(Step {
-                    action: argv.join(" "),
-                    code,
-                    detail,
-                    took: t.elapsed(),
-                });
-                if code != 0 {
+            let mut undo = None;
+            for (i, argv) in plan.steps().iter().enumerate() {
+                let step = run_step(&actions, &svc, argv).await;
+                let failed = step.code != 0;
+                steps.push(step);
+                if failed {
+                    if let Some(u) = plan.undo(i) {
+                        undo = Some(run_step(&actions, &svc, &u).await);
+                    }
                     break;
                 }
             }
-            let _ = done_tx.send(Done { svc, plan, steps }).await;
+            let _ = done_tx
+                .send(Done {
+                    svc,
+                    plan,
+                    steps,
+                    undo,
+                })
+                .await;
         });
     }
 
@@ -377,6 +405,19 @@ impl Orchestrator {
             return;
         };
         let step = &d.steps[i];
+        if let Some(u) = &d.undo {
+            let how = if u.code == 0 {
+                "done".to_string()
+            } else {
+                format!("failed (exit {}: {})", u.code, u.detail)
+            };
+            tracing::warn!(
+                "orchestrator: {}: undo after the failed {}: {} {how}",
+                d.svc,
+                step.action,
+                u.action
+            );
+        }
         match &d.plan {
             // The first step of a fenced start is the fencing: retried, with a backoff.
             Plan::Start(Fence::Reservation { lost }) if i == 0 => {
@@ -426,7 +467,7 @@ fn peer_facts(cluster: &ClusterView, me: &str, svc: &str) -> BTreeMap<String, No
                 .iter()
                 .find(|s| s.name == svc)
                 .map(|s| SvcOnNode {
-                    avail: s.avail,
+                    running: s.running,
                     frozen: s.frozen,
                     start_failed: s.start_failed,
                     action: (!s.action.is_empty()).then(|| s.action.clone()),
@@ -448,8 +489,7 @@ fn peer_facts(cluster: &ClusterView, me: &str, svc: &str) -> BTreeMap<String, No
 /// when it changes.
 fn remember_owner(root: &Root, svc: &str, m: &mut Memory, facts: &BTreeMap<String, NodeFacts>) {
     let heard = |f: &NodeFacts| matches!(f.state, PeerState::Up | PeerState::Maintenance);
-    let running =
-        |f: &NodeFacts| heard(f) && f.svc.as_ref().is_some_and(|s| decide::is_running(s.avail));
+    let running = |f: &NodeFacts| heard(f) && f.svc.as_ref().is_some_and(|s| s.running);
     let before = m.clone();
     if let Some((n, _)) = facts.iter().find(|(_, f)| running(f)) {
         m.owner = Some(n.clone());
