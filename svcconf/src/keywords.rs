@@ -169,7 +169,8 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "app", Str, "Application code, informative."),
     kw(DEF, "id", Str, "OpenSVC's object uuid, informative.").not_scopable(),
     kw(DEF, "env", Str, "The service's environment (PRD, DEV...), informative.").aliases(&["service_type"]),
-    kw(DEF, "topology", Candidates(&["failover"]), "failover: one node at a time (flex services are not supported).").default("failover").not_scopable(),
+    kw(DEF, "topology", Candidates(&["failover"]), "failover: one node at a time (flex services are not supported).").default("failover").not_scopable().aliases(&["cluster_type"]),
+    kw(DEF, "mode", Str, "OpenSVC 1.x's service mode (hosted, docker, lxc...): deprecated, ignored (OpenSVC 2 reads every service as hosted)."),
     kw(DEF, "comment", Str, "Free text, informative."),
     kw(DEF, "start_timeout", Duration, "Default start timeout of every resource.").inherit(),
     kw(DEF, "stop_timeout", Duration, "Default stop timeout of every resource.").inherit(),
@@ -199,6 +200,7 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "start_timeout", Duration, "Start timeout of this resource.").inherit(),
     kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
     kw(ANY, "comment", Str, "Free text, informative."),
+    kw(ANY, "always_on", List, "OpenSVC 1.x: where the resource is kept up even when the service is down: nodes, drpnodes or node names. Deprecated: read as standby on those nodes (standby@drpnodes = true is the 2.x spelling)."),
     kw(ANY, "shared", Bool, "OpenSVC's provisioning: provision once for all nodes; informative here (svcmgr does not provision).").default("false"),
     // ip
     kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required().aliases(&["name"]),
@@ -286,6 +288,19 @@ pub const DEPRECATED: &[(&str, &str)] = &[
     ("service_type", "env"),
     ("docker_data_dir", "container_data_dir"),
     ("drpnode", "drpnodes"),
+    ("cluster_type", "topology"),
+];
+
+/// Old keywords without a new name, still accepted, each with a one-line note: (written, note).
+pub const OBSOLETE: &[(&str, &str)] = &[
+    (
+        "mode",
+        "deprecated keyword, ignored (OpenSVC 2 reads every service as hosted)",
+    ),
+    (
+        "always_on",
+        "deprecated keyword, read as standby on the nodes listed (2.x: standby@<nodes> = true)",
+    ),
 ];
 
 /// Every keyword, in table order.

@@ -282,6 +282,9 @@ fn section<'a>(
         if let Some((_, new)) = keywords::DEPRECATED.iter().find(|(old, _)| *old == base) {
             warnings.push(warn(e, format!("deprecated name, read as {new}")));
         }
+        if let Some((_, note)) = keywords::OBSOLETE.iter().find(|(old, _)| *old == base) {
+            warnings.push(warn(e, note.to_string()));
+        }
         if scope != Scope::Plain && !k.scopable {
             return Err(ConfigError::NotScopable {
                 file: file.into(),
@@ -403,6 +406,7 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
     let mut common = Common::default();
     let mut settings = BTreeMap::new();
     let mut rtype = None;
+    let mut always_on = false;
     for (name, v) in &got {
         match (*name, &v.value) {
             ("type", Value::Str(s)) => rtype = Some(s.clone()),
@@ -415,6 +419,15 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
                     u32::try_from(*n).map_err(|_| bad(v, "expected a non-negative integer"))?
             }
             ("tags", Value::List(t)) => common.tags = t.clone(),
+            ("always_on", Value::List(words)) => {
+                let here = r.nodename.to_string();
+                let on = words.iter().any(|w| match w.as_str() {
+                    "nodes" => r.nodes.contains(&here),
+                    "drpnodes" => r.drpnodes.contains(&here),
+                    n => n == here,
+                });
+                always_on = on;
+            }
             (n, _) if trigger_slot(n).is_some() => {}
             _ => {
                 settings.insert(
@@ -427,6 +440,7 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
             }
         }
     }
+    common.standby |= always_on;
     for action in ["pre_start", "post_start", "pre_stop", "post_stop"] {
         let blocking_name = format!("blocking_{action}");
         let t = match (got.get(action), got.get(blocking_name.as_str())) {

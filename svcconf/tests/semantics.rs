@@ -495,3 +495,36 @@ fn disable_in_default_disables_every_resource() {
     let l = load(&t.replace("disable = true\n", ""), "n1");
     assert!(!res(&l, "ip#1").common.disable);
 }
+
+#[test]
+fn deprecated_1x_keywords_load_with_a_note() {
+    let t = "[DEFAULT]\nnodes = n1 n2\ndrpnodes = n3\ncluster_type = failover\nmode = hosted\n\
+             [fs#1]\ndev = /dev/sdb\nmnt = /srv/a\nalways_on = drpnodes\n\
+             [fs#2]\ndev = /dev/sdc\nmnt = /srv/b\nalways_on = n1\n";
+    let l = load(t, "n3");
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        vec![
+            "s.conf:4: [DEFAULT] cluster_type: deprecated name, read as topology",
+            "s.conf:5: [DEFAULT] mode: deprecated keyword, ignored (OpenSVC 2 reads every service as hosted)",
+            "s.conf:9: [fs#1] always_on: deprecated keyword, read as standby on the nodes listed (2.x: standby@<nodes> = true)",
+            "s.conf:13: [fs#2] always_on: deprecated keyword, read as standby on the nodes listed (2.x: standby@<nodes> = true)",
+        ]
+    );
+    assert!(res(&l, "fs#1").common.standby);
+    assert!(!res(&l, "fs#2").common.standby);
+    assert!(!res(&l, "fs#1").settings.contains_key("always_on"));
+    let l = load(t, "n1");
+    assert!(!res(&l, "fs#1").common.standby);
+    assert!(res(&l, "fs#2").common.standby);
+    // A 1.x flex service is still refused: svcmgr has failover services only.
+    let e = parse_service(
+        b"[DEFAULT]\ncluster_type = flex\n",
+        Path::new("s.conf"),
+        "svc1",
+        "n1",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("expected one of failover"), "{e}");
+}
