@@ -269,7 +269,7 @@ static TABLE: &[Keyword] = &[
     kw(APP, "limit_nproc", Int, "RLIMIT_NPROC (processes)."),
     kw(APP, "limit_rss", Size, "RLIMIT_RSS (a size)."),
     kw(APP, "limit_stack", Size, "RLIMIT_STACK (a size)."),
-    kw(SYNC, "type", Candidates(SYNC_TYPES), "The sync driver: rsync over ssh from the node where the service is up.").not_scopable(),
+    kw(SYNC, "type", Candidates(SYNC_TYPES), "The sync driver: rsync over ssh from the node where the service is up (unset: rsync, as in OpenSVC).").default("rsync").not_scopable(),
     kw(SYNC, "src", List, "Files or directories sent, passed to rsync as they are (shell globs expanded; a trailing / matters, see rsync(1)).").required(),
     kw(SYNC, "dst", Str, "Where they go on each target node (a trailing / matters).").required(),
     kw(SYNC, "dstfs", AbsPath, "A mount point that must hold a mounted filesystem on the target node, else the node is not synced (keeps a sync from filling the parent filesystem)."),

@@ -123,6 +123,64 @@ pub fn evaluate_keyword(
     validate::evaluate_one(path, site, &sections, section, keyword)
 }
 
+/// What a config would load as without its sections of kinds svcmgr does not implement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partial {
+    /// The sections left out, in file order; empty when the config loads as it is.
+    pub skipped: Vec<Unsupported>,
+    /// The rest, loaded.
+    pub loaded: Loaded,
+}
+
+impl Partial {
+    /// One line per fact: the sections left out, then the resources and syncs that load.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for u in &self.skipped {
+            out.push(format!("without: {u}"));
+        }
+        let c = &self.loaded.config;
+        let rids: Vec<&str> = c
+            .resources
+            .iter()
+            .chain(&c.syncs)
+            .map(|r| r.rid.as_str())
+            .collect();
+        if rids.is_empty() {
+            out.push("would load: no resource".into());
+        } else {
+            out.push(format!("would load: {}", rids.join(" ")));
+        }
+        out
+    }
+}
+
+/// Load a service config from its bytes as seen from `site`, leaving out the sections of
+/// unsupported kinds (a normal load refuses them): what would run without them. Any other
+/// error fails as loading would; references to a left-out section are unknown.
+pub fn parse_service_partial_at(
+    bytes: &[u8],
+    path: &Path,
+    site: &Site,
+) -> Result<Partial, ConfigError> {
+    let (text, sections) = ini::tokenize(bytes, path)?;
+    let skipped = match kinds::check(path, &sections) {
+        Ok(()) => Vec::new(),
+        Err(ConfigError::Unsupported { sections, .. }) => sections,
+        Err(e) => return Err(e),
+    };
+    let kept: Vec<ini::RawSection> = sections
+        .into_iter()
+        .filter(|s| {
+            !skipped
+                .iter()
+                .any(|u| u.line == s.line && u.section == s.name)
+        })
+        .collect();
+    let loaded = validate::validate(path, site, text, &kept)?;
+    Ok(Partial { skipped, loaded })
+}
+
 /// Load a service config from its bytes as seen from `site`.
 pub fn parse_service_at(bytes: &[u8], path: &Path, site: &Site) -> Result<Loaded, ConfigError> {
     let (text, sections) = ini::tokenize(bytes, path)?;

@@ -362,7 +362,8 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
         .iter()
         .find(|e| e.key == "type")
         .map(|e| e.value.trim().to_string());
-    if matches!(prefix, "disk" | "sync") && rtype.is_none() {
+    // A sync without type is rsync, as in OpenSVC.
+    if prefix == "disk" && rtype.is_none() {
         return Err(ConfigError::MissingRequired {
             file: file.into(),
             line: raw.line,

@@ -1,8 +1,11 @@
 //! Golden tests: the exact text of every service config error and warning.
 
+// Errors carry their context as fields; the library allows their size the same way.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 
-use svcconf::{parse_service, ConfigError};
+use svcconf::{parse_service, parse_service_partial_at, ConfigError, Site};
 
 fn err(text: &str) -> ConfigError {
     match parse_service(text.as_bytes(), Path::new("/etc/svcmgr/s.conf"), "s", "n1") {
@@ -447,6 +450,48 @@ fn unsupported_kinds_are_listed_together() {
     );
 }
 
+/// `--partial`: the same config without its unsupported sections.
+#[test]
+fn partial_load_leaves_out_the_unsupported_sections() {
+    let site = Site::new("s", "n1");
+    let partial = |t: &str| parse_service_partial_at(t.as_bytes(), Path::new("s.conf"), &site);
+    let t = "[DEFAULT]\nnodes = n1\n[task#backup]\ncommand = /bin/true\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n\
+             [disk#1]\ntype = drbd\nres = r0\n[fs#1]\ndev = /dev/drbd0\nmnt = /srv/a\n\
+             [sync#1]\nsrc = /srv/a/\ndst = /srv/a\ntarget = drpnodes\n";
+    let p = partial(t).unwrap();
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 3 [task#backup] task",
+            "without: line 8 [disk#1] disk type = drbd",
+            "would load: ip#1 fs#1 sync#1",
+        ]
+    );
+    // The normal load keeps refusing.
+    assert!(matches!(err(t), ConfigError::Unsupported { .. }));
+    // A config without unsupported sections loads as it is.
+    let p = partial(IP_OK).unwrap();
+    assert!(p.skipped.is_empty());
+    assert_eq!(p.summary(), vec!["would load: ip#1"]);
+    // Any other error of the rest is the normal load's.
+    let e = partial("[task#1]\ncommand = x\n[fs#1]\ndev = /d\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s.conf:3: [fs#1] mnt: missing required keyword"
+    );
+    // A reference to a left-out section is unknown.
+    let e = partial("[disk#1]\ntype = md\n[fs#1]\ndev = {disk#1.name}\nmnt = /m\n").unwrap_err();
+    assert!(
+        e.to_string().contains("unknown reference {disk#1.name}"),
+        "{e}"
+    );
+    let p = partial("[task#1]\ncommand = x\n").unwrap();
+    assert_eq!(
+        p.summary(),
+        vec!["without: line 1 [task#1] task", "would load: no resource"]
+    );
+}
+
 /// `[sync#i0]` is svcmgr's own sync: OpenSVC configs carry it (`disable = true`).
 #[test]
 fn internal_sync_section_is_noted() {
@@ -490,8 +535,17 @@ fn rsync_syncs_load_apart_from_the_resources() {
     ] {
         assert_eq!(msg(&format!("{base}{extra}")), want);
     }
+    // Without type, a sync is rsync (as in OpenSVC).
+    let l = parse_service(
+        b"[sync#1]\nsrc = /a\ndst = /b\ntarget = drpnodes\n",
+        Path::new("s.conf"),
+        "s",
+        "n1",
+    )
+    .unwrap();
+    assert_eq!(l.config.syncs[0].rtype.as_deref(), Some("rsync"));
     assert_eq!(
         msg("[sync#1]\nsrc = /a\n"),
-        "/etc/svcmgr/s.conf:1: [sync#1] type: missing required keyword"
+        "/etc/svcmgr/s.conf:1: [sync#1] dst: missing required keyword"
     );
 }

@@ -13,7 +13,11 @@ pub fn print_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
 }
 
 /// Load the config and build every driver; warnings go to stderr, the first error fails.
-pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
+/// `partial`: what would load without the sections of unsupported kinds.
+pub fn validate_config(root: &Root, svc: &str, partial: bool) -> anyhow::Result<i32> {
+    if partial {
+        return validate_partial(root, svc);
+    }
     let s = Service::load_readonly(root, svc)?;
     println!(
         "{}: valid, {} resource(s)",
@@ -28,6 +32,32 @@ pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
                 println!("warning: {}: {p}", it.rid());
             }
         }
+    }
+    Ok(exitcode::OK)
+}
+
+/// The sections of unsupported kinds left out, then the resources that would load; exit 0
+/// when the rest is valid.
+fn validate_partial(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    let p = crate::service::load_partial(root, svc)?;
+    for w in &p.loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let c = &p.loaded.config;
+    let n = c.resources.len() + c.syncs.len();
+    let file = root.service_conf(svc);
+    if p.skipped.is_empty() {
+        println!("{}: valid, {n} resource(s)", file.display());
+    } else {
+        println!(
+            "{}: valid without its {} section(s) of unsupported kinds, {n} resource(s); \
+             a normal load refuses it",
+            file.display(),
+            p.skipped.len()
+        );
+    }
+    for line in p.summary() {
+        println!("{line}");
     }
     Ok(exitcode::OK)
 }
