@@ -70,7 +70,7 @@ impl Kind {
                 "expected <exit code>:<status> words, status one of up, down, warn, n/a".into()
             }
             Kind::Mounts => {
-                "expected <host path>:<container path>[:<options>] words with absolute paths".into()
+                "expected <host path>:<container path>[:<options>] words with absolute paths (a relative source is an OpenSVC volume: svcmgr has none)".into()
             }
         }
     }
@@ -212,6 +212,7 @@ static TABLE: &[Keyword] = &[
     // vg ([disk#n] type = vg)
     kw(VG, "type", Candidates(&["vg", "lvm"]), "Disk type; required in [disk#n] sections: vg or lvm (OpenSVC's name), or loop.").not_scopable(),
     kw(VG, "vgname", Str, "LVM volume group name.").required().aliases(&["name"]),
+    kw(VG, "pvs", List, "The physical volumes OpenSVC's provision action creates the group on; informative here (svcmgr does not provision)."),
     kw(VG, "scsireserv", Bool, "Hold SCSI-3 persistent reservations on the PVs.").default("false").inherit(),
     kw(VG, "no_preempt_abort", Bool, "Preempt reservations without the abort form.").default("false").inherit(),
     kw(VG, "prkey", Str, "Reservation key; default: the node's prkey.").inherit(),

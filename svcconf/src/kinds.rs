@@ -100,6 +100,30 @@ fn type_unsupported(group: &str, rtype: Option<&str>) -> bool {
     list.contains(&t)
 }
 
+/// What a service's DEFAULT section asks that svcmgr has not: a flex topology, or a 1.x
+/// `mode` other than hosted (the service encapsulating a VM or a container). Each is listed
+/// at its keyword's line.
+fn service_unsupported(raw: &RawSection) -> Vec<Unsupported> {
+    let mut found = Vec::new();
+    for e in &raw.entries {
+        let (base, _) = crate::resolve::Scope::parse(&e.key);
+        let value = e.value.trim();
+        let unsupported = match base {
+            "topology" | "cluster_type" => matches!(value, "flex" | "autoflex" | "allactive"),
+            "mode" => !value.is_empty() && value != "hosted",
+            _ => false,
+        };
+        if unsupported {
+            found.push(Unsupported {
+                line: e.line,
+                section: raw.name.clone(),
+                kind: format!("{} = {value}", e.key),
+            });
+        }
+    }
+    found
+}
+
 /// Whether `raw` is svcmgr's own config sync section, `[sync#i0]`, which OpenSVC configs
 /// often carry (`disable = true`).
 pub(crate) fn is_internal_sync(raw: &RawSection) -> bool {
@@ -111,6 +135,10 @@ pub(crate) fn check(file: &Path, raws: &[RawSection]) -> Result<(), ConfigError>
     let mut found = Vec::new();
     for raw in raws {
         if is_internal_sync(raw) {
+            continue;
+        }
+        if raw.name == "DEFAULT" {
+            found.extend(service_unsupported(raw));
             continue;
         }
         let Some((prefix, _)) = raw.name.split_once('#') else {

@@ -126,18 +126,27 @@ pub fn evaluate_keyword(
 /// What a config would load as without its sections of kinds svcmgr does not implement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partial {
-    /// The sections left out, in file order; empty when the config loads as it is.
+    /// What is left out, in file order: sections of unsupported kinds, and DEFAULT keywords
+    /// asking what svcmgr has not (`topology = flex`), which are dropped alone.
     pub skipped: Vec<Unsupported>,
+    /// Resources left out because they need a left-out section (a reference to it, a
+    /// container mounting an OpenSVC volume): the section and the load error it gets.
+    pub dependents: Vec<(String, String)>,
     /// The rest, loaded.
     pub loaded: Loaded,
 }
 
 impl Partial {
-    /// One line per fact: the sections left out, then the resources and syncs that load.
+    /// One line per fact: what is left out, then the resources and syncs that load.
     pub fn summary(&self) -> Vec<String> {
         let mut out = Vec::new();
         for u in &self.skipped {
             out.push(format!("without: {u}"));
+        }
+        for (section, why) in &self.dependents {
+            out.push(format!(
+                "without: [{section}], it needs a left-out section: {why}"
+            ));
         }
         let c = &self.loaded.config;
         let rids: Vec<&str> = c
@@ -155,9 +164,9 @@ impl Partial {
     }
 }
 
-/// Load a service config from its bytes as seen from `site`, leaving out the sections of
-/// unsupported kinds (a normal load refuses them): what would run without them. Any other
-/// error fails as loading would; references to a left-out section are unknown.
+/// Load a service config from its bytes as seen from `site`, leaving out what a normal load
+/// refuses as unsupported (all of it listed), and the resources that need a left-out
+/// section: what would run without them. Any other error fails as loading would.
 pub fn parse_service_partial_at(
     bytes: &[u8],
     path: &Path,
@@ -169,16 +178,73 @@ pub fn parse_service_partial_at(
         Err(ConfigError::Unsupported { sections, .. }) => sections,
         Err(e) => return Err(e),
     };
-    let kept: Vec<ini::RawSection> = sections
-        .into_iter()
-        .filter(|s| {
-            !skipped
+    let left_out = |s: &ini::RawSection| {
+        s.name != "DEFAULT"
+            && skipped
                 .iter()
                 .any(|u| u.line == s.line && u.section == s.name)
-        })
-        .collect();
-    let loaded = validate::validate(path, site, text, &kept)?;
-    Ok(Partial { skipped, loaded })
+    };
+    let mut kept: Vec<ini::RawSection> = Vec::new();
+    for mut s in sections {
+        if left_out(&s) {
+            continue;
+        }
+        if s.name == "DEFAULT" {
+            s.entries.retain(|e| {
+                !skipped
+                    .iter()
+                    .any(|u| u.section == "DEFAULT" && u.line == e.line)
+            });
+        }
+        kept.push(s);
+    }
+    let skipped_names: Vec<&str> = skipped.iter().map(|u| u.section.as_str()).collect();
+    let mut dependents = Vec::new();
+    loop {
+        match validate::validate(path, site, text.clone(), &kept) {
+            Ok(loaded) => {
+                return Ok(Partial {
+                    skipped,
+                    dependents,
+                    loaded,
+                })
+            }
+            Err(e) => {
+                let Some(section) = needs_left_out(&e, &skipped_names) else {
+                    return Err(e);
+                };
+                let section = section.to_string();
+                let before = kept.len();
+                kept.retain(|s| s.name != section);
+                if kept.len() == before {
+                    return Err(e);
+                }
+                dependents.push((section, e.to_string()));
+            }
+        }
+    }
+}
+
+/// The resource section whose error `e` comes of a left-out section: a reference to one, or
+/// a volume mount of a container when a volume is left out (OpenSVC mounts its volumes by
+/// name, a relative source).
+fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[&str]) -> Option<&'e str> {
+    let (section, needs) = match e {
+        ConfigError::UnknownReference {
+            section, reference, ..
+        } => {
+            let target = reference.split_once('.').map_or("", |(s, _)| s);
+            (section, left_out.contains(&target))
+        }
+        ConfigError::BadValue {
+            section, keyword, ..
+        } => {
+            let volumes = left_out.iter().any(|s| s.starts_with("volume#"));
+            (section, volumes && keyword.starts_with("volume_mounts"))
+        }
+        _ => return None,
+    };
+    (needs && section.contains('#')).then_some(section.as_str())
 }
 
 /// Load a service config from its bytes as seen from `site`.

@@ -479,11 +479,54 @@ fn partial_load_leaves_out_the_unsupported_sections() {
         e.to_string(),
         "s.conf:3: [fs#1] mnt: missing required keyword"
     );
-    // A reference to a left-out section is unknown.
-    let e = partial("[disk#1]\ntype = md\n[fs#1]\ndev = {disk#1.name}\nmnt = /m\n").unwrap_err();
+    // A resource needing a left-out section is left out too, with its error.
+    let p = partial(
+        "[disk#1]\ntype = md\n[fs#1]\ndev = {disk#1.name}\nmnt = /m\n[fs#2]\ndev = /d\nmnt = /n\n",
+    )
+    .unwrap();
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 1 [disk#1] disk type = md",
+            "without: [fs#1], it needs a left-out section: s.conf:4: [fs#1] dev: unknown reference {disk#1.name}",
+            "would load: fs#2",
+        ]
+    );
+    // ... as a container mounting an OpenSVC volume (by name: a relative source).
+    let p =
+        partial("[volume#1]\nname = data\n[container#1]\nimage = i\nvolume_mounts = data/db:/db\n")
+            .unwrap();
+    assert_eq!(p.dependents.len(), 1);
+    assert_eq!(p.dependents[0].0, "container#1");
+    // Without a left-out volume, a relative source is a bad value of the rest.
+    assert!(partial(
+        "[task#1]\ncommand = x\n[container#1]\nimage = i\nvolume_mounts = data/db:/db\n"
+    )
+    .unwrap_err()
+    .to_string()
+    .contains("a relative source is an OpenSVC volume: svcmgr has none"));
+    // A DEFAULT keyword asking what svcmgr has not is listed and dropped alone.
+    let t = "[DEFAULT]\nnodes = n1\ntopology = flex\nmode = lxc\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    assert_eq!(
+        msg(t),
+        "/etc/svcmgr/s.conf: unsupported resource kinds (svcmgr has no driver for them): \
+         line 3 [DEFAULT] topology = flex, line 4 [DEFAULT] mode = lxc"
+    );
+    let p = partial(t).unwrap();
+    assert_eq!(p.loaded.config.nodes, vec!["n1"]);
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 3 [DEFAULT] topology = flex",
+            "without: line 4 [DEFAULT] mode = lxc",
+            "would load: ip#1",
+        ]
+    );
     assert!(
-        e.to_string().contains("unknown reference {disk#1.name}"),
-        "{e}"
+        partial("[DEFAULT]\nmode = hosted\ncluster_type = failover\n")
+            .unwrap()
+            .skipped
+            .is_empty()
     );
     let p = partial("[task#1]\ncommand = x\n").unwrap();
     assert_eq!(

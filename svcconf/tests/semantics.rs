@@ -518,7 +518,7 @@ fn deprecated_1x_keywords_load_with_a_note() {
     let l = load(t, "n1");
     assert!(!res(&l, "fs#1").common.standby);
     assert!(res(&l, "fs#2").common.standby);
-    // A 1.x flex service is still refused: svcmgr has failover services only.
+    // A 1.x flex service is refused: svcmgr has failover services only.
     let e = parse_service(
         b"[DEFAULT]\ncluster_type = flex\n",
         Path::new("s.conf"),
@@ -526,5 +526,9 @@ fn deprecated_1x_keywords_load_with_a_note() {
         "n1",
     )
     .unwrap_err();
-    assert!(e.to_string().contains("expected one of failover"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "s.conf: unsupported resource kinds (svcmgr has no driver for them): \
+         line 2 [DEFAULT] cluster_type = flex"
+    );
 }

@@ -356,7 +356,7 @@ fn validate_config_partial() {
     assert_eq!(
         partial.stdout_str(),
         format!(
-            "{}: valid without its 2 section(s) of unsupported kinds, 1 resource(s); \
+            "{}: valid without what svcmgr does not implement (2 left out), 1 resource(s); \
              a normal load refuses it\n\
              without: line 5 [task#backup] task\n\
              without: line 13 [share#1] share type = nfs\n\

@@ -50,10 +50,10 @@ fn validate_partial(root: &Root, svc: &str) -> anyhow::Result<i32> {
         println!("{}: valid, {n} resource(s)", file.display());
     } else {
         println!(
-            "{}: valid without its {} section(s) of unsupported kinds, {n} resource(s); \
-             a normal load refuses it",
+            "{}: valid without what svcmgr does not implement ({} left out), {n} \
+             resource(s); a normal load refuses it",
             file.display(),
-            p.skipped.len()
+            p.skipped.len() + p.dependents.len()
         );
     }
     for line in p.summary() {
