@@ -239,6 +239,11 @@ static TABLE: &[Keyword] = &[
     kw(CONTAINER, "rm", Bool, "Remove the container after stopping it; start then runs a new one.").default("false"),
     kw(CONTAINER, "interactive", Bool, "The run command's --interactive (keep stdin open)."),
     kw(CONTAINER, "tty", Bool, "The run command's --tty."),
+    kw(CONTAINER, "netns", Str, "The run command's --net: host, none, a network name, or container#<id> to share that container's network namespace (--net=container:<its name>)."),
+    kw(CONTAINER, "pidns", Str, "The run command's --pid: host, or container#<id> to share that container's pid namespace."),
+    kw(CONTAINER, "ipcns", Str, "The run command's --ipc: none, private, shareable, host, or container#<id>."),
+    kw(CONTAINER, "utsns", Candidates(&["host"]), "host: the run command's --uts=host (the host's hostname)."),
+    kw(CONTAINER, "userns", Candidates(&["host"]), "host: the run command's --userns=host."),
     kw(CONTAINER, "privileged", Bool, "The run command's --privileged."),
     kw(CONTAINER, "user", Str, "The run command's --user."),
     // app

@@ -237,10 +237,15 @@ fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[&str]) -> Option<&'e str> 
             (section, left_out.contains(&target))
         }
         ConfigError::BadValue {
-            section, keyword, ..
+            section,
+            keyword,
+            value,
+            ..
         } => {
             let volumes = left_out.iter().any(|s| s.starts_with("volume#"));
-            (section, volumes && keyword.starts_with("volume_mounts"))
+            let mounts = volumes && keyword.starts_with("volume_mounts");
+            // A namespace shared with a left-out container.
+            (section, mounts || left_out.contains(&value.as_str()))
         }
         _ => return None,
     };

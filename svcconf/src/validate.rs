@@ -28,6 +28,7 @@ pub(crate) fn validate(
             None => {}
         }
     }
+    check_shared_namespaces(file, &resources)?;
     let mut defaults = BTreeMap::new();
     for k in keywords::for_section(Section::Default, None) {
         if let Some(v) = r.value(default, k)? {
@@ -472,6 +473,40 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
         common,
         settings,
     })
+}
+
+/// A container sharing another's namespace (`netns = container#0`) names a container of
+/// the service, not itself.
+fn check_shared_namespaces(file: &Path, resources: &[ResourceConfig]) -> Result<(), ConfigError> {
+    for rc in resources.iter().filter(|r| r.group == Group::Container) {
+        for kw in ["netns", "pidns", "ipcns"] {
+            let Some(Setting {
+                value: Value::Str(v),
+                line,
+            }) = rc.settings.get(kw)
+            else {
+                continue;
+            };
+            let ok = !v.starts_with("container#")
+                || (*v != rc.rid
+                    && resources
+                        .iter()
+                        .any(|r| r.rid == *v && r.group == Group::Container));
+            if !ok {
+                return Err(ConfigError::BadValue {
+                    file: file.into(),
+                    line: *line,
+                    section: rc.rid.clone(),
+                    keyword: kw.into(),
+                    value: v.clone(),
+                    expected: "expected host, none, a network name, or another container of \
+                               the service (container#<id>)"
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What the keyword kinds cannot say of a sync: `target` words, and no snapshot.
