@@ -180,6 +180,11 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "monitor_action", Candidates(MONITOR_ACTIONS), "What the daemon does when a monitored resource stays down after its restarts: none (log it), freezestop (freeze, stop the service), switch (relocate it to the next node), reboot or crash the node.").default("none"),
     kw(DEF, "sync_schedule", Str, "When the daemon runs syncnodes (OpenSVC schedule syntax, e.g. 04:00-06:00@121, @10m, ~00:00-06:00 sat,sun); the push itself still honours sync_period.").default("04:00-06:00"),
     kw(DEF, "status_schedule", Str, "When the daemon refreshes the status cache (OpenSVC schedule syntax).").default("@10m"),
+    kw(DEF, "rollback", Bool, "false: a failed start leaves what it started up, as --disable-rollback.").default("true"),
+    kw(DEF, "flex_primary", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC)."),
+    kw(DEF, "flex_min", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC).").aliases(&["flex_min_nodes"]),
+    kw(DEF, "flex_max", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC).").aliases(&["flex_max_nodes"]),
+    kw(DEF, "flex_target", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC)."),
     kw(DEF, "dockerd_exe", Str, "The private daemon's binary, looked up on PATH.").default("dockerd"),
     // Every resource.
     kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),
@@ -201,6 +206,11 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
     kw(ANY, "comment", Str, "Free text, informative."),
     kw(ANY, "always_on", List, "OpenSVC 1.x: where the resource is kept up even when the service is down: nodes, drpnodes or node names. Deprecated: read as standby on those nodes (standby@drpnodes = true is the 2.x spelling)."),
+    kw(ANY, "subset", Str, "OpenSVC's resource set; svcmgr has none: the resource starts in its group's rid order, which is the subsets' order when their names sort as the rids do."),
+    kw(ANY, "pre_provision", Argv, "OpenSVC's provision trigger; not run (svcmgr does not provision)."),
+    kw(ANY, "post_provision", Argv, "OpenSVC's provision trigger; not run (svcmgr does not provision)."),
+    kw(ANY, "pre_unprovision", Argv, "OpenSVC's unprovision trigger; not run (svcmgr does not provision)."),
+    kw(ANY, "post_unprovision", Argv, "OpenSVC's unprovision trigger; not run (svcmgr does not provision)."),
     kw(ANY, "shared", Bool, "OpenSVC's provisioning: provision once for all nodes; informative here (svcmgr does not provision).").default("false"),
     // ip
     kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required().aliases(&["name"]),
@@ -226,6 +236,9 @@ static TABLE: &[Keyword] = &[
     kw(FS, "mnt", AbsPath, "Mount point.").required(),
     kw(FS, "type", Str, "Filesystem type (ext4, xfs...); unset: detected with blkid at start."),
     kw(FS, "mnt_opt", Str, "Mount options.").aliases(&["mnt_opts"]),
+    kw(FS, "size", Str, "The size of the logical volume OpenSVC's provision action creates; informative here (svcmgr does not provision)."),
+    kw(FS, "vg", Str, "The volume group OpenSVC's provision action creates the logical volume in; informative here (svcmgr does not provision)."),
+    kw(FS, "mkfs_opt", Str, "The mkfs options of OpenSVC's provision action; informative here (svcmgr does not provision)."),
     // container
     kw(CONTAINER, "type", Candidates(CONTAINER_TYPES), "Container engine: docker, podman, or oci (podman if on PATH, else docker).").default("oci").not_scopable(),
     kw(CONTAINER, "run_image", Str, "Image to run.").required().aliases(&["image"]),
@@ -295,10 +308,21 @@ pub const DEPRECATED: &[(&str, &str)] = &[
     ("docker_data_dir", "container_data_dir"),
     ("drpnode", "drpnodes"),
     ("cluster_type", "topology"),
+    ("flex_min_nodes", "flex_min"),
+    ("flex_max_nodes", "flex_max"),
 ];
 
-/// Old keywords without a new name, still accepted, each with a one-line note: (written, note).
-pub const OBSOLETE: &[(&str, &str)] = &[
+/// Keywords read with a one-line note (old ones without a new name, OpenSVC features
+/// svcmgr does not have): (written, note).
+pub const NOTED: &[(&str, &str)] = &[
+    (
+        "subset",
+        "resource sets are not implemented: the resource starts in its group's rid order",
+    ),
+    ("pre_provision", "not run: svcmgr does not provision"),
+    ("post_provision", "not run: svcmgr does not provision"),
+    ("pre_unprovision", "not run: svcmgr does not provision"),
+    ("post_unprovision", "not run: svcmgr does not provision"),
     (
         "mode",
         "deprecated keyword, ignored (OpenSVC 2 reads every service as hosted)",

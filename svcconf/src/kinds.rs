@@ -22,6 +22,14 @@ const UNSUPPORTED_GROUPS: &[&str] = &[
     "subset",
 ];
 
+/// Resource keywords reading OpenSVC's secret and config objects, which svcmgr has not.
+const OBJECT_KEYWORDS: &[&str] = &[
+    "secrets_environment",
+    "configs_environment",
+    "secrets",
+    "configs",
+];
+
 /// Per family, OpenSVC driver types svcmgr does not have (`ip type = netns`, `disk type =
 /// drbd`...). Other unknown values are typos, reported as bad values by the keyword check.
 fn type_unsupported(group: &str, rtype: Option<&str>) -> bool {
@@ -156,6 +164,14 @@ pub(crate) fn check(file: &Path, raws: &[RawSection]) -> Result<(), ConfigError>
             }
         } else if type_unsupported(prefix, rtype) {
             format!("{prefix} type = {}", rtype.unwrap_or(""))
+        } else if let Some(e) = raw.entries.iter().find(|e| {
+            let (base, _) = crate::resolve::Scope::parse(&e.key);
+            OBJECT_KEYWORDS.contains(&base)
+        }) {
+            format!(
+                "{prefix} with {} (OpenSVC secret and config objects)",
+                e.key
+            )
         } else {
             continue;
         };

@@ -130,7 +130,8 @@ pub struct Partial {
     /// asking what svcmgr has not (`topology = flex`), which are dropped alone.
     pub skipped: Vec<Unsupported>,
     /// Resources left out because they need a left-out section (a reference to it, a
-    /// container mounting an OpenSVC volume): the section and the load error it gets.
+    /// container mounting an OpenSVC volume): the section (`env.<key>` for an [env] key)
+    /// and the load error it gets.
     pub dependents: Vec<(String, String)>,
     /// The rest, loaded.
     pub loaded: Loaded,
@@ -144,9 +145,11 @@ impl Partial {
             out.push(format!("without: {u}"));
         }
         for (section, why) in &self.dependents {
-            out.push(format!(
-                "without: [{section}], it needs a left-out section: {why}"
-            ));
+            let what = match section.strip_prefix("env.") {
+                Some(key) => format!("[env] {key}"),
+                None => format!("[{section}]"),
+            };
+            out.push(format!("without: {what}, it needs what is left out: {why}"));
         }
         let c = &self.loaded.config;
         let rids: Vec<&str> = c
@@ -198,7 +201,9 @@ pub fn parse_service_partial_at(
         }
         kept.push(s);
     }
-    let skipped_names: Vec<&str> = skipped.iter().map(|u| u.section.as_str()).collect();
+    // What references may not reach: the left-out sections, then the [env] keys left out
+    // for needing them (`env.<key>`).
+    let mut left_out: Vec<String> = skipped.iter().map(|u| u.section.clone()).collect();
     let mut dependents = Vec::new();
     loop {
         match validate::validate(path, site, text.clone(), &kept) {
@@ -210,31 +215,50 @@ pub fn parse_service_partial_at(
                 })
             }
             Err(e) => {
-                let Some(section) = needs_left_out(&e, &skipped_names) else {
+                let Some(section) = needs_left_out(&e, &left_out) else {
                     return Err(e);
                 };
                 let section = section.to_string();
-                let before = kept.len();
-                kept.retain(|s| s.name != section);
-                if kept.len() == before {
+                let dropped = if section == "env" {
+                    // An [env] key needing a left-out section: drop the key alone, and
+                    // then what reads it.
+                    let key = e.keyword().unwrap_or_default().to_string();
+                    let env = kept.iter_mut().find(|s| s.name == "env");
+                    let dropped = env.is_some_and(|env| {
+                        let before = env.entries.len();
+                        env.entries.retain(|x| x.key != key);
+                        env.entries.len() < before
+                    });
+                    left_out.push(format!("env.{key}"));
+                    dependents.push((format!("env.{key}"), e.to_string()));
+                    dropped
+                } else {
+                    let before = kept.len();
+                    kept.retain(|s| s.name != section);
+                    dependents.push((section, e.to_string()));
+                    kept.len() < before
+                };
+                if !dropped {
                     return Err(e);
                 }
-                dependents.push((section, e.to_string()));
             }
         }
     }
 }
 
-/// The resource section whose error `e` comes of a left-out section: a reference to one, or
-/// a volume mount of a container when a volume is left out (OpenSVC mounts its volumes by
-/// name, a relative source).
-fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[&str]) -> Option<&'e str> {
+/// The section whose error `e` comes of something left out: a reference to a left-out
+/// section (or [env] key), a volume mount of a container when a volume is left out
+/// (OpenSVC mounts its volumes by name, a relative source), a namespace shared with a
+/// left-out container.
+fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[String]) -> Option<&'e str> {
+    let out = |name: &str| left_out.iter().any(|l| l == name);
     let (section, needs) = match e {
         ConfigError::UnknownReference {
             section, reference, ..
         } => {
             let target = reference.split_once('.').map_or("", |(s, _)| s);
-            (section, left_out.contains(&target))
+            let key = reference.split('[').next().unwrap_or(reference);
+            (section, out(target) || out(key))
         }
         ConfigError::BadValue {
             section,
@@ -244,12 +268,12 @@ fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[&str]) -> Option<&'e str> 
         } => {
             let volumes = left_out.iter().any(|s| s.starts_with("volume#"));
             let mounts = volumes && keyword.starts_with("volume_mounts");
-            // A namespace shared with a left-out container.
-            (section, mounts || left_out.contains(&value.as_str()))
+            (section, mounts || out(value))
         }
         _ => return None,
     };
-    (needs && section.contains('#')).then_some(section.as_str())
+    let resource_or_env = section.contains('#') || section == "env";
+    (needs && resource_or_env).then_some(section.as_str())
 }
 
 /// Load a service config from its bytes as seen from `site`.

@@ -283,7 +283,7 @@ fn section<'a>(
         if let Some((_, new)) = keywords::DEPRECATED.iter().find(|(old, _)| *old == base) {
             warnings.push(warn(e, format!("deprecated name, read as {new}")));
         }
-        if let Some((_, note)) = keywords::OBSOLETE.iter().find(|(old, _)| *old == base) {
+        if let Some((_, note)) = keywords::NOTED.iter().find(|(old, _)| *old == base) {
             warnings.push(warn(e, note.to_string()));
         }
         if scope != Scope::Plain && !k.scopable {

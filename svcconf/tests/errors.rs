@@ -488,8 +488,21 @@ fn partial_load_leaves_out_the_unsupported_sections() {
         p.summary(),
         vec![
             "without: line 1 [disk#1] disk type = md",
-            "without: [fs#1], it needs a left-out section: s.conf:4: [fs#1] dev: unknown reference {disk#1.name}",
+            "without: [fs#1], it needs what is left out: s.conf:4: [fs#1] dev: unknown reference {disk#1.name}",
             "would load: fs#2",
+        ]
+    );
+    // ... and an [env] key needing one, then what reads that key.
+    let p =
+        partial("[disk#1]\ntype = md\n[env]\nd = {disk#1.name}\n[fs#1]\ndev = {env.d}\nmnt = /m\n")
+            .unwrap();
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 1 [disk#1] disk type = md",
+            "without: [env] d, it needs what is left out: s.conf:4: [env] d: unknown reference {disk#1.name}",
+            "without: [fs#1], it needs what is left out: s.conf:6: [fs#1] dev: unknown reference {env.d}",
+            "would load: no resource",
         ]
     );
     // ... as a container mounting an OpenSVC volume (by name: a relative source).
