@@ -181,6 +181,25 @@ pub fn parse_service_partial_at(
         Err(ConfigError::Unsupported { sections, .. }) => sections,
         Err(e) => return Err(e),
     };
+    // A section written twice is an error, also when one of the two is left out (the
+    // load of the rest says so when both stay).
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for s in sections.iter().filter(|s| !kinds::is_internal_sync(s)) {
+        let Some(f) = first.insert(&s.name, s.line) else {
+            continue;
+        };
+        if skipped
+            .iter()
+            .any(|u| u.section == s.name && u.section != "DEFAULT")
+        {
+            return Err(ConfigError::DuplicateSection {
+                file: path.into(),
+                line: s.line,
+                section: s.name.clone(),
+                first: f,
+            });
+        }
+    }
     let left_out = |s: &ini::RawSection| {
         s.name != "DEFAULT"
             && skipped
