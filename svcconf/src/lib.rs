@@ -279,6 +279,8 @@ fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[String]) -> Option<&'e str
             let key = reference.split('[').next().unwrap_or(reference);
             (section, out(target) || out(key))
         }
+        // What svcmgr has not at all: the section needing it goes too.
+        ConfigError::UnsupportedReference { section, .. } => (section, true),
         ConfigError::BadValue {
             section,
             keyword,

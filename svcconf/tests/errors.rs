@@ -274,6 +274,21 @@ fn syntax_errors() {
 #[test]
 fn references_errors() {
     let fs = |mnt: &str| format!("[fs#1]\ndev = /d\ntype = ext4\nmnt = {mnt}\n");
+    // OpenSVC's own references to what svcmgr has not say so.
+    let e = err(&fs("/srv/{dns[0]}"));
+    assert_eq!(
+        e.to_string(),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: reference {dns[0]} is OpenSVC's cluster DNS, which svcmgr has not"
+    );
+    assert_eq!(
+        (e.line(), e.section(), e.keyword()),
+        (Some(4), Some("fs#1"), Some("mnt"))
+    );
+    assert_eq!(
+        msg(&fs("/srv/{clusterid}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: reference {clusterid} is OpenSVC's cluster id \
+         (node.conf cluster.id; node.toml has none), which svcmgr has not"
+    );
     assert_eq!(
         msg(&fs("/srv/{foo}")),
         "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {foo}"

@@ -1,5 +1,5 @@
-//! Property tests of the parts that read outside input: the partial load, the reference expander and the
-//! scoping resolver (the INI reader's are next to it, in `ini.rs`).
+//! Property tests of the parts that read outside input: the partial load, the reference
+//! expander and the scoping resolver (the INI reader's are next to it, in `ini.rs`).
 
 #![allow(clippy::result_large_err)]
 
