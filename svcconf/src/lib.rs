@@ -130,8 +130,8 @@ pub struct Partial {
     /// asking what svcmgr has not (`topology = flex`), which are dropped alone.
     pub skipped: Vec<Unsupported>,
     /// Resources left out because they need a left-out section (a reference to it, a
-    /// container mounting an OpenSVC volume): the section (`env.<key>` for an [env] key)
-    /// and the load error it gets.
+    /// container mounting an OpenSVC volume): the section (`env.<key>`, `DEFAULT.<key>` for
+    /// a key of those) and the load error it gets.
     pub dependents: Vec<(String, String)>,
     /// The rest, loaded.
     pub loaded: Loaded,
@@ -145,8 +145,8 @@ impl Partial {
             out.push(format!("without: {u}"));
         }
         for (section, why) in &self.dependents {
-            let what = match section.strip_prefix("env.") {
-                Some(key) => format!("[env] {key}"),
+            let what = match section.split_once('.') {
+                Some((sec, key)) => format!("[{sec}] {key}"),
                 None => format!("[{section}]"),
             };
             out.push(format!("without: {what}, it needs what is left out: {why}"));
@@ -238,18 +238,18 @@ pub fn parse_service_partial_at(
                     return Err(e);
                 };
                 let section = section.to_string();
-                let dropped = if section == "env" {
-                    // An [env] key needing a left-out section: drop the key alone, and
-                    // then what reads it.
+                let dropped = if section == "env" || section == "DEFAULT" {
+                    // A key of [env] or [DEFAULT] needing what is left out: drop the key
+                    // alone, and then what reads it.
                     let key = e.keyword().unwrap_or_default().to_string();
-                    let env = kept.iter_mut().find(|s| s.name == "env");
-                    let dropped = env.is_some_and(|env| {
-                        let before = env.entries.len();
-                        env.entries.retain(|x| x.key != key);
-                        env.entries.len() < before
+                    let sec = kept.iter_mut().find(|s| s.name == section);
+                    let dropped = sec.is_some_and(|sec| {
+                        let before = sec.entries.len();
+                        sec.entries.retain(|x| x.key != key);
+                        sec.entries.len() < before
                     });
-                    left_out.push(format!("env.{key}"));
-                    dependents.push((format!("env.{key}"), e.to_string()));
+                    left_out.push(format!("{section}.{key}"));
+                    dependents.push((format!("{section}.{key}"), e.to_string()));
                     dropped
                 } else {
                     let before = kept.len();
@@ -293,8 +293,8 @@ fn needs_left_out<'e>(e: &'e ConfigError, left_out: &[String]) -> Option<&'e str
         }
         _ => return None,
     };
-    let resource_or_env = section.contains('#') || section == "env";
-    (needs && resource_or_env).then_some(section.as_str())
+    (needs && (section.contains('#') || section == "env" || section == "DEFAULT"))
+        .then_some(section.as_str())
 }
 
 /// Load a service config from its bytes as seen from `site`.
