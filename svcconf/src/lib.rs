@@ -168,8 +168,9 @@ impl Partial {
 }
 
 /// Load a service config from its bytes as seen from `site`, leaving out what a normal load
-/// refuses as unsupported (all of it listed), and the resources that need a left-out
-/// section: what would run without them. Any other error fails as loading would.
+/// refuses as unsupported (all of it listed), and what needs a left-out section or a
+/// reference svcmgr has not (`{dns}`): what would run without them. Any other error fails
+/// as loading would.
 pub fn parse_service_partial_at(
     bytes: &[u8],
     path: &Path,
@@ -220,8 +221,8 @@ pub fn parse_service_partial_at(
         }
         kept.push(s);
     }
-    // What references may not reach: the left-out sections, then the [env] keys left out
-    // for needing them (`env.<key>`).
+    // What references may not reach: the left-out sections, then the [env] and [DEFAULT]
+    // keys left out for needing them (`env.<key>`, `DEFAULT.<key>`).
     let mut left_out: Vec<String> = skipped.iter().map(|u| u.section.clone()).collect();
     let mut dependents = Vec::new();
     loop {

@@ -70,12 +70,14 @@ const LINES: &[&str] = &[
     "nodes = n1 n2",
     "subset = g1",
     "size = 1g",
+    "e = {dns[0]}",
+    "dev = /dev/{clusterid}",
 ];
 
 proptest! {
     /// The partial load of any mix of sections never panics, and agrees with the normal
-    /// load: what it leaves out is exactly what the normal load refuses as unsupported;
-    /// with nothing left out, both say the same.
+    /// load: what it leaves out is exactly what the normal load refuses as unsupported (or
+    /// needs a reference svcmgr has not); with nothing left out, both say the same.
     #[test]
     fn partial_load_of_arbitrary_sections(
         secs in proptest::collection::vec(
@@ -109,8 +111,15 @@ proptest! {
                 }
                 prop_assert!(!p.summary().is_empty());
             }
-            (Err(ConfigError::Unsupported { .. }), Err(_)) => {}
+            // The rest has another error; with a reference svcmgr has not, the partial
+            // load goes on past the section needing it.
+            (Err(ConfigError::Unsupported { .. }), Err(_))
+            | (Err(ConfigError::UnsupportedReference { .. }), Err(_)) => {}
             (Err(n), Err(p)) => prop_assert_eq!(n.to_string(), p.to_string()),
+            // A reference svcmgr has not: partial leaves out what needs it.
+            (Err(ConfigError::UnsupportedReference { .. }), Ok(p)) => {
+                prop_assert!(!p.dependents.is_empty());
+            }
             (Err(n), Ok(p)) => prop_assert!(false, "normal: {}, partial: {:?}", n, p.summary()),
             (Ok(_), Err(p)) => prop_assert!(false, "normal loads, partial: {}", p),
         }
