@@ -351,6 +351,13 @@ fn validate_config_partial() {
         "{}",
         normal.stderr_str()
     );
+    assert!(
+        normal
+            .stderr_str()
+            .contains("hint: svcmgr -s web validate config --partial says what would load"),
+        "{}",
+        normal.stderr_str()
+    );
     let partial = r.svcmgr(&["-s", "web", "validate", "config", "--partial"]);
     partial.assert_ok("validate config --partial");
     assert_eq!(

@@ -18,7 +18,27 @@ pub fn validate_config(root: &Root, svc: &str, partial: bool) -> anyhow::Result<
     if partial {
         return validate_partial(root, svc);
     }
-    let s = Service::load_readonly(root, svc)?;
+    let s = match Service::load_readonly(root, svc) {
+        Ok(s) => s,
+        Err(e) => {
+            if matches!(
+                e.downcast_ref::<svcconf::ConfigError>(),
+                Some(
+                    svcconf::ConfigError::Unsupported { .. }
+                        | svcconf::ConfigError::UnsupportedReference { .. }
+                )
+            ) {
+                // The error as every command prints it, then what to do about it.
+                eprintln!("svcmgr: error: {}", crate::engine::error_chain(e.as_ref()));
+                eprintln!(
+                    "hint: svcmgr -s {svc} validate config --partial says what would load \
+                     without them"
+                );
+                return Ok(exitcode::FAILED);
+            }
+            return Err(e);
+        }
+    };
     println!(
         "{}: valid, {} resource(s)",
         root.service_conf(svc).display(),
@@ -46,7 +66,7 @@ fn validate_partial(root: &Root, svc: &str) -> anyhow::Result<i32> {
     let c = &p.loaded.config;
     let n = c.resources.len() + c.syncs.len();
     let file = root.service_conf(svc);
-    if p.skipped.is_empty() {
+    if p.skipped.is_empty() && p.dependents.is_empty() {
         println!("{}: valid, {n} resource(s)", file.display());
     } else {
         println!(
