@@ -195,6 +195,33 @@ impl Service {
     }
 }
 
+/// `validate config --partial`: the config without its sections of unsupported kinds (a
+/// normal load refuses them), each remaining resource's driver built as a load builds it.
+pub fn load_partial(root: &Root, name: &str) -> anyhow::Result<svcconf::Partial> {
+    let mut node = load_node(root)?;
+    let path: PathBuf = root.service_conf(name);
+    if !path.exists() {
+        return Err(NoSuchService {
+            name: name.to_string(),
+            path,
+        }
+        .into());
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let mut p = svcconf::parse_service_partial_at(&bytes, &path, &site(root, name, &node))?;
+    if let Membership::ShortName(listed) = member_name(&p.loaded.config.all_nodes(), &node.nodename)
+    {
+        // Scoped keywords (kw@n1) follow the name the config knows this node by.
+        node.nodename = listed;
+        p = svcconf::parse_service_partial_at(&bytes, &path, &site(root, name, &node))?;
+    }
+    for rc in &p.loaded.config.resources {
+        Resource::new(&p.loaded.config, rc)
+            .with_context(|| format!("{}: [{}]", path.display(), rc.rid))?;
+    }
+    Ok(p)
+}
+
 /// What the config's references and `nodes = *` see: node.toml's cluster and this root.
 pub(crate) fn site(root: &Root, name: &str, node: &NodeConfig) -> svcconf::Site {
     let mut cluster_nodes: Vec<String> = node.nodes.keys().cloned().collect();

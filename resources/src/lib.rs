@@ -52,10 +52,10 @@ impl Resource {
         Ok(match rc.group {
             Group::Ip => Resource::Ip(ip::Ip::new(rc)?),
             Group::Fs => Resource::Fs(fs::Fs::new(rc)?),
-            Group::Container => Resource::Container(container::Container::new(
-                rc,
-                svc.container_store().as_ref(),
-            )?),
+            Group::Container => Resource::Container(
+                container::Container::new(rc, svc.container_store().as_ref())?
+                    .sharing(container::namespaces(svc, rc)?),
+            ),
             Group::Vg => Resource::Vg(vg::Vg::new(rc)?),
             Group::Loop => Resource::Loop(loopdisk::LoopDisk::new(rc)?),
             Group::App => Resource::App(app::App::new(rc, &svc.scripts_dir())?),

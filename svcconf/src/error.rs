@@ -110,6 +110,16 @@ pub enum ConfigError {
         keyword: String,
         reference: String,
     },
+    /// A reference OpenSVC computes from something svcmgr has not (`{dns}`, `{clusterid}`).
+    #[error("{}:{line}: [{section}] {keyword}: reference {{{reference}}} is OpenSVC's {what}, which svcmgr has not", file.display())]
+    UnsupportedReference {
+        file: PathBuf,
+        line: usize,
+        section: String,
+        keyword: String,
+        reference: String,
+        what: String,
+    },
     /// `chain` lists the references followed, the last one closing the loop.
     #[error("{}:{line}: [{section}] {keyword}: reference cycle: {chain}", file.display())]
     ReferenceCycle {
@@ -169,6 +179,7 @@ impl ConfigError {
             | NotScopable { file, .. }
             | Conflict { file, .. }
             | UnknownReference { file, .. }
+            | UnsupportedReference { file, .. }
             | ReferenceCycle { file, .. }
             | ReferenceDepth { file, .. }
             | NodeSyntax { file, .. }
@@ -194,6 +205,7 @@ impl ConfigError {
             | NotScopable { line, .. }
             | Conflict { line, .. }
             | UnknownReference { line, .. }
+            | UnsupportedReference { line, .. }
             | ReferenceCycle { line, .. }
             | ReferenceDepth { line, .. }
             | NodeSyntax { line, .. }
@@ -215,6 +227,7 @@ impl ConfigError {
             | NotScopable { section, .. }
             | Conflict { section, .. }
             | UnknownReference { section, .. }
+            | UnsupportedReference { section, .. }
             | ReferenceCycle { section, .. }
             | ReferenceDepth { section, .. } => Some(section),
             _ => None,
@@ -231,6 +244,7 @@ impl ConfigError {
             | NotScopable { keyword, .. }
             | Conflict { keyword, .. }
             | UnknownReference { keyword, .. }
+            | UnsupportedReference { keyword, .. }
             | ReferenceCycle { keyword, .. }
             | ReferenceDepth { keyword, .. }
             | NodeBadValue { keyword, .. }

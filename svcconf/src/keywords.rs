@@ -70,7 +70,7 @@ impl Kind {
                 "expected <exit code>:<status> words, status one of up, down, warn, n/a".into()
             }
             Kind::Mounts => {
-                "expected <host path>:<container path>[:<options>] words with absolute paths".into()
+                "expected <host path>:<container path>[:<options>] words with absolute paths (a relative source is an OpenSVC volume: svcmgr has none)".into()
             }
         }
     }
@@ -170,7 +170,8 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "app", Str, "Application code, informative."),
     kw(DEF, "id", Str, "OpenSVC's object uuid, informative.").not_scopable(),
     kw(DEF, "env", Str, "The service's environment (PRD, DEV...), informative.").aliases(&["service_type"]),
-    kw(DEF, "topology", Candidates(&["failover"]), "failover: one node at a time (flex services are not supported).").default("failover").not_scopable(),
+    kw(DEF, "topology", Candidates(&["failover"]), "failover: one node at a time (flex services are not supported).").default("failover").not_scopable().aliases(&["cluster_type"]),
+    kw(DEF, "mode", Str, "OpenSVC 1.x's service mode (hosted, docker, lxc...): deprecated, ignored (OpenSVC 2 reads every service as hosted)."),
     kw(DEF, "comment", Str, "Free text, informative."),
     kw(DEF, "start_timeout", Duration, "Default start timeout of every resource.").inherit(),
     kw(DEF, "stop_timeout", Duration, "Default stop timeout of every resource.").inherit(),
@@ -180,6 +181,11 @@ static TABLE: &[Keyword] = &[
     kw(DEF, "monitor_action", Candidates(MONITOR_ACTIONS), "What the daemon does when a monitored resource stays down after its restarts: none (log it), freezestop (freeze, stop the service), switch (relocate it to the next node), reboot or crash the node.").default("none"),
     kw(DEF, "sync_schedule", Str, "When the daemon runs syncnodes (OpenSVC schedule syntax, e.g. 04:00-06:00@121, @10m, ~00:00-06:00 sat,sun); the push itself still honours sync_period.").default("04:00-06:00"),
     kw(DEF, "status_schedule", Str, "When the daemon refreshes the status cache (OpenSVC schedule syntax).").default("@10m"),
+    kw(DEF, "rollback", Bool, "false: a failed start leaves what it started up, as --disable-rollback.").default("true"),
+    kw(DEF, "flex_primary", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC)."),
+    kw(DEF, "flex_min", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC).").aliases(&["flex_min_nodes"]),
+    kw(DEF, "flex_max", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC).").aliases(&["flex_max_nodes"]),
+    kw(DEF, "flex_target", Str, "OpenSVC's flex topology only: a failover service does not use it (as in OpenSVC)."),
     kw(DEF, "dockerd_exe", Str, "The private daemon's binary, looked up on PATH.").default("dockerd"),
     // Every resource.
     kw(ANY, "optional", Bool, "A failure is logged and does not stop the action.").default("false"),
@@ -200,6 +206,12 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "start_timeout", Duration, "Start timeout of this resource.").inherit(),
     kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
     kw(ANY, "comment", Str, "Free text, informative."),
+    kw(ANY, "always_on", List, "OpenSVC 1.x: where the resource is kept up even when the service is down: nodes, drpnodes or node names. Deprecated: read as standby on those nodes (standby@drpnodes = true is the 2.x spelling)."),
+    kw(ANY, "subset", Str, "OpenSVC's resource set; svcmgr has none: the resource starts in its group's rid order, which is the subsets' order when their names sort as the rids do."),
+    kw(ANY, "pre_provision", Argv, "OpenSVC's provision trigger; not run (svcmgr does not provision)."),
+    kw(ANY, "post_provision", Argv, "OpenSVC's provision trigger; not run (svcmgr does not provision)."),
+    kw(ANY, "pre_unprovision", Argv, "OpenSVC's unprovision trigger; not run (svcmgr does not provision)."),
+    kw(ANY, "post_unprovision", Argv, "OpenSVC's unprovision trigger; not run (svcmgr does not provision)."),
     kw(ANY, "shared", Bool, "OpenSVC's provisioning: provision once for all nodes; informative here (svcmgr does not provision).").default("false"),
     // ip
     kw(IP, "ipname", Host, "IPv4 address or host name to plumb.").required().aliases(&["name"]),
@@ -211,6 +223,7 @@ static TABLE: &[Keyword] = &[
     // vg ([disk#n] type = vg)
     kw(VG, "type", Candidates(&["vg", "lvm"]), "Disk type; required in [disk#n] sections: vg or lvm (OpenSVC's name), or loop.").not_scopable(),
     kw(VG, "vgname", Str, "LVM volume group name.").required().aliases(&["name"]),
+    kw(VG, "pvs", List, "The physical volumes OpenSVC's provision action creates the group on; informative here (svcmgr does not provision)."),
     kw(VG, "scsireserv", Bool, "Hold SCSI-3 persistent reservations on the PVs.").default("false").inherit(),
     kw(VG, "no_preempt_abort", Bool, "Preempt reservations without the abort form.").default("false").inherit(),
     kw(VG, "prkey", Str, "Reservation key; default: the node's prkey.").inherit(),
@@ -224,6 +237,9 @@ static TABLE: &[Keyword] = &[
     kw(FS, "mnt", AbsPath, "Mount point.").required(),
     kw(FS, "type", Str, "Filesystem type (ext4, xfs...); unset: detected with blkid at start."),
     kw(FS, "mnt_opt", Str, "Mount options.").aliases(&["mnt_opts"]),
+    kw(FS, "size", Str, "The size of the logical volume OpenSVC's provision action creates; informative here (svcmgr does not provision)."),
+    kw(FS, "vg", Str, "The volume group OpenSVC's provision action creates the logical volume in; informative here (svcmgr does not provision)."),
+    kw(FS, "mkfs_opt", Str, "The mkfs options of OpenSVC's provision action; informative here (svcmgr does not provision)."),
     // container
     kw(CONTAINER, "type", Candidates(CONTAINER_TYPES), "Container engine: docker, podman, or oci (podman if on PATH, else docker).").default("oci").not_scopable(),
     kw(CONTAINER, "run_image", Str, "Image to run.").required().aliases(&["image"]),
@@ -237,6 +253,11 @@ static TABLE: &[Keyword] = &[
     kw(CONTAINER, "rm", Bool, "Remove the container after stopping it; start then runs a new one.").default("false"),
     kw(CONTAINER, "interactive", Bool, "The run command's --interactive (keep stdin open)."),
     kw(CONTAINER, "tty", Bool, "The run command's --tty."),
+    kw(CONTAINER, "netns", Str, "The run command's --net: host, none, a network name, or container#<id> to share that container's network namespace (--net=container:<its name>)."),
+    kw(CONTAINER, "pidns", Str, "The run command's --pid: host, or container#<id> to share that container's pid namespace."),
+    kw(CONTAINER, "ipcns", Str, "The run command's --ipc: none, private, shareable, host, or container#<id>."),
+    kw(CONTAINER, "utsns", Candidates(&["host"]), "host: the run command's --uts=host (the host's hostname)."),
+    kw(CONTAINER, "userns", Candidates(&["host"]), "host: the run command's --userns=host."),
     kw(CONTAINER, "privileged", Bool, "The run command's --privileged."),
     kw(CONTAINER, "user", Str, "The run command's --user."),
     // app
@@ -268,7 +289,7 @@ static TABLE: &[Keyword] = &[
     kw(APP, "limit_nproc", Int, "RLIMIT_NPROC (processes)."),
     kw(APP, "limit_rss", Size, "RLIMIT_RSS (a size)."),
     kw(APP, "limit_stack", Size, "RLIMIT_STACK (a size)."),
-    kw(SYNC, "type", Candidates(SYNC_TYPES), "The sync driver: rsync over ssh from the node where the service is up.").not_scopable(),
+    kw(SYNC, "type", Candidates(SYNC_TYPES), "The sync driver: rsync over ssh from the node where the service is up (unset: rsync, as in OpenSVC).").default("rsync").not_scopable(),
     kw(SYNC, "src", List, "Files or directories sent, passed to rsync as they are (shell globs expanded; a trailing / matters, see rsync(1)).").required(),
     kw(SYNC, "dst", Str, "Where they go on each target node (a trailing / matters).").required(),
     kw(SYNC, "dstfs", AbsPath, "A mount point that must hold a mounted filesystem on the target node, else the node is not synced (keeps a sync from filling the parent filesystem)."),
@@ -287,6 +308,30 @@ pub const DEPRECATED: &[(&str, &str)] = &[
     ("service_type", "env"),
     ("docker_data_dir", "container_data_dir"),
     ("drpnode", "drpnodes"),
+    ("cluster_type", "topology"),
+    ("flex_min_nodes", "flex_min"),
+    ("flex_max_nodes", "flex_max"),
+];
+
+/// Keywords read with a one-line note (old ones without a new name, OpenSVC features
+/// svcmgr does not have): (written, note).
+pub const NOTED: &[(&str, &str)] = &[
+    (
+        "subset",
+        "resource sets are not implemented: the resource starts in its group's rid order",
+    ),
+    ("pre_provision", "not run: svcmgr does not provision"),
+    ("post_provision", "not run: svcmgr does not provision"),
+    ("pre_unprovision", "not run: svcmgr does not provision"),
+    ("post_unprovision", "not run: svcmgr does not provision"),
+    (
+        "mode",
+        "deprecated keyword, ignored (OpenSVC 2 reads every service as hosted)",
+    ),
+    (
+        "always_on",
+        "deprecated keyword, read as standby on the nodes listed (2.x: standby@<nodes> = true)",
+    ),
 ];
 
 /// Every keyword, in table order.

@@ -22,6 +22,14 @@ const UNSUPPORTED_GROUPS: &[&str] = &[
     "subset",
 ];
 
+/// Resource keywords reading OpenSVC's secret and config objects, which svcmgr has not.
+const OBJECT_KEYWORDS: &[&str] = &[
+    "secrets_environment",
+    "configs_environment",
+    "secrets",
+    "configs",
+];
+
 /// Per family, OpenSVC driver types svcmgr does not have (`ip type = netns`, `disk type =
 /// drbd`...). Other unknown values are typos, reported as bad values by the keyword check.
 fn type_unsupported(group: &str, rtype: Option<&str>) -> bool {
@@ -100,6 +108,30 @@ fn type_unsupported(group: &str, rtype: Option<&str>) -> bool {
     list.contains(&t)
 }
 
+/// What a service's DEFAULT section asks that svcmgr has not: a flex topology, or a 1.x
+/// `mode` other than hosted (the service encapsulating a VM or a container). Each is listed
+/// at its keyword's line.
+fn service_unsupported(raw: &RawSection) -> Vec<Unsupported> {
+    let mut found = Vec::new();
+    for e in &raw.entries {
+        let (base, _) = crate::resolve::Scope::parse(&e.key);
+        let value = e.value.trim();
+        let unsupported = match base {
+            "topology" | "cluster_type" => matches!(value, "flex" | "autoflex" | "allactive"),
+            "mode" => !value.is_empty() && value != "hosted",
+            _ => false,
+        };
+        if unsupported {
+            found.push(Unsupported {
+                line: e.line,
+                section: raw.name.clone(),
+                kind: format!("{} = {value}", e.key),
+            });
+        }
+    }
+    found
+}
+
 /// Whether `raw` is svcmgr's own config sync section, `[sync#i0]`, which OpenSVC configs
 /// often carry (`disable = true`).
 pub(crate) fn is_internal_sync(raw: &RawSection) -> bool {
@@ -111,6 +143,10 @@ pub(crate) fn check(file: &Path, raws: &[RawSection]) -> Result<(), ConfigError>
     let mut found = Vec::new();
     for raw in raws {
         if is_internal_sync(raw) {
+            continue;
+        }
+        if raw.name == "DEFAULT" {
+            found.extend(service_unsupported(raw));
             continue;
         }
         let Some((prefix, _)) = raw.name.split_once('#') else {
@@ -128,6 +164,14 @@ pub(crate) fn check(file: &Path, raws: &[RawSection]) -> Result<(), ConfigError>
             }
         } else if type_unsupported(prefix, rtype) {
             format!("{prefix} type = {}", rtype.unwrap_or(""))
+        } else if let Some(e) = raw.entries.iter().find(|e| {
+            let (base, _) = crate::resolve::Scope::parse(&e.key);
+            OBJECT_KEYWORDS.contains(&base)
+        }) {
+            format!(
+                "{prefix} with {} (OpenSVC secret and config objects)",
+                e.key
+            )
         } else {
             continue;
         };

@@ -231,9 +231,22 @@ impl<'a> Resolver<'a> {
         let parsed = RefName::parse(name).ok_or_else(err_unknown)?;
         let text = match self.builtin(parsed.base, here.name) {
             Some(v) => v,
-            None => self
-                .keyword_ref(parsed.base, raw, stack)?
-                .ok_or_else(err_unknown)?,
+            None => match self.keyword_ref(parsed.base, raw, stack)? {
+                Some(v) => v,
+                None => {
+                    return Err(match unsupported_reference(parsed.base) {
+                        Some(what) => ConfigError::UnsupportedReference {
+                            file: self.file.into(),
+                            line: raw.line,
+                            section: here.name.into(),
+                            keyword: raw.key.into(),
+                            reference: name.into(),
+                            what: what.into(),
+                        },
+                        None => err_unknown(),
+                    })
+                }
+            },
         };
         parsed.apply(&text).ok_or_else(err_unknown)
     }
@@ -357,6 +370,18 @@ impl<'a> Resolver<'a> {
 
 /// A reference's name split into OpenSVC's forms: `{upper:x}` (a modifier), `{#x}` (the
 /// number of words), `{x[1]}` (one word).
+/// The references OpenSVC computes from what svcmgr has not: what they are.
+fn unsupported_reference(base: &str) -> Option<&'static str> {
+    Some(match base {
+        "clusterid" => "cluster id (node.conf cluster.id; node.toml has none)",
+        "clusterdrpnodes" => "cluster drpnodes (node.conf cluster.drpnodes)",
+        "dns" | "dnsnodes" | "dnsuxsock" | "dnsuxsockd" => "cluster DNS",
+        "collector_api" => "collector",
+        "scaler_name" | "scaler_short_name" => "scaler",
+        _ => return None,
+    })
+}
+
 struct RefName<'a> {
     base: &'a str,
     modifier: Option<&'a str>,

@@ -28,6 +28,7 @@ pub(crate) fn validate(
             None => {}
         }
     }
+    check_shared_namespaces(file, &resources)?;
     let mut defaults = BTreeMap::new();
     for k in keywords::for_section(Section::Default, None) {
         if let Some(v) = r.value(default, k)? {
@@ -282,6 +283,9 @@ fn section<'a>(
         if let Some((_, new)) = keywords::DEPRECATED.iter().find(|(old, _)| *old == base) {
             warnings.push(warn(e, format!("deprecated name, read as {new}")));
         }
+        if let Some((_, note)) = keywords::NOTED.iter().find(|(old, _)| *old == base) {
+            warnings.push(warn(e, note.to_string()));
+        }
         if scope != Scope::Plain && !k.scopable {
             return Err(ConfigError::NotScopable {
                 file: file.into(),
@@ -359,7 +363,8 @@ fn resource_kind(file: &Path, raw: &RawSection) -> Result<(Group, Option<String>
         .iter()
         .find(|e| e.key == "type")
         .map(|e| e.value.trim().to_string());
-    if matches!(prefix, "disk" | "sync") && rtype.is_none() {
+    // A sync without type is rsync, as in OpenSVC.
+    if prefix == "disk" && rtype.is_none() {
         return Err(ConfigError::MissingRequired {
             file: file.into(),
             line: raw.line,
@@ -403,6 +408,7 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
     let mut common = Common::default();
     let mut settings = BTreeMap::new();
     let mut rtype = None;
+    let mut always_on = false;
     for (name, v) in &got {
         match (*name, &v.value) {
             ("type", Value::Str(s)) => rtype = Some(s.clone()),
@@ -415,6 +421,15 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
                     u32::try_from(*n).map_err(|_| bad(v, "expected a non-negative integer"))?
             }
             ("tags", Value::List(t)) => common.tags = t.clone(),
+            ("always_on", Value::List(words)) => {
+                let here = r.nodename.to_string();
+                let on = words.iter().any(|w| match w.as_str() {
+                    "nodes" => r.nodes.contains(&here),
+                    "drpnodes" => r.drpnodes.contains(&here),
+                    n => n == here,
+                });
+                always_on = on;
+            }
             (n, _) if trigger_slot(n).is_some() => {}
             _ => {
                 settings.insert(
@@ -427,6 +442,7 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
             }
         }
     }
+    common.standby |= always_on;
     for action in ["pre_start", "post_start", "pre_stop", "post_stop"] {
         let blocking_name = format!("blocking_{action}");
         let t = match (got.get(action), got.get(blocking_name.as_str())) {
@@ -457,6 +473,40 @@ fn resource(r: &Resolver<'_>, i: usize, group: Group) -> Result<ResourceConfig, 
         common,
         settings,
     })
+}
+
+/// A container sharing another's namespace (`netns = container#0`) names a container of
+/// the service, not itself.
+fn check_shared_namespaces(file: &Path, resources: &[ResourceConfig]) -> Result<(), ConfigError> {
+    for rc in resources.iter().filter(|r| r.group == Group::Container) {
+        for kw in ["netns", "pidns", "ipcns"] {
+            let Some(Setting {
+                value: Value::Str(v),
+                line,
+            }) = rc.settings.get(kw)
+            else {
+                continue;
+            };
+            let ok = !v.starts_with("container#")
+                || (*v != rc.rid
+                    && resources
+                        .iter()
+                        .any(|r| r.rid == *v && r.group == Group::Container));
+            if !ok {
+                return Err(ConfigError::BadValue {
+                    file: file.into(),
+                    line: *line,
+                    section: rc.rid.clone(),
+                    keyword: kw.into(),
+                    value: v.clone(),
+                    expected: "expected host, none, a network name, or another container of \
+                               the service (container#<id>)"
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What the keyword kinds cannot say of a sync: `target` words, and no snapshot.

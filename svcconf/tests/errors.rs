@@ -1,8 +1,11 @@
 //! Golden tests: the exact text of every service config error and warning.
 
+// Errors carry their context as fields; the library allows their size the same way.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 
-use svcconf::{parse_service, ConfigError};
+use svcconf::{parse_service, parse_service_partial_at, ConfigError, Site};
 
 fn err(text: &str) -> ConfigError {
     match parse_service(text.as_bytes(), Path::new("/etc/svcmgr/s.conf"), "s", "n1") {
@@ -271,6 +274,21 @@ fn syntax_errors() {
 #[test]
 fn references_errors() {
     let fs = |mnt: &str| format!("[fs#1]\ndev = /d\ntype = ext4\nmnt = {mnt}\n");
+    // OpenSVC's own references to what svcmgr has not say so.
+    let e = err(&fs("/srv/{dns[0]}"));
+    assert_eq!(
+        e.to_string(),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: reference {dns[0]} is OpenSVC's cluster DNS, which svcmgr has not"
+    );
+    assert_eq!(
+        (e.line(), e.section(), e.keyword()),
+        (Some(4), Some("fs#1"), Some("mnt"))
+    );
+    assert_eq!(
+        msg(&fs("/srv/{clusterid}")),
+        "/etc/svcmgr/s.conf:4: [fs#1] mnt: reference {clusterid} is OpenSVC's cluster id \
+         (node.conf cluster.id; node.toml has none), which svcmgr has not"
+    );
     assert_eq!(
         msg(&fs("/srv/{foo}")),
         "/etc/svcmgr/s.conf:4: [fs#1] mnt: unknown reference {foo}"
@@ -447,6 +465,104 @@ fn unsupported_kinds_are_listed_together() {
     );
 }
 
+/// `--partial`: the same config without its unsupported sections.
+#[test]
+fn partial_load_leaves_out_the_unsupported_sections() {
+    let site = Site::new("s", "n1");
+    let partial = |t: &str| parse_service_partial_at(t.as_bytes(), Path::new("s.conf"), &site);
+    let t = "[DEFAULT]\nnodes = n1\n[task#backup]\ncommand = /bin/true\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n\
+             [disk#1]\ntype = drbd\nres = r0\n[fs#1]\ndev = /dev/drbd0\nmnt = /srv/a\n\
+             [sync#1]\nsrc = /srv/a/\ndst = /srv/a\ntarget = drpnodes\n";
+    let p = partial(t).unwrap();
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 3 [task#backup] task",
+            "without: line 8 [disk#1] disk type = drbd",
+            "would load: ip#1 fs#1 sync#1",
+        ]
+    );
+    // The normal load keeps refusing.
+    assert!(matches!(err(t), ConfigError::Unsupported { .. }));
+    // A config without unsupported sections loads as it is.
+    let p = partial(IP_OK).unwrap();
+    assert!(p.skipped.is_empty());
+    assert_eq!(p.summary(), vec!["would load: ip#1"]);
+    // Any other error of the rest is the normal load's.
+    let e = partial("[task#1]\ncommand = x\n[fs#1]\ndev = /d\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s.conf:3: [fs#1] mnt: missing required keyword"
+    );
+    // A resource needing a left-out section is left out too, with its error.
+    let p = partial(
+        "[disk#1]\ntype = md\n[fs#1]\ndev = {disk#1.name}\nmnt = /m\n[fs#2]\ndev = /d\nmnt = /n\n",
+    )
+    .unwrap();
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 1 [disk#1] disk type = md",
+            "without: [fs#1], it needs what is left out: s.conf:4: [fs#1] dev: unknown reference {disk#1.name}",
+            "would load: fs#2",
+        ]
+    );
+    // ... and an [env] key needing one, then what reads that key.
+    let p =
+        partial("[disk#1]\ntype = md\n[env]\nd = {disk#1.name}\n[fs#1]\ndev = {env.d}\nmnt = /m\n")
+            .unwrap();
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 1 [disk#1] disk type = md",
+            "without: [env] d, it needs what is left out: s.conf:4: [env] d: unknown reference {disk#1.name}",
+            "without: [fs#1], it needs what is left out: s.conf:6: [fs#1] dev: unknown reference {env.d}",
+            "would load: no resource",
+        ]
+    );
+    // ... as a container mounting an OpenSVC volume (by name: a relative source).
+    let p =
+        partial("[volume#1]\nname = data\n[container#1]\nimage = i\nvolume_mounts = data/db:/db\n")
+            .unwrap();
+    assert_eq!(p.dependents.len(), 1);
+    assert_eq!(p.dependents[0].0, "container#1");
+    // Without a left-out volume, a relative source is a bad value of the rest.
+    assert!(partial(
+        "[task#1]\ncommand = x\n[container#1]\nimage = i\nvolume_mounts = data/db:/db\n"
+    )
+    .unwrap_err()
+    .to_string()
+    .contains("a relative source is an OpenSVC volume: svcmgr has none"));
+    // A DEFAULT keyword asking what svcmgr has not is listed and dropped alone.
+    let t = "[DEFAULT]\nnodes = n1\ntopology = flex\nmode = lxc\n[ip#1]\nipname = 10.0.0.1\nipdev = eth0\n";
+    assert_eq!(
+        msg(t),
+        "/etc/svcmgr/s.conf: unsupported resource kinds (svcmgr has no driver for them): \
+         line 3 [DEFAULT] topology = flex, line 4 [DEFAULT] mode = lxc"
+    );
+    let p = partial(t).unwrap();
+    assert_eq!(p.loaded.config.nodes, vec!["n1"]);
+    assert_eq!(
+        p.summary(),
+        vec![
+            "without: line 3 [DEFAULT] topology = flex",
+            "without: line 4 [DEFAULT] mode = lxc",
+            "would load: ip#1",
+        ]
+    );
+    assert!(
+        partial("[DEFAULT]\nmode = hosted\ncluster_type = failover\n")
+            .unwrap()
+            .skipped
+            .is_empty()
+    );
+    let p = partial("[task#1]\ncommand = x\n").unwrap();
+    assert_eq!(
+        p.summary(),
+        vec!["without: line 1 [task#1] task", "would load: no resource"]
+    );
+}
+
 /// `[sync#i0]` is svcmgr's own sync: OpenSVC configs carry it (`disable = true`).
 #[test]
 fn internal_sync_section_is_noted() {
@@ -490,8 +606,17 @@ fn rsync_syncs_load_apart_from_the_resources() {
     ] {
         assert_eq!(msg(&format!("{base}{extra}")), want);
     }
+    // Without type, a sync is rsync (as in OpenSVC).
+    let l = parse_service(
+        b"[sync#1]\nsrc = /a\ndst = /b\ntarget = drpnodes\n",
+        Path::new("s.conf"),
+        "s",
+        "n1",
+    )
+    .unwrap();
+    assert_eq!(l.config.syncs[0].rtype.as_deref(), Some("rsync"));
     assert_eq!(
         msg("[sync#1]\nsrc = /a\n"),
-        "/etc/svcmgr/s.conf:1: [sync#1] type: missing required keyword"
+        "/etc/svcmgr/s.conf:1: [sync#1] dst: missing required keyword"
     );
 }

@@ -1,18 +1,130 @@
-//! Property tests of the parts that read outside input: the reference expander and the
-//! scoping resolver (the INI reader's are next to it, in `ini.rs`).
+//! Property tests of the parts that read outside input: the partial load, the reference
+//! expander and the scoping resolver (the INI reader's are next to it, in `ini.rs`).
 
 #![allow(clippy::result_large_err)]
 
 use std::path::Path;
 
 use proptest::prelude::*;
-use svcconf::{parse_service, ConfigError};
+use svcconf::{parse_service, parse_service_partial_at, ConfigError, Site};
 
 fn parse(text: &str, node: &str) -> Result<svcconf::Loaded, ConfigError> {
     parse_service(text.as_bytes(), Path::new("p.conf"), "svc", node)
 }
 
+/// Section headers, supported kinds and not, a few sharing a rid.
+const HEADERS: &[&str] = &[
+    "[DEFAULT]",
+    "[env]",
+    "[ip#1]",
+    "[fs#1]",
+    "[fs#2]",
+    "[disk#1]",
+    "[container#0]",
+    "[container#1]",
+    "[app#1]",
+    "[sync#1]",
+    "[volume#1]",
+    "[task#1]",
+    "[subset#fs:g1]",
+    "[share#1]",
+    "[default]",
+];
+
+/// Lines of any section: types supported and not, references to other sections, volume
+/// mounts, shared namespaces, DEFAULT keywords of unsupported topologies.
+const LINES: &[&str] = &[
+    "type = netns",
+    "type = drbd",
+    "type = vg",
+    "type = loop",
+    "type = flag",
+    "type = docker",
+    "type = lxc",
+    "type = rsync",
+    "type = ext4",
+    "ipname = 10.0.0.1",
+    "ipdev = eth0",
+    "dev = /dev/sdb",
+    "dev = {disk#1.name}",
+    "dev = {env.d}",
+    "mnt = /srv/a",
+    "mnt = {fs#1.mnt}/b",
+    "name = vg1",
+    "file = /srv/a.img",
+    "image = busybox",
+    "netns = container#0",
+    "netns = container#1",
+    "volume_mounts = data/x:/x",
+    "volume_mounts = /a:/a",
+    "secrets_environment = A=s/a",
+    "start = /bin/true",
+    "src = /a",
+    "dst = /b",
+    "target = nodes",
+    "d = {volume#1.name}",
+    "d = /dev/sdc",
+    "topology = flex",
+    "mode = lxc",
+    "mode = hosted",
+    "nodes = n1 n2",
+    "subset = g1",
+    "size = 1g",
+    "e = {dns[0]}",
+    "dev = /dev/{clusterid}",
+];
+
 proptest! {
+    /// The partial load of any mix of sections never panics, and agrees with the normal
+    /// load: what it leaves out is exactly what the normal load refuses as unsupported (or
+    /// needs a reference svcmgr has not); with nothing left out, both say the same.
+    #[test]
+    fn partial_load_of_arbitrary_sections(
+        secs in proptest::collection::vec(
+            (0..HEADERS.len(), proptest::collection::vec(0..LINES.len(), 0..6)),
+            0..8,
+        ),
+    ) {
+        let mut t = String::new();
+        for (h, lines) in &secs {
+            t.push_str(HEADERS[*h]);
+            t.push('\n');
+            for l in lines {
+                t.push_str(LINES[*l]);
+                t.push('\n');
+            }
+        }
+        let site = Site::new("svc", "n1");
+        let normal = parse(&t, "n1");
+        let partial = parse_service_partial_at(t.as_bytes(), Path::new("p.conf"), &site);
+        match (&normal, &partial) {
+            (Ok(n), Ok(p)) => {
+                prop_assert!(p.skipped.is_empty() && p.dependents.is_empty());
+                prop_assert_eq!(n, &p.loaded);
+            }
+            (Err(ConfigError::Unsupported { sections, .. }), Ok(p)) => {
+                prop_assert_eq!(sections, &p.skipped);
+                let c = &p.loaded.config;
+                for r in c.resources.iter().chain(&c.syncs) {
+                    prop_assert!(!p.skipped.iter().any(|u| u.section == r.rid), "{} loaded", r.rid);
+                    prop_assert!(!p.dependents.iter().any(|(d, _)| *d == r.rid), "{} loaded", r.rid);
+                }
+                prop_assert!(!p.summary().is_empty());
+            }
+            // The rest has another error; with a reference svcmgr has not, the partial
+            // load goes on past the section needing it.
+            (Err(ConfigError::Unsupported { .. }), Err(_))
+            | (Err(ConfigError::UnsupportedReference { .. }), Err(_)) => {}
+            (Err(n), Err(p)) => prop_assert_eq!(n.to_string(), p.to_string()),
+            // A reference svcmgr has not: partial leaves out what needs it.
+            (Err(ConfigError::UnsupportedReference { .. }), Ok(p)) => {
+                prop_assert!(!p.dependents.is_empty());
+            }
+            (Err(n), Ok(p)) => prop_assert!(false, "normal: {}, partial: {:?}", n, p.summary()),
+            (Ok(_), Err(p)) => prop_assert!(false, "normal loads, partial: {}", p),
+        }
+    }
+
     /// Any value, braces and all, loads or fails with an error: never a panic.
     #[test]
     fn arbitrary_values_never_panic(

@@ -495,3 +495,74 @@ fn disable_in_default_disables_every_resource() {
     let l = load(&t.replace("disable = true\n", ""), "n1");
     assert!(!res(&l, "ip#1").common.disable);
 }
+
+#[test]
+fn deprecated_1x_keywords_load_with_a_note() {
+    let t = "[DEFAULT]\nnodes = n1 n2\ndrpnodes = n3\ncluster_type = failover\nmode = hosted\n\
+             [fs#1]\ndev = /dev/sdb\nmnt = /srv/a\nalways_on = drpnodes\n\
+             [fs#2]\ndev = /dev/sdc\nmnt = /srv/b\nalways_on = n1\n";
+    let l = load(t, "n3");
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        vec![
+            "s.conf:4: [DEFAULT] cluster_type: deprecated name, read as topology",
+            "s.conf:5: [DEFAULT] mode: deprecated keyword, ignored (OpenSVC 2 reads every service as hosted)",
+            "s.conf:9: [fs#1] always_on: deprecated keyword, read as standby on the nodes listed (2.x: standby@<nodes> = true)",
+            "s.conf:13: [fs#2] always_on: deprecated keyword, read as standby on the nodes listed (2.x: standby@<nodes> = true)",
+        ]
+    );
+    assert!(res(&l, "fs#1").common.standby);
+    assert!(!res(&l, "fs#2").common.standby);
+    assert!(!res(&l, "fs#1").settings.contains_key("always_on"));
+    let l = load(t, "n1");
+    assert!(!res(&l, "fs#1").common.standby);
+    assert!(res(&l, "fs#2").common.standby);
+    // A 1.x flex service is refused: svcmgr has failover services only.
+    let e = parse_service(
+        b"[DEFAULT]\ncluster_type = flex\n",
+        Path::new("s.conf"),
+        "svc1",
+        "n1",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s.conf: unsupported resource kinds (svcmgr has no driver for them): \
+         line 2 [DEFAULT] cluster_type = flex"
+    );
+}
+
+/// Keywords of OpenSVC features svcmgr does not have, accepted as OpenSVC writes them.
+#[test]
+fn opensvc_keywords_without_a_feature_here() {
+    let t = "[DEFAULT]\nnodes = n1\nrollback = false\nflex_primary = n1\nflex_min_nodes = 1\n\
+             [disk#1]\ntype = vg\nname = vg1\npvs = /dev/loop0\n\
+             [fs#1]\ntype = ext4\ndev = /dev/vg1/lv\nmnt = /srv/a\nsize = 1g\nvg = vg1\n\
+             mkfs_opt = -m 1\nsubset = g1\npost_provision = /bin/true\n";
+    let l = load(t, "n1");
+    let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        vec![
+            "s.conf:5: [DEFAULT] flex_min_nodes: deprecated name, read as flex_min",
+            "s.conf:17: [fs#1] subset: resource sets are not implemented: the resource starts in its group's rid order",
+            "s.conf:18: [fs#1] post_provision: not run: svcmgr does not provision",
+        ]
+    );
+    assert_eq!(l.config.defaults["rollback"].value, Value::Bool(false));
+    assert!(res(&l, "fs#1").common.triggers.post_start.is_none());
+    // Secrets and configs objects: the resource is of a kind svcmgr does not have.
+    let e = parse_service(
+        b"[container#1]\nimage = i\nsecrets_environment = PW=sec/pw\n",
+        Path::new("s.conf"),
+        "svc1",
+        "n1",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "s.conf: unsupported resource kinds (svcmgr has no driver for them): line 1 \
+         [container#1] container with secrets_environment (OpenSVC secret and config objects)"
+    );
+}

@@ -329,3 +329,59 @@ fn print_config_eval_and_json() {
     let o = r.svcmgr(&["-s", "web", "print", "config"]);
     assert_eq!(o.stdout_str(), CONF);
 }
+
+/// `validate config --partial`: a config with unsupported kinds is refused by a normal load
+/// (every such section listed) and reported as what would load without them.
+#[test]
+fn validate_config_partial() {
+    let r = TestRoot::new("n1", &["n2"]);
+    let conf = "[DEFAULT]\nnodes = n1 n2\nmode = hosted\n\n[task#backup]\ncommand = /bin/true\n\n\
+                [fs#1]\ndev = /dev/vgweb/lv\nmnt = /srv/web\ntype = ext4\n\n\
+                [share#1]\ntype = nfs\npath = /srv/web\n";
+    r.write_conf("web", conf);
+    let file = r.conf("web");
+    let normal = r.svcmgr(&["-s", "web", "validate", "config"]);
+    normal.assert_fails("validate config");
+    assert!(
+        normal.stderr_str().contains(&format!(
+            "{}: unsupported resource kinds (svcmgr has no driver for them): \
+             line 5 [task#backup] task, line 13 [share#1] share type = nfs",
+            file.display()
+        )),
+        "{}",
+        normal.stderr_str()
+    );
+    assert!(
+        normal
+            .stderr_str()
+            .contains("hint: svcmgr -s web validate config --partial says what would load"),
+        "{}",
+        normal.stderr_str()
+    );
+    let partial = r.svcmgr(&["-s", "web", "validate", "config", "--partial"]);
+    partial.assert_ok("validate config --partial");
+    assert_eq!(
+        partial.stdout_str(),
+        format!(
+            "{}: valid without what svcmgr does not implement (2 left out), 1 resource(s); \
+             a normal load refuses it\n\
+             without: line 5 [task#backup] task\n\
+             without: line 13 [share#1] share type = nfs\n\
+             would load: fs#1\n",
+            file.display()
+        )
+    );
+    assert!(partial
+        .stderr_str()
+        .contains("[DEFAULT] mode: deprecated keyword, ignored"));
+    // The rest invalid: non-zero, with the error.
+    r.write_conf("web", &conf.replace("mnt = /srv/web\n", ""));
+    let bad = r.svcmgr(&["-s", "web", "validate", "config", "--partial"]);
+    bad.assert_fails("validate config --partial, fs without mnt");
+    assert!(
+        bad.stderr_str()
+            .contains("[fs#1] mnt: missing required keyword"),
+        "{}",
+        bad.stderr_str()
+    );
+}

@@ -37,9 +37,12 @@ pub const ACTIONS: &[ActionDoc] = &[
         spellings: &["print config", "validate config"],
         about: "Print the service config as read; check it against the keyword table. Every \
                 error names the file, the line, the section and the keyword; unknown keywords \
-                are warnings.",
+                are warnings. A config with sections of kinds svcmgr does not implement is \
+                refused, all of them listed; validate config --partial reports what would load \
+                without them and exits 0 when the rest is valid.",
         examples: &[
             "svcmgr -s web validate config",
+            "svcmgr -s web validate config --partial",
             "svcmgr -s web print config",
         ],
     },

@@ -13,8 +13,32 @@ pub fn print_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
 }
 
 /// Load the config and build every driver; warnings go to stderr, the first error fails.
-pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
-    let s = Service::load_readonly(root, svc)?;
+/// `partial`: what would load without the sections of unsupported kinds.
+pub fn validate_config(root: &Root, svc: &str, partial: bool) -> anyhow::Result<i32> {
+    if partial {
+        return validate_partial(root, svc);
+    }
+    let s = match Service::load_readonly(root, svc) {
+        Ok(s) => s,
+        Err(e) => {
+            if matches!(
+                e.downcast_ref::<svcconf::ConfigError>(),
+                Some(
+                    svcconf::ConfigError::Unsupported { .. }
+                        | svcconf::ConfigError::UnsupportedReference { .. }
+                )
+            ) {
+                // The error as every command prints it, then what to do about it.
+                eprintln!("svcmgr: error: {}", crate::engine::error_chain(e.as_ref()));
+                eprintln!(
+                    "hint: svcmgr -s {svc} validate config --partial says what would load \
+                     without them"
+                );
+                return Ok(exitcode::FAILED);
+            }
+            return Err(e);
+        }
+    };
     println!(
         "{}: valid, {} resource(s)",
         root.service_conf(svc).display(),
@@ -28,6 +52,32 @@ pub fn validate_config(root: &Root, svc: &str) -> anyhow::Result<i32> {
                 println!("warning: {}: {p}", it.rid());
             }
         }
+    }
+    Ok(exitcode::OK)
+}
+
+/// The sections of unsupported kinds left out, then the resources that would load; exit 0
+/// when the rest is valid.
+fn validate_partial(root: &Root, svc: &str) -> anyhow::Result<i32> {
+    let p = crate::service::load_partial(root, svc)?;
+    for w in &p.loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let c = &p.loaded.config;
+    let n = c.resources.len() + c.syncs.len();
+    let file = root.service_conf(svc);
+    if p.skipped.is_empty() && p.dependents.is_empty() {
+        println!("{}: valid, {n} resource(s)", file.display());
+    } else {
+        println!(
+            "{}: valid without what svcmgr does not implement ({} left out), {n} \
+             resource(s); a normal load refuses it",
+            file.display(),
+            p.skipped.len() + p.dependents.len()
+        );
+    }
+    for line in p.summary() {
+        println!("{line}");
     }
     Ok(exitcode::OK)
 }

@@ -110,6 +110,10 @@ pub struct Cli {
     /// `get`, `print config`: values as this node uses them (scoping, references, defaults).
     #[arg(long)]
     pub eval: bool,
+    /// `validate config`: report what would load without the sections of kinds svcmgr does
+    /// not implement (a normal load refuses them); exit 0 when the rest is valid.
+    #[arg(long)]
+    pub partial: bool,
     /// `create`: the config to start from, a file or `-` for stdin.
     #[arg(long, value_name = "FILE|-")]
     pub config: Option<String>,
@@ -140,7 +144,7 @@ Actions:
                                  status tree of the service (no -s: one line per service);
                                  -r: evaluated here and now, not asked to the daemon
   status                         exit code = status: 0 up, 1 down, 2 warn, 3 n/a, 5 undef, 6 stdby up, 7 stdby down
-  print config [--eval] [--format json] | validate config
+  print config [--eval] [--format json] | validate config [--partial]
   set --kw KEY=VALUE [--kw ...]  change keywords (KEY: section.keyword[@node], bare keyword: DEFAULT),
                                  validated first, written atomically under the service lock
   unset --kw KEY [--kw ...]      remove keywords
@@ -327,7 +331,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         "set" => kw::set(&root, &needs_svc(&action)?, &cli),
         "unset" => kw::unset(&root, &needs_svc(&action)?, &cli),
         "get" => kw::get(&root, &needs_svc(&action)?, &cli),
-        "validate_config" => config::validate_config(&root, &needs_svc(&action)?),
+        "validate_config" => config::validate_config(&root, &needs_svc(&action)?, cli.partial),
         "install" => config::install(&root, &needs_svc(&action)?),
         "prstart" => pr::run(
             &root,

@@ -39,6 +39,17 @@ pub struct Options {
 }
 
 impl Service {
+    /// The config's `rollback` (default true); false is --disable-rollback.
+    fn rollback(&self) -> bool {
+        !matches!(
+            self.cfg.defaults.get("rollback"),
+            Some(svcconf::Setting {
+                value: svcconf::Value::Bool(false),
+                ..
+            })
+        )
+    }
+
     /// Start `items` in order. On a failure of a non-optional resource, stop what this
     /// action started, in reverse order, unless rollback is disabled.
     pub fn start(&self, ctx: &Ctx, items: &[&Item], opts: &Options) -> Result<(), ActionError> {
@@ -92,7 +103,7 @@ impl Service {
                             "interrupted: no rollback, resources started so far stay as they \
                              are (the intent says where the action stopped)"
                         );
-                    } else if opts.disable_rollback {
+                    } else if opts.disable_rollback || !self.rollback() {
                         tracing::warn!("rollback disabled: resources started so far stay up");
                     } else if !started.is_empty() {
                         tracing::info!("rollback: stop what this action started");

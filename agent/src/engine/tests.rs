@@ -142,6 +142,25 @@ fn disable_rollback_leaves_started_resources_up() {
     assert_eq!(events(&j), ["start ip#1", "fail-start fs#1"]);
 }
 
+/// `rollback = false` in the config is --disable-rollback.
+#[test]
+fn rollback_false_in_the_config_leaves_started_resources_up() {
+    let j = journal();
+    let mut s = service(vec![
+        (rc("ip#1", Group::Ip), Fake::new("ip#1", &j)),
+        (rc("fs#1", Group::Fs), Fake::new("fs#1", &j).failing_start()),
+    ]);
+    s.cfg.defaults.insert(
+        "rollback".into(),
+        svcconf::Setting {
+            value: svcconf::Value::Bool(false),
+            line: 3,
+        },
+    );
+    assert!(s.start(&s.ctx(), &all(&s), &Options::default()).is_err());
+    assert_eq!(events(&j), ["start ip#1", "fail-start fs#1"]);
+}
+
 #[test]
 fn optional_failure_does_not_stop_the_action() {
     let j = journal();

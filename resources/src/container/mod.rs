@@ -13,7 +13,7 @@ pub mod store;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use svcconf::{ContainerStore, ResourceConfig};
+use svcconf::{ContainerStore, ResourceConfig, ServiceConfig};
 
 use crate::exec::{self, Cmd, ExecError};
 use crate::{Ctx, Driver, Error, ResStatus, Result, Status};
@@ -58,6 +58,44 @@ pub struct Container {
     seen: Mutex<Option<String>>,
 }
 
+/// `netns`, `pidns`, `ipcns`, `utsns`, `userns` -> the run options (`--net=host`...), as
+/// OpenSVC's: `container#<id>` is the container of that rid, `--net=container:<its name>`.
+pub fn namespaces(svc: &ServiceConfig, rc: &ResourceConfig) -> Result<Vec<String>> {
+    let mut v = Vec::new();
+    for (kw, flag) in [
+        ("netns", "--net"),
+        ("pidns", "--pid"),
+        ("ipcns", "--ipc"),
+        ("utsns", "--uts"),
+        ("userns", "--userns"),
+    ] {
+        let Some(val) = rc.str(kw) else {
+            continue;
+        };
+        let val = if val.starts_with("container#") {
+            let target = svc
+                .resources
+                .iter()
+                .find(|r| r.rid == val && r.group == svcconf::Group::Container)
+                .ok_or_else(|| {
+                    Error::Failed(format!(
+                        "{}: {kw} = {val}: no such container in the service",
+                        rc.rid
+                    ))
+                })?;
+            let name = target.str("name").map_or_else(
+                || format!("{}.container.{}", svc.name, target.id()),
+                str::to_string,
+            );
+            format!("container:{name}")
+        } else {
+            val.to_string()
+        };
+        v.push(format!("{flag}={val}"));
+    }
+    Ok(v)
+}
+
 impl Container {
     /// `store`: the service's `container_data_dir` and daemon keywords, when set.
     pub fn new(rc: &ResourceConfig, store: Option<&ContainerStore>) -> Result<Container> {
@@ -100,6 +138,12 @@ impl Container {
             grace: inspect::stop_grace(rc.duration("stop_timeout")),
             seen: Mutex::new(None),
         })
+    }
+
+    /// Add the namespace options (`namespaces`) to the run command.
+    pub fn sharing(mut self, flags: Vec<String>) -> Container {
+        self.run_options.extend(flags);
+        self
     }
 
     /// The container name: the service name is only known at action time.
@@ -425,6 +469,45 @@ mod tests {
 
     fn ctx() -> Ctx {
         Ctx::new("web", "n1", PathBuf::from("/nonexistent"))
+    }
+
+    /// OpenSVC's `netns = container#0` (a pod: containers sharing a pause container's
+    /// namespaces) and the other namespace keywords.
+    #[test]
+    fn shared_namespaces_name_the_other_container() {
+        let text = "[DEFAULT]\nnodes = n1\n[container#0]\ntype = podman\nimage = pause\n\
+                    [container#db]\ntype = podman\nimage = pause\nname = db1\n\
+                    [container#1]\ntype = podman\nimage = nginx\nnetns = container#0\n\
+                    pidns = container#db\nipcns = shareable\nutsns = host\nuserns = host\n\
+                    [container#2]\ntype = podman\nimage = nginx\nnetns = host\n";
+        let l = svcconf::parse_service(text.as_bytes(), Path::new("web.conf"), "web", "n1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = &l.config;
+        let ns = |rid: &str| {
+            let rc = c.resources.iter().find(|r| r.rid == rid).unwrap();
+            namespaces(c, rc).unwrap()
+        };
+        assert_eq!(
+            ns("container#1"),
+            [
+                "--net=container:web.container.0",
+                "--pid=container:db1",
+                "--ipc=shareable",
+                "--uts=host",
+                "--userns=host"
+            ]
+        );
+        assert_eq!(ns("container#2"), ["--net=host"]);
+        assert!(ns("container#0").is_empty());
+        // The config check refuses a namespace of no container of the service.
+        let bad = text.replace("netns = container#0", "netns = container#9");
+        let e =
+            svcconf::parse_service(bad.as_bytes(), Path::new("web.conf"), "web", "n1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "web.conf:13: [container#1] netns: bad value 'container#9': expected host, none, \
+             a network name, or another container of the service (container#<id>)"
+        );
     }
 
     #[test]
