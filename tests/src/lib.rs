@@ -1,4 +1,5 @@
 pub mod cliroot;
+pub mod failover;
 pub mod fixture;
 pub mod hb;
 pub mod lab;

@@ -12,189 +12,30 @@
 //! is no candidate any more, n3 says it is frozen; thawed, n3 takes the service; `clear` on
 //! n2 makes it a candidate again.
 //!
+//! Three nodes, the owner partitioned with its daemon alive: for the fenced service n2
+//! preempts and starts it, n1 sees its key gone at its next check and stands down; for an
+//! unfenced service with `unfenced_failover = true`, n1 (alone: a minority) stops it before
+//! the majority starts it. The time both nodes answered each address is measured.
+//!
 //! Two nodes: a clean `daemon stop` of the owner -> no failover; a service without
 //! reservations does not fail over and says why; fencing that fails -> no start, the
 //! blocker is shown, the start comes once fencing works again.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use labtests::hb::{api, daemon_pid, link, stop_daemon, time_until, Daemons, FAST};
-use labtests::lab::{self, wait_until, Lab, Node, OutputExt, VolumeGroup};
+use labtests::failover::{
+    all_see_up, daemon_log, decision, kill_node, prkey, wait_decision, FoLab, FENCED, UNFENCED,
+    WAIT,
+};
+use labtests::hb::{api, link, stop_daemon, time_until, Daemons, FAST};
+use labtests::lab::{self, wait_until, Node, OutputExt};
 
-const SG: &str = env!("CARGO_BIN_EXE_sg_persist");
-const MPATH: &str = env!("CARGO_BIN_EXE_mpathpersist");
-/// Bound on every wait.
-const WAIT: Duration = Duration::from_secs(40);
-const FENCED: &str = "fo";
-const UNFENCED: &str = "nofence";
-
-struct FoLab {
-    // Dropped first: the VG and its PV go before the lab's namespaces.
-    vg: VolumeGroup,
-    lab: Lab,
-    state: PathBuf,
-    /// While this file exists, the emulator refuses every preemption.
-    fail_flag: PathBuf,
-}
-
-impl FoLab {
-    fn new(nodes: &[&str]) -> FoLab {
-        let mut lab = Lab::new(nodes);
-        let vg = VolumeGroup::new(lab.dir(), 16);
-        let state = lab.dir().join("pr-state");
-        let bindir = lab.dir().join("prbin");
-        let fail_flag = lab.dir().join("fail-preempt");
-        std::fs::create_dir_all(&state).expect("pr state dir");
-        std::fs::create_dir_all(&bindir).expect("pr bin dir");
-        failing_sg_persist(&bindir, &fail_flag);
-        lab.add_path_dir(&bindir);
-        for n in nodes {
-            lab.set_env(n, "SVCMGR_PR_EMU_DIR", state.to_str().expect("utf-8"));
-            lab.set_env(n, "SVCMGR_PR_EMU_INITIATOR", n);
-        }
-        FoLab {
-            vg,
-            lab,
-            state,
-            fail_flag,
-        }
-    }
-
-    fn ip(&self, svc: &str) -> String {
-        self.lab.subnet_ip(if svc == FENCED { 200 } else { 201 })
-    }
-
-    /// The service on every node: an address, and for FENCED the reserved VG; `extra`
-    /// goes in the address's section.
-    fn write_confs(&self, services: &[&str], extra: &str) {
-        let nodes: Vec<&str> = self.lab.nodes().iter().map(|n| n.name.as_str()).collect();
-        for svc in services {
-            let mut text = format!(
-                "[DEFAULT]\nnodes = {}\norchestrate = ha\n\n[ip#1]\nipname = {}\nipdev = eth0\n\
-                 netmask = 24\n{extra}",
-                nodes.join(" "),
-                self.ip(svc)
-            );
-            if *svc == FENCED {
-                text.push_str(&format!(
-                    "\n[vg#1]\nvgname = {}\nscsireserv = true\n",
-                    self.vg.name
-                ));
-            }
-            for n in self.lab.nodes() {
-                n.write_conf(svc, &text);
-            }
-        }
-    }
-
-    fn emu(&self, args: &[&str]) -> String {
-        let o = std::process::Command::new(SG)
-            .arg("-n")
-            .args(args)
-            .arg(self.vg.pv())
-            .env("SVCMGR_PR_EMU_DIR", &self.state)
-            .env("SVCMGR_PR_EMU_INITIATOR", "observer")
-            .output()
-            .expect("run the sg_persist emulator");
-        o.assert_ok(&format!("emulator {args:?}"));
-        o.stdout_str()
-    }
-
-    /// The keys registered on the PV, as numbers.
-    fn keys(&self) -> Vec<u64> {
-        self.emu(&["--in", "--read-keys"])
-            .lines()
-            .filter_map(|l| hex(l.trim()))
-            .collect()
-    }
-
-    /// The reservation holder's key.
-    fn holder(&self) -> Option<u64> {
-        let out = self.emu(&["--in", "--read-reservation"]);
-        out.lines()
-            .find_map(|l| l.trim().strip_prefix("Key="))
-            .and_then(hex)
-    }
-}
-
-fn hex(s: &str) -> Option<u64> {
-    u64::from_str_radix(s.strip_prefix("0x")?, 16).ok()
-}
-
-/// The node's reservation key (generated into node.toml by its first action).
-fn prkey(n: &Node) -> u64 {
-    let text = std::fs::read_to_string(n.node_toml()).expect("node.toml");
-    text.lines()
-        .find_map(|l| l.strip_prefix("prkey = \""))
-        .and_then(|v| hex(v.trim_end_matches('"')))
-        .unwrap_or_else(|| panic!("no prkey in {}'s node.toml:\n{text}", n.name))
-}
-
-/// The emulator, refusing preemptions while `flag` exists (as an array answering
-/// RESERVATION CONFLICT would).
-fn failing_sg_persist(dir: &Path, flag: &Path) {
-    let script = format!(
-        "#!/bin/sh\ncase \" $* \" in\n*\" --preempt-abort \"*|*\" --preempt \"*)\n  \
-         if [ -e {} ]; then echo 'persistent reserve out: scsi status: Reservation Conflict' >&2; exit 24; fi\n;;\n\
-         esac\nexec {SG} \"$@\"\n",
-        flag.display()
-    );
-    let p = dir.join("sg_persist");
-    std::fs::write(&p, script).expect("write wrapper");
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod wrapper");
-    std::os::unix::fs::symlink(MPATH, dir.join("mpathpersist")).expect("symlink mpathpersist");
-}
-
-/// The orchestrator's one-line decision on `svc` as `n` shows it ("" when it does not answer).
-fn decision(n: &Node, svc: &str) -> String {
-    api(n, &format!("/services/{svc}/orchestration"))
-        .and_then(|v| v["line"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn wait_decision(n: &Node, svc: &str, want: &str) {
-    let ok = wait_until(
-        WAIT,
-        &format!("{} decides '{want}' on {svc}", n.name),
-        || decision(n, svc).contains(want),
-    );
-    assert!(
-        ok,
-        "{} never decided '{want}' on {svc}; last: {}\n{}",
-        n.name,
-        decision(n, svc),
-        daemon_log(n)
-    );
-}
-
-fn daemon_log(n: &Node) -> String {
-    std::fs::read_to_string(n.root.join("log/daemon.log")).unwrap_or_default()
-}
-
-/// A node's death: its daemon killed, its link down; its resources stay as they are.
-fn kill_node(n: &Node) {
-    let pid = daemon_pid(n).expect("daemon pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
+fn fo_lab(nodes: &[&str]) -> FoLab {
+    FoLab::new(
+        nodes,
+        std::path::Path::new(env!("CARGO_BIN_EXE_sg_persist")),
+        std::path::Path::new(env!("CARGO_BIN_EXE_mpathpersist")),
     )
-    .expect("kill -9 the daemon");
-    link(n, false);
-}
-
-fn all_see_up(lab: &Lab) {
-    for a in lab.nodes() {
-        for b in lab.nodes().iter().filter(|b| b.name != a.name) {
-            assert!(
-                time_until(a, &b.name, "up", Instant::now(), WAIT).is_some(),
-                "{} never saw {} up",
-                a.name,
-                b.name
-            );
-        }
-    }
 }
 
 #[test]
@@ -202,9 +43,9 @@ fn owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down() {
     if !lab::require_root("owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down") {
         return;
     }
-    let s = FoLab::new(&["n1", "n2", "n3"]);
+    let s = fo_lab(&["n1", "n2", "n3"]);
     let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
-    s.write_confs(&[FENCED], "");
+    s.write_confs(&[FENCED], "", "");
     let ip = s.ip(FENCED);
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
@@ -302,9 +143,9 @@ fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
     if !lab::require_root("no_failover_on_clean_stop_without_fencing_or_while_fencing_fails") {
         return;
     }
-    let s = FoLab::new(&["n1", "n2"]);
+    let s = fo_lab(&["n1", "n2"]);
     let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
-    s.write_confs(&[FENCED, UNFENCED], "");
+    s.write_confs(&[FENCED, UNFENCED], "", "");
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
     for svc in [FENCED, UNFENCED] {
@@ -381,10 +222,10 @@ fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
     if !lab::require_root("a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing") {
         return;
     }
-    let s = FoLab::new(&["n1", "n2", "n3"]);
+    let s = fo_lab(&["n1", "n2", "n3"]);
     let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
     // The address can not be configured on n2.
-    s.write_confs(&[FENCED], "ipdev@n2 = nosuchdev0\n");
+    s.write_confs(&[FENCED], "", "ipdev@n2 = nosuchdev0\n");
     let ip = s.ip(FENCED);
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
@@ -430,4 +271,87 @@ fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
     wait_decision(n2, FENCED, "up on n3");
     n2.svcmgr(&["-s", FENCED, "clear"]).assert_ok("clear on n2");
     assert!(!n2.root.join("var/services/fo/start_failed.json").exists());
+}
+
+/// Until `until`, every 20 ms: how long `ip` was configured on both nodes at once.
+fn overlap(a: &Node, b: &Node, ip: &str, until: impl Fn() -> bool) -> Duration {
+    let mut both = Duration::ZERO;
+    let deadline = Instant::now() + WAIT;
+    let mut last = Instant::now();
+    while !until() && Instant::now() < deadline {
+        let twice = a.has_ip(ip) && b.has_ip(ip);
+        let now = Instant::now();
+        if twice {
+            both += now - last;
+        }
+        last = now;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    both
+}
+
+#[test]
+fn a_partitioned_owner_stands_down() {
+    if !lab::require_root("a_partitioned_owner_stands_down") {
+        return;
+    }
+    let s = fo_lab(&["n1", "n2", "n3"]);
+    let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
+    s.write_confs(&[FENCED, UNFENCED], "unfenced_failover = true\n", "");
+    let _daemons = Daemons::start(&s.lab, FAST, None);
+    all_see_up(&s.lab);
+    for svc in [FENCED, UNFENCED] {
+        n1.svcmgr(&["-s", svc, "start", "--local"])
+            .assert_ok("start on n1");
+        wait_decision(n2, svc, "up on n1");
+        wait_decision(n3, svc, "up on n1");
+    }
+    let (ipf, ipu) = (s.ip(FENCED), s.ip(UNFENCED));
+
+    // A partition: n1's link down, its daemon alive.
+    let t0 = Instant::now();
+    link(n1, false);
+    let unfenced_both = overlap(n1, n2, &ipu, || n2.has_ip(&ipu) && !n1.has_ip(&ipu));
+    let unfenced_moved = t0.elapsed();
+    assert!(
+        n2.has_ip(&ipu) && !n1.has_ip(&ipu),
+        "unfenced: not moved\n{}\n{}",
+        daemon_log(n1),
+        daemon_log(n2)
+    );
+    assert!(
+        daemon_log(n1).contains("minority partition (1 of 3 nodes up, n2, n3 lost)"),
+        "{}",
+        daemon_log(n1)
+    );
+    let fenced_both = overlap(n1, n2, &ipf, || n2.has_ip(&ipf) && !n1.has_ip(&ipf));
+    let fenced_moved = t0.elapsed();
+    assert!(
+        n2.has_ip(&ipf) && !n1.has_ip(&ipf),
+        "fenced: not moved\n{}\n{}",
+        daemon_log(n1),
+        daemon_log(n2)
+    );
+    assert_eq!(s.holder(), Some(prkey(n2)));
+    println!(
+        "partition of the owner: unfenced service on n2 and gone from n1 after \
+         {unfenced_moved:?} (on both {unfenced_both:?}); fenced one after {fenced_moved:?} \
+         (on both {fenced_both:?}; n1 reads its key every 0.5 s while a peer is lost)"
+    );
+    assert_eq!(
+        unfenced_both,
+        Duration::ZERO,
+        "the minority stopped it after the majority started it"
+    );
+
+    // Healed: one owner each, no restart loop.
+    link(n1, true);
+    all_see_up(&s.lab);
+    std::thread::sleep(Duration::from_secs(3));
+    for ip in [&ipf, &ipu] {
+        assert!(n2.has_ip(ip) && !n1.has_ip(ip) && !n3.has_ip(ip), "{ip}");
+    }
+    for svc in [FENCED, UNFENCED] {
+        wait_decision(n1, svc, "up on n2");
+    }
 }

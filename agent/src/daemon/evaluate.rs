@@ -41,16 +41,20 @@ impl Evaluation {
         }
     }
 
-    /// Something of the service runs here: a resource up that is not a standby one (up on
-    /// every node by design) nor disabled. An avail of `warn` alone is not enough: a
-    /// missing interface makes the address `warn` while nothing runs.
+    /// Something of the service runs here: a resource up or partly up (an address on a
+    /// link that is down, a container the runtime can not report on), leaving out the
+    /// standby and disabled ones (up on every node by design) and the reservation guards
+    /// (their state is the fence's, not the service's). A missing interface is down.
     pub fn running(&self) -> bool {
         let Ok(st) = &self.status else {
             return false;
         };
-        st.resources
-            .iter()
-            .any(|r| r.status == Status::Up && !r.flags.standby && !r.flags.disabled)
+        st.resources.iter().any(|r| {
+            matches!(r.status, Status::Up | Status::Warn)
+                && !r.flags.standby
+                && !r.flags.disabled
+                && !r.rtype.ends_with(".scsireserv")
+        })
     }
 
     /// The resources (reservation guards) saying another node preempted our key.

@@ -145,7 +145,8 @@ impl Driver for Ip {
             Err(e) => return ResStatus::with(Status::Undef, e.to_string()),
         };
         let Some(link) = links.iter().find(|l| l.ifname == self.dev) else {
-            return ResStatus::with(Status::Warn, format!("interface {} not found", self.dev));
+            // Down, not warn: the address can not be configured here at all.
+            return ResStatus::with(Status::Down, format!("interface {} not found", self.dev));
         };
         if self.check_carrier && link.no_carrier() {
             return ResStatus::with(

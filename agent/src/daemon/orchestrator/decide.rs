@@ -304,6 +304,50 @@ pub fn decide(i: &Input) -> Verdict {
     }
 }
 
+/// Whether this node must stop the service it runs here, and why: another node preempted
+/// its reservation key (`preempted`: the guards saying so), or, for an `ha` service
+/// allowed to fail over unfenced, the nodes this one lost may form a majority (which will
+/// start it without fencing: it must not run here too).
+pub fn stand_down(i: &Input, preempted: &[String]) -> Option<String> {
+    let mine = i.facts.get(i.me)?.svc.as_ref()?;
+    if !mine.running || mine.frozen || mine.action.is_some() {
+        return None;
+    }
+    if i.cfg.fenced && !preempted.is_empty() {
+        return Some(format!(
+            "split brain: another node preempted our reservation ({})",
+            preempted.join(", ")
+        ));
+    }
+    if i.cfg.mode != Orchestrate::Ha
+        || i.cfg.fenced
+        || !i.cfg.unfenced_failover
+        || i.heartbeats_off.is_some()
+    {
+        return None;
+    }
+    let up = i
+        .facts
+        .values()
+        .filter(|f| f.state == PeerState::Up)
+        .count();
+    let lost: Vec<&str> = i
+        .facts
+        .iter()
+        .filter(|(_, f)| f.state == PeerState::Lost)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    // Only when the lost nodes may hold a strict majority: then they may start it.
+    (lost.len() * 2 > i.cluster_size).then(|| {
+        format!(
+            "minority partition ({up} of {} nodes up, {} lost) with unfenced_failover=true: \
+             the majority may start it",
+            i.cluster_size,
+            lost.join(", ")
+        )
+    })
+}
+
 /// Why a start is needed, or the idle verdict saying why none is.
 fn trigger(i: &Input) -> Result<Trigger, Verdict> {
     let Some(owner) = i.memory.owner.as_deref() else {

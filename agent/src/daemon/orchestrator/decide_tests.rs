@@ -76,6 +76,10 @@ const BASE: Case = Case {
 };
 
 fn run(c: &Case) -> Verdict {
+    with_input(c, decide)
+}
+
+fn with_input<T>(c: &Case, f: impl FnOnce(&Input) -> T) -> T {
     let facts: BTreeMap<String, NodeFacts> = c
         .nodes
         .iter()
@@ -100,7 +104,7 @@ fn run(c: &Case) -> Verdict {
         owner: c.owner.map(|(o, _)| o.to_string()),
         owner_up: c.owner.is_some_and(|(_, up)| up),
     };
-    decide(&Input {
+    f(&Input {
         me: c.me,
         version: V,
         cfg: &cfg,
@@ -341,4 +345,96 @@ fn blocker_codes() {
     };
     let codes: Vec<&str> = blockers.iter().map(|b| b.code.as_str()).collect();
     assert_eq!(codes, ["start failed", "no candidate"]);
+}
+
+#[test]
+fn when_a_node_stands_down() {
+    let preempted = vec!["vg#1pr".to_string()];
+    let cases: &[(&str, Case, bool, Option<&str>)] = &[
+        (
+            "our key preempted while running here",
+            Case {
+                me: "n1",
+                nodes: &[("n1", "up run"), ("n2", "up run")],
+                ..BASE
+            },
+            true,
+            Some("split brain: another node preempted our reservation (vg#1pr)"),
+        ),
+        (
+            "preempted but not running here",
+            Case {
+                me: "n1",
+                nodes: &[("n1", "up"), ("n2", "up run")],
+                ..BASE
+            },
+            true,
+            None,
+        ),
+        (
+            "preempted, already frozen here",
+            Case {
+                me: "n1",
+                nodes: &[("n1", "up run frozen"), ("n2", "up run")],
+                ..BASE
+            },
+            true,
+            None,
+        ),
+        (
+            "minority partition, unfenced_failover",
+            Case {
+                me: "n1",
+                fenced: false,
+                unfenced_failover: true,
+                nodes: &[("n1", "up run"), ("n2", "lost"), ("n3", "lost")],
+                ..BASE
+            },
+            false,
+            Some(
+                "minority partition (1 of 3 nodes up, n2, n3 lost) with unfenced_failover=true: \
+                 the majority may start it",
+            ),
+        ),
+        (
+            "majority partition keeps it",
+            Case {
+                me: "n1",
+                fenced: false,
+                unfenced_failover: true,
+                nodes: &[("n1", "up run"), ("n2", "up"), ("n3", "lost")],
+                ..BASE
+            },
+            false,
+            None,
+        ),
+        (
+            "two nodes split: no side has a majority, nobody starts it elsewhere, it stays",
+            Case {
+                me: "n1",
+                fenced: false,
+                unfenced_failover: true,
+                nodes: &[("n1", "up run"), ("n2", "lost")],
+                ..BASE
+            },
+            false,
+            None,
+        ),
+        (
+            "minority without unfenced_failover: nobody takes it over, it stays",
+            Case {
+                me: "n1",
+                fenced: false,
+                nodes: &[("n1", "up run"), ("n2", "lost")],
+                ..BASE
+            },
+            false,
+            None,
+        ),
+    ];
+    for (name, c, pre, want) in cases {
+        let p: &[String] = if *pre { &preempted } else { &[] };
+        let got = with_input(c, |i| stand_down(i, p));
+        assert_eq!(got.as_deref(), *want, "{name}");
+    }
 }

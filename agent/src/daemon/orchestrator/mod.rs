@@ -28,6 +28,11 @@ use crate::paths::Root;
 
 /// The longest time between two passes.
 const TICK: Duration = Duration::from_millis(250);
+/// How often the reservation keys of the fenced services running here are read while a
+/// peer is lost.
+const KEY_CHECK: Duration = Duration::from_millis(500);
+/// For how long after a peer's last beat (milliseconds) the keys are read that often.
+const KEY_WATCH_MS: u64 = 60_000;
 /// Fencing retries back off from 1 s to this.
 const FENCE_RETRY_MAX: Duration = Duration::from_secs(30);
 
@@ -81,9 +86,10 @@ enum Plan {
     /// who runs what; `--steal-tags` once the lost owner is fenced (or the operator allowed
     /// unfenced failover): its LVM host tag is stale.
     Start(Fence),
-    /// Another node preempted our reservation while the service ran here: stop it here,
-    /// its address first, and freeze it here so nothing restarts it.
-    SelfFence(Vec<String>),
+    /// Another node preempted our reservation while the service ran here, or this node is
+    /// in a minority partition with an unfenced service: freeze it here so nothing restarts
+    /// it, stop its address first, then the rest.
+    StandDown,
 }
 
 impl Plan {
@@ -95,7 +101,7 @@ impl Plan {
                 vec!["start", "--local", "--steal-tags"],
             ],
             Plan::Start(Fence::Quorum { .. }) => vec![vec!["start", "--local", "--steal-tags"]],
-            Plan::SelfFence(_) => vec![
+            Plan::StandDown => vec![
                 vec!["freeze"],
                 vec!["stopip", "--local"],
                 vec!["stop", "--local"],
@@ -172,6 +178,7 @@ impl Orchestrator {
         let mut services = self.monitor.services.clone();
         let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
         let mut states: BTreeMap<String, SvcState> = BTreeMap::new();
+        let mut key_check = None;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -182,7 +189,14 @@ impl Orchestrator {
                 r = self.cluster.changed() => if r.is_err() { break },
                 _ = tick.tick() => {}
             }
-            self.pass(&mut states, &done_tx);
+            // While a peer is lost and a fenced service runs here, the key is checked every
+            // KEY_CHECK rather than every monitor_interval: the lost peer may preempt it.
+            if self.pass(&mut states, &done_tx)
+                && key_check.is_none_or(|t: Instant| t.elapsed() >= KEY_CHECK)
+            {
+                key_check = Some(Instant::now());
+                self.monitor.refresh();
+            }
             let decisions: Decisions = states
                 .iter()
                 .filter_map(|(k, s)| Some((k.clone(), s.view.clone()?)))
@@ -197,7 +211,13 @@ impl Orchestrator {
         }
     }
 
-    fn pass(&self, states: &mut BTreeMap<String, SvcState>, done_tx: &mpsc::Sender<Done>) {
+    /// One decision per service; true when a fenced service runs here while a peer was lost
+    /// within the last KEY_WATCH_MS.
+    fn pass(&self, states: &mut BTreeMap<String, SvcState>, done_tx: &mpsc::Sender<Done>) -> bool {
+        let mut watch_keys = false;
+        let recently_lost = self.cluster.borrow().nodes.values().any(|n| {
+            n.state == PeerState::Lost && n.last_seen_ms.is_some_and(|ms| ms < KEY_WATCH_MS)
+        });
         let services = self.monitor.services.borrow().clone();
         let fresh_since = self.monitor.health.borrow().pass_started;
         let cluster = self.cluster.borrow().clone();
@@ -226,31 +246,6 @@ impl Orchestrator {
             }
             st.settling = None;
             let start_failed = marks::load_start_failed(&self.root, name);
-            if cfg.fenced
-                && !view.preempted.is_empty()
-                && view.running
-                && !view.frozen
-                && st.in_flight.is_none()
-            {
-                tracing::error!(
-                    "orchestrator: {name}: split brain: another node preempted our reservation \
-                     ({}) while the service runs here: freezing it here, stopping its address, \
-                     then the rest",
-                    view.preempted.join(", ")
-                );
-                let mut ev = Event::new("orchestrator", Some(name));
-                ev.message = Some(format!(
-                    "reservation lost ({}): stopping here",
-                    view.preempted.join(", ")
-                ));
-                let _ = self.events.send(ev);
-                st.in_flight = Some("stop");
-                self.launch(
-                    name,
-                    Plan::SelfFence(view.preempted.clone()),
-                    done_tx.clone(),
-                );
-            }
             let action = st.in_flight.map(str::to_string);
             local.insert(
                 name.clone(),
@@ -278,7 +273,7 @@ impl Orchestrator {
                 .as_ref()
                 .filter(|(_, at, _)| *at > now)
                 .map(|(e, at, _)| (e.as_str(), at.duration_since(now).as_secs() + 1));
-            let mut verdict = decide::decide(&decide::Input {
+            let input = decide::Input {
                 me,
                 version,
                 cfg,
@@ -289,7 +284,20 @@ impl Orchestrator {
                 first_look: st.first_look,
                 fence_failed,
                 heartbeats_off: cluster.disabled.as_deref(),
-            });
+            };
+            watch_keys |= cfg.fenced && view.running && recently_lost;
+            if let Some(why) = decide::stand_down(&input, &view.preempted) {
+                tracing::error!(
+                    "orchestrator: {name}: {why}: freezing it here, stopping its address, then \
+                     the rest"
+                );
+                let mut ev = Event::new("orchestrator", Some(name));
+                ev.message = Some(format!("{why}: stopping here"));
+                let _ = self.events.send(ev);
+                st.in_flight = Some("stop");
+                self.launch(name, Plan::StandDown, done_tx.clone());
+            }
+            let mut verdict = decide::decide(&input);
             // The first look lasts until its start is launched or no start is due.
             if rejoin.done && !matches!(verdict, Verdict::Start { .. }) {
                 st.first_look = false;
@@ -346,6 +354,7 @@ impl Orchestrator {
             *cur = Arc::new(local);
             true
         });
+        watch_keys
     }
 
     fn launch(&self, svc: &str, plan: Plan, done_tx: mpsc::Sender<Done>) {
@@ -395,7 +404,7 @@ impl Orchestrator {
             st.fence_failed = None;
             match &d.plan {
                 Plan::Start(_) => tracing::info!("orchestrator: {}: started here ({times})", d.svc),
-                Plan::SelfFence(_) => tracing::warn!(
+                Plan::StandDown => tracing::warn!(
                     "orchestrator: {}: stopped and frozen here ({times}); `svcmgr -s {} thaw` \
                      once the other node's ownership is checked",
                     d.svc,
@@ -443,7 +452,7 @@ impl Orchestrator {
                 );
                 marks::save_start_failed(&self.root, &d.svc, &step.detail);
             }
-            Plan::SelfFence(_) => tracing::error!(
+            Plan::StandDown => tracing::error!(
                 "orchestrator: {}: could not stop it here after losing the reservation ({}: \
                  exit {}: {})",
                 d.svc,

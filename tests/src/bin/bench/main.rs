@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 mod cluster;
 mod daemon;
+mod failover;
 mod heartbeat;
 
 use labtests::fixture;
@@ -125,7 +126,7 @@ fn main() {
     if !lab::require_root("bench") {
         std::process::exit(1);
     }
-    // `bench agent|daemon|heartbeat`: only those figures; no argument: all of them.
+    // `bench agent|daemon|heartbeat|failover`: only those figures; no argument: all of them.
     let only = std::env::args().nth(1);
     let wants = |what: &str| only.as_deref().is_none_or(|o| o == what);
     if wants("agent") {
@@ -133,6 +134,10 @@ fn main() {
     }
     if wants("daemon") {
         daemon::run();
+    }
+    if wants("failover") {
+        failover::trials(labtests::hb::FAST, 10);
+        failover::trials(labtests::hb::DEFAULTS, 10);
     }
     if wants("heartbeat") {
         heartbeat::detection(labtests::hb::FAST, 20);
