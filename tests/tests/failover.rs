@@ -187,6 +187,16 @@ fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
         "{}",
         status.stdout_str()
     );
+    let full = n2.svcmgr(&["-s", UNFENCED, "print", "decision"]);
+    full.assert_ok("print decision");
+    for want in [
+        "nofence: orchestrate = ha\n",
+        "verdict: blocked\n  no fencing      not failing over from n1: no fencing (scsireserv) and \
+         unfenced_failover=false\n",
+        "last owner: n1\n",
+    ] {
+        assert!(full.stdout_str().contains(want), "{}", full.stdout_str());
+    }
     assert!(!n2.has_ip(&s.ip(FENCED)), "started without fencing");
     assert_eq!(s.holder(), Some(k1), "n1 lost its reservation");
     let blocked = decision(n2, FENCED);

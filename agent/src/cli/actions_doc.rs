@@ -54,6 +54,17 @@ pub const ACTIONS: &[ActionDoc] = &[
         examples: &["svcmgr -s web print schedule"],
     },
     ActionDoc {
+        title: "print decision",
+        spellings: &["print decision"],
+        about: "The daemon's orchestration decision on the service here, in full: start \
+                here (and how the lost owner is fenced), idle and why, or each blocker with \
+                its code; the last owner; a failed start to clear.",
+        examples: &[
+            "svcmgr -s web print decision",
+            "svcmgr -s web print decision --format json",
+        ],
+    },
+    ActionDoc {
         title: "start, stop, restart",
         spellings: &["start", "stop", "restart"],
         about: "Start every resource in order (ip, vg and its reservation, fs, container), or \
@@ -225,7 +236,7 @@ mod tests {
     #[test]
     fn next_words_follow_the_spellings() {
         let cases: &[(&[&str], &[&str])] = &[
-            (&["print"], &["config", "schedule", "status"]),
+            (&["print"], &["config", "decision", "schedule", "status"]),
             (&["validate"], &["config"]),
             (&["completion"], &["bash", "fish", "zsh"]),
             (&["start"], &[]),

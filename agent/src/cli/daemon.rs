@@ -35,18 +35,73 @@ pub fn run(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
 
 /// `svcmgr -s SVC print schedule`: the tasks the daemon runs for the service (read from the
 /// config and the last runs' record; no daemon needed).
-pub fn print_schedule(root: &Root, svc: &str) -> anyhow::Result<i32> {
+pub fn print_schedule(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
     use crate::daemon::scheduler;
     let s = crate::service::Service::load_readonly(root, svc)?;
     let defs = scheduler::tasks(&s);
     let states = scheduler::load_states(root, svc);
     let now = chrono::Local::now().naive_local();
-    print!("{}", scheduler::render(svc, &defs, &states, now));
+    if cli.format == Format::Json {
+        let rows = scheduler::rows(svc, &defs, &states, now);
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", scheduler::render(svc, &defs, &states, now));
+    }
+    Ok(exitcode::OK)
+}
+
+/// `svcmgr -s SVC print decision`: the orchestrator's decision on the service here, in
+/// full: the verdict, each blocker with its code, the last owner, a failed start.
+pub fn print_decision(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> {
+    use crate::daemon::orchestrator::decide::{Fence, Verdict};
+    use crate::daemon::orchestrator::DecisionView;
+    crate::service::Service::load_readonly(root, svc)?;
+    if pidlock::holder(root).is_none() {
+        anyhow::bail!("no daemon runs on this node: nothing orchestrates {svc} here");
+    }
+    let path = format!("/services/{svc}/orchestration");
+    let d: DecisionView =
+        client::request_ok(root, "GET", &path, Duration::from_secs(10))?.json()?;
+    if cli.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(exitcode::OK);
+    }
+    println!("{svc}: orchestrate = {}", d.orchestrate);
+    println!("decision: {}", d.line);
+    println!("since: {}", d.since);
+    match &d.verdict {
+        Verdict::Idle { .. } => println!("verdict: idle"),
+        Verdict::Start { fence, .. } => println!(
+            "verdict: start here, {}",
+            match fence {
+                Fence::None => "nothing to fence".to_string(),
+                Fence::Reservation { lost } => format!("after preempting {lost}'s reservation"),
+                Fence::Quorum { lost } => format!("unfenced ({lost} outside this majority)"),
+            }
+        ),
+        Verdict::Blocked { blockers } => {
+            println!("verdict: blocked");
+            for b in blockers {
+                println!("  {:<15} {}", b.code, b.detail);
+            }
+        }
+    }
+    println!("last owner: {}", d.owner.as_deref().unwrap_or("none seen"));
+    if let Some(f) = &d.start_failed {
+        println!(
+            "start failed here: {} ({}); svcmgr -s {svc} clear to retry",
+            f.time, f.detail
+        );
+    }
     Ok(exitcode::OK)
 }
 
 /// `svcmgr mon [--watch]`: the daemon, this node, one line per service.
 pub fn mon(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
+    if cli.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&mon_json(root)?)?);
+        return Ok(exitcode::OK);
+    }
     if !cli.watch {
         print!("{}", screen(root, cli));
         return Ok(exitcode::OK);
@@ -67,6 +122,41 @@ pub fn mon(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
         true
     })?;
     Ok(exitcode::OK)
+}
+
+/// `mon --format json`: the daemon's status, services, decisions and cluster view; without
+/// a daemon, `daemon` is null and the services are evaluated here.
+fn mon_json(root: &Root) -> anyhow::Result<serde_json::Value> {
+    let t = Duration::from_secs(10);
+    if pidlock::holder(root).is_some() {
+        let get = |path: &str| -> anyhow::Result<serde_json::Value> {
+            Ok(client::request_ok(root, "GET", path, t)?.json()?)
+        };
+        return Ok(serde_json::json!({
+            "daemon": get("/daemon/status")?,
+            "services": get("/services")?,
+            "orchestration": get("/orchestration")?,
+            "cluster": get("/cluster")?,
+        }));
+    }
+    let mut services = serde_json::Map::new();
+    for name in root.services() {
+        let v = match crate::service::Service::load_readonly(root, &name) {
+            Ok(s) => {
+                let st = s.status(&s.ctx());
+                serde_json::json!({
+                    "svcname": name, "avail": st.avail, "overall": st.overall,
+                    "frozen": st.frozen, "error": null,
+                })
+            }
+            Err(e) => serde_json::json!({
+                "svcname": name, "avail": resources::Status::Undef,
+                "overall": resources::Status::Undef, "frozen": false, "error": format!("{e:#}"),
+            }),
+        };
+        services.insert(name, v);
+    }
+    Ok(serde_json::json!({ "daemon": null, "services": services }))
 }
 
 fn screen(root: &Root, cli: &Cli) -> String {

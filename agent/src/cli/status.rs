@@ -122,26 +122,55 @@ pub fn status_code(root: &Root, svc: &str) -> anyhow::Result<i32> {
 pub fn ls(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
     let color = use_color(cli.color);
     let names = root.services();
-    let lines: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = names
-            .iter()
-            .map(|name| {
-                scope.spawn(move || match Service::load_readonly(root, name) {
-                    Ok(s) => {
-                        let st = s.status(&s.ctx());
-                        render::ls_line(name, Some(&st), None, color)
-                    }
-                    Err(e) => render::ls_line(name, None, Some(&format!("{e:#}")), color),
+    let evaluated: Vec<(String, Result<crate::model::SvcStatus, String>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .iter()
+                .map(|name| {
+                    scope.spawn(move || match Service::load_readonly(root, name) {
+                        Ok(s) => Ok(s.status(&s.ctx())),
+                        Err(e) => Err(format!("{e:#}")),
+                    })
                 })
+                .collect();
+            names
+                .iter()
+                .cloned()
+                .zip(handles.into_iter().map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("status evaluation failed".into()))
+                }))
+                .collect()
+        });
+    if cli.format == Format::Json {
+        let list: Vec<serde_json::Value> = evaluated
+            .iter()
+            .map(|(name, r)| match r {
+                Ok(st) => serde_json::json!({
+                    "svcname": name,
+                    "avail": st.avail,
+                    "overall": st.overall,
+                    "frozen": st.frozen,
+                    "error": null,
+                }),
+                Err(e) => serde_json::json!({
+                    "svcname": name,
+                    "avail": resources::Status::Undef,
+                    "overall": resources::Status::Undef,
+                    "frozen": false,
+                    "error": e,
+                }),
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    for l in lines {
-        println!("{l}");
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(exitcode::OK);
+    }
+    for (name, r) in &evaluated {
+        let line = match r {
+            Ok(st) => render::ls_line(name, Some(st), None, color),
+            Err(e) => render::ls_line(name, None, Some(e), color),
+        };
+        println!("{line}");
     }
     Ok(exitcode::OK)
 }

@@ -8,6 +8,7 @@ pub const KNOWN: &[&str] = &[
     "print_config",
     "validate_config",
     "print_schedule",
+    "print_decision",
     "start",
     "stop",
     "restart",

@@ -124,26 +124,53 @@ pub fn next_run(
 }
 
 /// `print schedule`: one line per task.
+/// One line of `print schedule`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleRow {
+    pub action: String,
+    pub keyword: String,
+    pub schedule: String,
+    pub last_run: Option<String>,
+    /// The next run's local time, `never`, or why it can not be computed.
+    pub next_run: String,
+    pub last_result: Option<String>,
+}
+
+pub fn rows(svc: &str, defs: &[TaskDef], states: &States, now: NaiveDateTime) -> Vec<ScheduleRow> {
+    defs.iter()
+        .map(|d| {
+            let st = states.get(d.task.name()).cloned().unwrap_or_default();
+            let next_run = match next_run(d, svc, &st, now) {
+                Ok(Some(t)) => t.format(TIME_FMT).to_string(),
+                Ok(None) => "never".into(),
+                Err(e) => e,
+            };
+            ScheduleRow {
+                action: d.task.name().into(),
+                keyword: d.task.keyword().into(),
+                schedule: d.text.clone(),
+                last_run: st.last_run,
+                next_run,
+                last_result: st.last_result,
+            }
+        })
+        .collect()
+}
+
 pub fn render(svc: &str, defs: &[TaskDef], states: &States, now: NaiveDateTime) -> String {
     let mut out = format!(
         "{:<8} {:<16} {:<26} {:<20} {:<20} {}\n",
         "ACTION", "KEYWORD", "SCHEDULE", "LAST RUN", "NEXT RUN", "LAST RESULT"
     );
-    for d in defs {
-        let st = states.get(d.task.name()).cloned().unwrap_or_default();
-        let next = match next_run(d, svc, &st, now) {
-            Ok(Some(t)) => t.format(TIME_FMT).to_string(),
-            Ok(None) => "never".into(),
-            Err(e) => e,
-        };
+    for r in rows(svc, defs, states, now) {
         out.push_str(&format!(
             "{:<8} {:<16} {:<26} {:<20} {:<20} {}\n",
-            d.task.name(),
-            d.task.keyword(),
-            d.text,
-            st.last_run.as_deref().unwrap_or("-"),
-            next,
-            st.last_result.as_deref().unwrap_or("-")
+            r.action,
+            r.keyword,
+            r.schedule,
+            r.last_run.as_deref().unwrap_or("-"),
+            r.next_run,
+            r.last_result.as_deref().unwrap_or("-")
         ));
     }
     out
