@@ -31,9 +31,14 @@ pub const DEFAULTS: Timing = Timing {
 /// `me`'s node.toml: every other lab node under `[nodes.X]`, a unicast path, and a disk path
 /// on `disk` when given.
 pub fn node_toml(lab: &Lab, me: &Node, t: Timing, disk: Option<&str>) -> String {
+    node_toml_with(lab, me, t, disk, "")
+}
+
+/// `node_toml` with `top` (top-level keys, e.g. `monitor_interval = "1h"`) added.
+pub fn node_toml_with(lab: &Lab, me: &Node, t: Timing, disk: Option<&str>, top: &str) -> String {
     let mut s = format!(
         "nodename = \"{}\"\nmaintenance_grace_period = \"60s\"\nrejoin_grace_period = \"5s\"\n\
-         [cluster]\nname = \"{}\"\nsecret = \"lab secret\"\n",
+         {top}[cluster]\nname = \"{}\"\nsecret = \"lab secret\"\n",
         me.name,
         lab.id()
     );
@@ -62,9 +67,15 @@ pub struct Daemons<'a> {
 
 impl<'a> Daemons<'a> {
     pub fn start(lab: &'a Lab, t: Timing, disk: Option<&str>) -> Daemons<'a> {
+        Daemons::start_with(lab, t, disk, "")
+    }
+
+    /// `start` with top-level node.toml keys added.
+    pub fn start_with(lab: &'a Lab, t: Timing, disk: Option<&str>, top: &str) -> Daemons<'a> {
         let mut d = Daemons { nodes: Vec::new() };
         for n in lab.nodes() {
-            std::fs::write(n.node_toml(), node_toml(lab, n, t, disk)).expect("write node.toml");
+            std::fs::write(n.node_toml(), node_toml_with(lab, n, t, disk, top))
+                .expect("write node.toml");
             d.nodes.push(n);
             n.svcmgr(&["daemon", "start"]).assert_ok("daemon start");
         }

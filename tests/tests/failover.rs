@@ -17,6 +17,9 @@
 //! unfenced service with `unfenced_failover = true`, n1 (alone: a minority) stops it before
 //! the majority starts it. The time both nodes answered each address is measured.
 //!
+//! Two nodes, monitor_interval 1h: a service started and frozen through the CLI is seen by
+//! the daemons at once (the CLI asks its daemon for a pass after an action).
+//!
 //! Two nodes: a clean `daemon stop` of the owner -> no failover; a service without
 //! reservations does not fail over and says why; fencing that fails -> no start, the
 //! blocker is shown, the start comes once fencing works again.
@@ -364,4 +367,29 @@ fn a_partitioned_owner_stands_down() {
     for svc in [FENCED, UNFENCED] {
         wait_decision(n1, svc, "up on n2");
     }
+}
+
+#[test]
+fn cli_actions_reach_the_daemons_at_once() {
+    if !lab::require_root("cli_actions_reach_the_daemons_at_once") {
+        return;
+    }
+    let s = fo_lab(&["n1", "n2"]);
+    let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
+    s.write_confs(&[UNFENCED], "", "");
+    // Frozen everywhere before the daemons start: none of them starts it at its first look.
+    for n in [n1, n2] {
+        n.svcmgr(&["-s", UNFENCED, "freeze"]).assert_ok("freeze");
+    }
+    // No monitor pass after the first one within the test: only the CLI's requests.
+    let _daemons = Daemons::start_with(&s.lab, FAST, None, "monitor_interval = \"1h\"\n");
+    all_see_up(&s.lab);
+    wait_decision(n2, UNFENCED, "frozen here");
+    n1.svcmgr(&["-s", UNFENCED, "thaw"]).assert_ok("thaw");
+    assert!(wait_until(WAIT, "n1's daemon sees it thawed", || {
+        api(n1, "/services").is_some_and(|v| v[UNFENCED]["frozen"] == false)
+    }));
+    n1.svcmgr(&["-s", UNFENCED, "start", "--local"])
+        .assert_ok("start");
+    wait_decision(n2, UNFENCED, "up on n1");
 }

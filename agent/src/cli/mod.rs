@@ -273,7 +273,49 @@ pub fn main() -> i32 {
     }
 }
 
+/// Actions that change nothing: no reason to tell the daemon.
+const READ_ONLY: &[&str] = &[
+    "",
+    "print_status",
+    "status",
+    "print_config",
+    "print_schedule",
+    "print_decision",
+    "validate_config",
+    "get",
+    "prstatus",
+    "ls",
+    "mon",
+    "logs",
+    "man",
+];
+
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let action = words::canonical(&cli.words.join("_")).to_string();
+    let svc = cli.svc.clone();
+    let r = dispatch(cli);
+    // The daemon re-evaluates at once what an action changed, rather than at its next
+    // monitor pass: peers learn a service started here before this node can die with it.
+    if let Some(svc) = svc.filter(|_| {
+        !READ_ONLY.contains(&action.as_str())
+            && !action.starts_with("daemon")
+            && !action.starts_with("completion")
+    }) {
+        let root = Root::from_env();
+        if crate::daemon::pidlock::holder(&root).is_some() {
+            let path = format!("/services/{svc}/refresh");
+            let _ = crate::daemon::api::client::request(
+                &root,
+                "POST",
+                &path,
+                std::time::Duration::from_secs(2),
+            );
+        }
+    }
+    r
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let typed = cli.words.join("_");
     let action = words::canonical(&typed).to_string();
     let root = Root::from_env();

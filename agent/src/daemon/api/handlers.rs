@@ -108,6 +108,13 @@ async fn answer(req: Request<Incoming>, ctx: &Arc<ApiCtx>) -> Response<Body> {
             ),
         },
         Route::Orchestration => json(StatusCode::OK, &**ctx.orch.decisions.borrow()),
+        Route::Refresh(svc) => {
+            ctx.monitor.refresh();
+            json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({ "refresh": true, "svc": svc }),
+            )
+        }
         Route::Action { svc, action } => run_action(ctx, svc, action, &query).await,
         Route::Cluster => json(StatusCode::OK, &**ctx.hb.view.borrow()),
         Route::Events => events(ctx),

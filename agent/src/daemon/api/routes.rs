@@ -10,6 +10,7 @@
 //! GET  /services/SVC/orchestration     the orchestrator's decision on it, with its blockers
 //! GET  /orchestration                  every service's orchestration decision
 //! POST /services/SVC/actions/ACTION    run an action (?wait=1: until done, with its exit code)
+//! POST /services/SVC/refresh           evaluate the services now (the CLI after an action)
 //! GET  /cluster                        membership: nodes, heartbeat paths, counters
 //! GET  /events                         newline-delimited JSON events
 //! ```
@@ -26,6 +27,7 @@ pub enum Route {
     ServiceMonitor(String),
     ServiceOrchestration(String),
     Orchestration,
+    Refresh(String),
     Action { svc: String, action: String },
     Cluster,
     Events,
@@ -104,6 +106,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
         ["services", s, "monitor"] => get(Route::ServiceMonitor(svc(s)?)),
         ["services", s, "orchestration"] => get(Route::ServiceOrchestration(svc(s)?)),
         ["orchestration"] => get(Route::Orchestration),
+        ["services", s, "refresh"] => post(Route::Refresh(svc(s)?)),
         ["services", s, "actions", a] => {
             let svc = svc(s)?;
             if !ACTIONS.contains(a) {
@@ -253,6 +256,12 @@ mod tests {
             (&g, "/events", Ok(Events)),
             (&g, "/cluster", Ok(Cluster)),
             (&g, "/orchestration", Ok(Orchestration)),
+            (&p, "/services/web/refresh", Ok(Refresh("web".into()))),
+            (
+                &g,
+                "/services/web/refresh",
+                Err(RouteError::MethodNotAllowed),
+            ),
             (
                 &g,
                 "/services/web/orchestration",
