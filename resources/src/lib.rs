@@ -85,17 +85,20 @@ impl Resource {
     /// Start order: group first, then what the driver says (fs: parents before children),
     /// then the rid (numbers, then names); a vg's reservation (`vg#1pr`) goes just before
     /// its vg.
-    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, RidOrder, u8) {
+    /// Start order: by group; within a group, the resources without a subset, then each
+    /// subset in name order; then filesystems by mount point, others by rid.
+    pub fn sort_key(&self, rc: &ResourceConfig) -> (Group, String, String, RidOrder, u8) {
         let within = match self {
             Resource::Fs(f) => f.mnt().to_string(),
             _ => String::new(),
         };
+        let subset = rc.str("subset").unwrap_or_default().to_string();
         // A vg's reservation (`vg#1pr`, type scsireserv) goes just before its vg.
         match rc.rid.strip_suffix("pr") {
             Some(vg) if rc.rtype.as_deref() == Some("scsireserv") => {
-                (rc.group, within, RidOrder::of(vg), 0)
+                (rc.group, subset, within, RidOrder::of(vg), 0)
             }
-            _ => (rc.group, within, rc.order(), 1),
+            _ => (rc.group, subset, within, rc.order(), 1),
         }
     }
 }

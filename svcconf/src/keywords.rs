@@ -14,6 +14,8 @@ pub enum Section {
     Group(Group),
     /// The `[env]` section: user keys only, read through `{env.key}`.
     Env,
+    /// A `[subset#<group>:<name>]` section: how a resource set runs.
+    Subset,
 }
 
 /// How a keyword's text is checked and typed.
@@ -148,6 +150,7 @@ const FS: Section = Section::Group(Group::Fs);
 const CONTAINER: Section = Section::Group(Group::Container);
 const APP: Section = Section::Group(Group::App);
 const SYNC: Section = Section::Group(Group::Sync);
+const SUBSET: Section = Section::Subset;
 
 pub const ORCHESTRATE: &[&str] = &["no", "start", "ha"];
 pub const PR_BACKENDS: &[&str] = &["sg_persist", "mpathpersist"];
@@ -207,7 +210,8 @@ static TABLE: &[Keyword] = &[
     kw(ANY, "stop_timeout", Duration, "Stop timeout of this resource.").inherit(),
     kw(ANY, "comment", Str, "Free text, informative."),
     kw(ANY, "always_on", List, "OpenSVC 1.x: where the resource is kept up even when the service is down: nodes, drpnodes or node names. Deprecated: read as standby on those nodes (standby@drpnodes = true is the 2.x spelling)."),
-    kw(ANY, "subset", Str, "OpenSVC's resource set; svcmgr has none: the resource starts in its group's rid order, which is the subsets' order when their names sort as the rids do."),
+    kw(ANY, "subset", Str, "The resource set the resource belongs to: within a resource group, resources without a subset act first, then each subset in name order, its resources together (at once when its [subset#<group>:<name>] section sets parallel = true)."),
+    kw(SUBSET, "parallel", Bool, "Start and stop the subset's resources at once rather than one after the other.").default("false").not_scopable(),
     kw(ANY, "pre_provision", Argv, "OpenSVC's provision trigger; not run (svcmgr does not provision)."),
     kw(ANY, "post_provision", Argv, "OpenSVC's provision trigger; not run (svcmgr does not provision)."),
     kw(ANY, "pre_unprovision", Argv, "OpenSVC's unprovision trigger; not run (svcmgr does not provision)."),
@@ -316,10 +320,6 @@ pub const DEPRECATED: &[(&str, &str)] = &[
 /// Keywords read with a one-line note (old ones without a new name, OpenSVC features
 /// svcmgr does not have): (written, note).
 pub const NOTED: &[(&str, &str)] = &[
-    (
-        "subset",
-        "resource sets are not implemented: the resource starts in its group's rid order",
-    ),
     ("pre_provision", "not run: svcmgr does not provision"),
     ("post_provision", "not run: svcmgr does not provision"),
     ("pre_unprovision", "not run: svcmgr does not provision"),

@@ -19,7 +19,6 @@ const UNSUPPORTED_GROUPS: &[&str] = &[
     "vhost",
     "stonith",
     "hb",
-    "subset",
 ];
 
 /// Resource keywords reading OpenSVC's secret and config objects, which svcmgr has not.
@@ -159,7 +158,7 @@ pub(crate) fn check(file: &Path, raws: &[RawSection]) -> Result<(), ConfigError>
             .map(|e| e.value.trim());
         let kind = if UNSUPPORTED_GROUPS.contains(&prefix) {
             match rtype {
-                Some(t) if prefix != "subset" => format!("{prefix} type = {t}"),
+                Some(t) => format!("{prefix} type = {t}"),
                 _ => prefix.to_string(),
             }
         } else if type_unsupported(prefix, rtype) {

@@ -252,6 +252,18 @@ pub struct ServiceConfig {
     pub resources: Vec<ResourceConfig>,
     /// The data syncs (`[sync#N]`), in file order: not part of start, stop or avail.
     pub syncs: Vec<ResourceConfig>,
+    /// The `[subset#<group>:<name>]` sections.
+    pub subsets: Vec<SubsetConfig>,
+}
+
+/// A resource set: `[subset#<group>[.<type>]:<name>]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubsetConfig {
+    pub group: Group,
+    pub name: String,
+    /// Its resources start and stop at once.
+    pub parallel: bool,
+    pub line: usize,
 }
 
 impl ServiceConfig {
@@ -259,6 +271,15 @@ impl ServiceConfig {
     pub fn scripts_dir(&self) -> PathBuf {
         let etc = self.path.parent().unwrap_or(std::path::Path::new("."));
         etc.join(format!("{}.d", self.name))
+    }
+
+    /// Whether the resource's subset (`subset = <name>`) runs its resources at once.
+    pub fn parallel(&self, rc: &ResourceConfig) -> bool {
+        rc.str("subset").is_some_and(|name| {
+            self.subsets
+                .iter()
+                .any(|s| s.group == rc.group && s.name == name && s.parallel)
+        })
     }
 
     /// nodes then drpnodes, without duplicates.

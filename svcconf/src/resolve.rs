@@ -52,6 +52,8 @@ pub(crate) struct Sec<'a> {
     pub group: Option<Group>,
     /// The `[env]` section: free keys, used through `{env.key}` references.
     pub env: bool,
+    /// A `[subset#<group>:<name>]` section.
+    pub subset: bool,
     pub rtype: Option<String>,
     pub ents: Vec<Ent<'a>>,
 }
@@ -61,6 +63,7 @@ impl Sec<'_> {
         match self.group {
             Some(g) => Section::Group(g),
             None if self.env => Section::Env,
+            None if self.subset => Section::Subset,
             None => Section::Default,
         }
     }

@@ -20,11 +20,26 @@ pub(crate) fn validate(
     let mut warnings = Vec::new();
     let r = resolver(file, site, raws, &mut warnings)?;
     let (svcname, default) = (site.svcname.as_str(), r.default);
-    let (mut resources, mut syncs) = (Vec::new(), Vec::new());
+    let (mut resources, mut syncs, mut subsets) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..r.secs.len() {
         match r.secs[i].group {
             Some(Group::Sync) => syncs.push(resource(&r, i, Group::Sync)?),
             Some(group) => resources.push(resource(&r, i, group)?),
+            None if r.secs[i].subset => {
+                let sec = &r.secs[i];
+                let (group, name) = subset_of_section(sec.name).expect("checked with the section");
+                let parallel = matches!(
+                    r.value(i, kw(Section::Subset, "parallel"))?
+                        .map(|v| v.value),
+                    Some(Value::Bool(true))
+                );
+                subsets.push(SubsetConfig {
+                    group,
+                    name: name.to_string(),
+                    parallel,
+                    line: sec.line,
+                });
+            }
             None => {}
         }
     }
@@ -69,6 +84,7 @@ pub(crate) fn validate(
         defaults,
         resources,
         syncs,
+        subsets,
     };
     warnings.extend(crate::store::check(&config, file)?);
     Ok(Loaded { config, warnings })
@@ -117,6 +133,7 @@ fn resolver<'a>(
                 line: 0,
                 group: None,
                 env: false,
+                subset: false,
                 rtype: None,
                 ents: Vec::new(),
             });
@@ -208,6 +225,21 @@ fn kw(section: Section, name: &str) -> &'static Keyword {
     keywords::lookup(section, None, name).expect("keyword in the table")
 }
 
+/// `subset#container.docker:web` -> (Group::Container, "web"); None when malformed.
+fn subset_of_section(name: &str) -> Option<(Group, &str)> {
+    let (kind, set) = name.strip_prefix("subset#")?.split_once(':')?;
+    let group = kind.split('.').next()?;
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
+    if !ok(set) {
+        return None;
+    }
+    Some((Group::from_name(group)?, set))
+}
+
 /// Check a section's name and keys (known, scopable, not repeated).
 fn section<'a>(
     file: &Path,
@@ -216,7 +248,15 @@ fn section<'a>(
 ) -> Result<Sec<'a>, ConfigError> {
     let name = raw.name.as_str();
     let env = name == "env";
-    let (group, rtype) = if name == "DEFAULT" || env {
+    let subset = name.starts_with("subset#");
+    if subset && subset_of_section(name).is_none() {
+        return Err(ConfigError::BadSectionName {
+            file: file.into(),
+            line: raw.line,
+            section: name.into(),
+        });
+    }
+    let (group, rtype) = if name == "DEFAULT" || env || subset {
         (None, None)
     } else {
         let (prefix, rtype) = resource_kind(file, raw)?;
@@ -227,6 +267,7 @@ fn section<'a>(
         line: raw.line,
         group,
         env,
+        subset,
         rtype,
         ents: Vec::new(),
     };

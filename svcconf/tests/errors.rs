@@ -443,7 +443,7 @@ fn env_references_errors() {
 fn unsupported_kinds_are_listed_together() {
     let t = "[DEFAULT]\nnodes = n1\n[app#1]\ntype = winservice\n[volume#data]\nsize = 1g\n\
              [ip#1]\ntype = cni\n[disk#1]\ntype = drbd\n[fs#1]\ntype = flag\n\
-             [container#1]\ntype = lxc\n[subset#container:db]\nparallel = true\n\
+             [container#1]\ntype = lxc\n[task#db]\ncommand = true\n\
              [fs#2]\ndev = /d\nmnt = /m\n";
     let e = err(t);
     assert_eq!(
@@ -451,7 +451,7 @@ fn unsupported_kinds_are_listed_together() {
         "/etc/svcmgr/s.conf: unsupported resource kinds (svcmgr has no driver for them): \
          line 3 [app#1] app type = winservice, line 5 [volume#data] volume, line 7 [ip#1] ip type = cni, \
          line 9 [disk#1] disk type = drbd, line 11 [fs#1] fs type = flag, \
-         line 13 [container#1] container type = lxc, line 15 [subset#container:db] subset"
+         line 13 [container#1] container type = lxc, line 15 [task#db] task"
     );
     assert_eq!(e.line(), Some(3));
     match e {
@@ -618,5 +618,35 @@ fn rsync_syncs_load_apart_from_the_resources() {
     assert_eq!(
         msg("[sync#1]\nsrc = /a\n"),
         "/etc/svcmgr/s.conf:1: [sync#1] dst: missing required keyword"
+    );
+}
+
+/// Resource sets: `[subset#<group>[.<type>]:<name>]` with `parallel`; a malformed name or
+/// an unknown group is refused with the line.
+#[test]
+fn subsets_load_and_bad_ones_are_refused() {
+    let t = "[DEFAULT]\nnodes = n1\n[app#1]\nstart = /bin/true\nsubset = web\n\
+             [subset#app.simple:web]\nparallel = true\n[subset#app:db]\n";
+    let c = parse_service(t.as_bytes(), Path::new("/etc/svcmgr/s.conf"), "s", "n1")
+        .expect("loads")
+        .config;
+    let sets: Vec<(String, bool)> = c
+        .subsets
+        .iter()
+        .map(|s| (s.name.clone(), s.parallel))
+        .collect();
+    assert_eq!(sets, [("web".to_string(), true), ("db".to_string(), false)]);
+    assert!(c.parallel(&c.resources[0]));
+    for (bad, line) in [("[subset#app]\n", 3), ("[subset#nosuch:web]\n", 3)] {
+        let e = err(&format!("[DEFAULT]\nnodes = n1\n{bad}"));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("/etc/svcmgr/s.conf:{line}: ")),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        err("[DEFAULT]\nnodes = n1\n[subset#app:web]\nparallel = maybe\n").to_string(),
+        "/etc/svcmgr/s.conf:4: [subset#app:web] parallel: bad value 'maybe': expected true or false"
     );
 }

@@ -546,7 +546,6 @@ fn opensvc_keywords_without_a_feature_here() {
         w,
         vec![
             "s.conf:5: [DEFAULT] flex_min_nodes: deprecated name, read as flex_min",
-            "s.conf:17: [fs#1] subset: resource sets are not implemented: the resource starts in its group's rid order",
             "s.conf:18: [fs#1] post_provision: not run: svcmgr does not provision",
         ]
     );

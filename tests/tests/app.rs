@@ -247,3 +247,58 @@ fn forking_app_runs_its_script_and_check_drives_status() {
     assert!(lab::wait_until(WAIT, "daemon gone", || pids_with(&marker).is_empty()));
     assert_eq!(res(n, "db", "app#1").0, "down");
 }
+
+#[test]
+fn a_parallel_subset_starts_its_apps_at_once_after_the_subset_before_it() {
+    if !lab::require_root("a_parallel_subset_starts_its_apps_at_once_after_the_subset_before_it") {
+        return;
+    }
+    let lab = Lab::new(&["n1"]);
+    let n = lab.node("n1");
+    let log = lab.dir().join("order.log");
+    for name in ["db", "a", "b"] {
+        let flag = lab.dir().join(format!("{name}.up"));
+        script(
+            &n.root.join(format!("etc/sets.d/{name}.sh")),
+            &format!(
+                "case $1 in\n\
+                 start) echo '{name} begin' >> {l}; sleep 1; echo '{name} end' >> {l}; touch {f} ;;\n\
+                 stop) echo '{name} stop' >> {l}; sleep 0.5; rm -f {f} ;;\n\
+                 status) [ -f {f} ] ;;\n\
+                 esac\n",
+                l = log.display(),
+                f = flag.display()
+            ),
+        );
+    }
+    // The rids sort the other way round: the subsets' names decide.
+    n.write_conf(
+        "sets",
+        "[DEFAULT]\nnodes = n1\n\n\
+         [app#1]\nscript = b.sh\nstart = 10\nstop = 90\ncheck = true\nsubset = 02web\n\n\
+         [app#2]\nscript = a.sh\nstart = 10\nstop = 90\ncheck = true\nsubset = 02web\n\n\
+         [app#3]\nscript = db.sh\nstart = 10\nstop = 90\ncheck = true\nsubset = 01db\n\n\
+         [subset#app:02web]\nparallel = true\n",
+    );
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    n.svcmgr(&["-s", "sets", "start"]).assert_ok("start");
+    let l = lines();
+    assert_eq!(l[..2], ["db begin", "db end"], "{l:?}");
+    let mut begins = l[2..4].to_vec();
+    begins.sort();
+    assert_eq!(begins, ["a begin", "b begin"], "not at once: {l:?}");
+    for rid in ["app#1", "app#2", "app#3"] {
+        assert_eq!(res(n, "sets", rid).0, "up", "{rid}");
+    }
+    std::fs::remove_file(&log).unwrap();
+    n.svcmgr(&["-s", "sets", "stop"]).assert_ok("stop");
+    let l = lines();
+    assert_eq!(l.len(), 3, "{l:?}");
+    assert_eq!(l[2], "db stop", "db stops after the web subset: {l:?}");
+}

@@ -50,113 +50,183 @@ impl Service {
         )
     }
 
-    /// Start `items` in order. On a failure of a non-optional resource, stop what this
-    /// action started, in reverse order, unless rollback is disabled.
+    /// Start `items` in order, the resources of a parallel subset at once. On a failure of
+    /// a non-optional resource, stop what this action started, in reverse order, unless
+    /// rollback is disabled.
     pub fn start(&self, ctx: &Ctx, items: &[&Item], opts: &Options) -> Result<(), ActionError> {
         let mut started: Vec<&Item> = Vec::new();
         // Optional vgs whose reservation failed: they are not activated without their fence.
         let mut unfenced: Vec<&str> = Vec::new();
-        for it in items {
-            if it.rc.common.disable {
-                tracing::info!(rid = it.rid(), "disabled, skip");
-                continue;
-            }
-            if unfenced.contains(&it.rid()) {
-                tracing::warn!(
-                    rid = it.rid(),
-                    "not activated: its reservation {} failed",
-                    Pr::rid_of(it.rid())
-                );
-                continue;
-            }
-            let result = start_one(ctx, it);
-            ctx.invalidate();
-            let guarded = optional_guarded(items, it);
-            match result {
-                Ok(true) => started.push(it),
-                Ok(false) => {}
-                Err(f) if guarded.is_some() => {
+        for batch in self.batches(items) {
+            let mut runnable: Vec<&Item> = Vec::new();
+            for it in batch {
+                if it.rc.common.disable {
+                    tracing::info!(rid = it.rid(), "disabled, skip");
+                } else if unfenced.contains(&it.rid()) {
                     tracing::warn!(
                         rid = it.rid(),
-                        "reservation failed, the optional {} will not be activated: {}",
-                        guarded.unwrap_or_default(),
-                        error_chain(&f.error)
+                        "not activated: its reservation {} failed",
+                        Pr::rid_of(it.rid())
                     );
-                    unfenced.extend(guarded);
+                } else {
+                    runnable.push(it);
                 }
-                Err(f) if it.rc.common.optional => {
-                    tracing::warn!(
-                        rid = it.rid(),
-                        "optional resource failed, continuing: {}",
-                        f.error
-                    );
-                }
-                Err(f) => {
-                    let e = f.error;
-                    tracing::error!(rid = it.rid(), "{}", error_chain(&e));
-                    // The failed resource itself may be (partly) up: it is undone first.
-                    if f.maybe_up {
-                        started.push(it);
-                    }
-                    if exec::cancelled() {
+            }
+            let mut failure = None;
+            for (it, result) in runnable.iter().zip(run_batch(ctx, &runnable, start_one)) {
+                let guarded = optional_guarded(items, it);
+                match result {
+                    Ok(true) => started.push(it),
+                    Ok(false) => {}
+                    Err(f) if guarded.is_some() => {
                         tracing::warn!(
-                            "interrupted: no rollback, resources started so far stay as they \
-                             are (the intent says where the action stopped)"
+                            rid = it.rid(),
+                            "reservation failed, the optional {} will not be activated: {}",
+                            guarded.unwrap_or_default(),
+                            error_chain(&f.error)
                         );
-                    } else if opts.disable_rollback || !self.rollback() {
-                        tracing::warn!("rollback disabled: resources started so far stay up");
-                    } else if !started.is_empty() {
-                        tracing::info!("rollback: stop what this action started");
-                        for s in started.iter().rev() {
-                            if let Err(re) = stop_one(ctx, s) {
-                                tracing::error!(rid = s.rid(), "rollback: {}", error_chain(&re));
-                            }
-                            ctx.invalidate();
-                        }
+                        unfenced.extend(guarded);
                     }
-                    return Err(e);
+                    Err(f) if it.rc.common.optional => {
+                        tracing::warn!(
+                            rid = it.rid(),
+                            "optional resource failed, continuing: {}",
+                            f.error
+                        );
+                    }
+                    Err(f) => {
+                        tracing::error!(rid = it.rid(), "{}", error_chain(&f.error));
+                        // The failed resource itself may be (partly) up: it is undone first.
+                        if f.maybe_up {
+                            started.push(it);
+                        }
+                        failure.get_or_insert(f.error);
+                    }
                 }
+            }
+            if let Some(e) = failure {
+                self.roll_back(ctx, &started, opts);
+                return Err(e);
             }
         }
         Ok(())
     }
 
-    /// Stop `items` in reverse start order; stops at the first non-optional failure.
-    /// Standby resources stay up unless forced.
+    fn roll_back(&self, ctx: &Ctx, started: &[&Item], opts: &Options) {
+        if exec::cancelled() {
+            tracing::warn!(
+                "interrupted: no rollback, resources started so far stay as they are (the \
+                 intent says where the action stopped)"
+            );
+        } else if opts.disable_rollback || !self.rollback() {
+            tracing::warn!("rollback disabled: resources started so far stay up");
+        } else if !started.is_empty() {
+            tracing::info!("rollback: stop what this action started");
+            for s in started.iter().rev() {
+                if let Err(re) = stop_one(ctx, s) {
+                    tracing::error!(rid = s.rid(), "rollback: {}", error_chain(&re));
+                }
+                ctx.invalidate();
+            }
+        }
+    }
+
+    /// Stop `items` in reverse start order, the resources of a parallel subset at once;
+    /// stops after the first non-optional failure. Standby resources stay up unless forced.
     pub fn stop(&self, ctx: &Ctx, items: &[&Item], opts: &Options) -> Result<(), ActionError> {
-        for it in items.iter().rev() {
-            if it.rc.common.disable {
-                tracing::info!(rid = it.rid(), "disabled, skip");
-                continue;
-            }
-            if it.rc.common.standby
-                && !opts.overrides.overrides(
-                    Override::StopStandby,
-                    Some(it.rid()),
-                    "standby resource",
-                )
-            {
-                tracing::info!(
-                    rid = it.rid(),
-                    "standby resource stays up (use --stop-standby to stop it)"
-                );
-                continue;
-            }
-            let result = stop_one(ctx, it);
-            ctx.invalidate();
-            match result {
-                Ok(_) => {}
-                Err(e) if it.rc.common.optional => {
-                    tracing::warn!(rid = it.rid(), "optional resource failed, continuing: {e}");
+        let reversed: Vec<&Item> = items.iter().rev().copied().collect();
+        for batch in self.batches(&reversed) {
+            let mut runnable: Vec<&Item> = Vec::new();
+            for it in batch {
+                if it.rc.common.disable {
+                    tracing::info!(rid = it.rid(), "disabled, skip");
+                } else if it.rc.common.standby
+                    && !opts.overrides.overrides(
+                        Override::StopStandby,
+                        Some(it.rid()),
+                        "standby resource",
+                    )
+                {
+                    tracing::info!(
+                        rid = it.rid(),
+                        "standby resource stays up (use --stop-standby to stop it)"
+                    );
+                } else {
+                    runnable.push(it);
                 }
-                Err(e) => {
-                    tracing::error!(rid = it.rid(), "{}", error_chain(&e));
-                    return Err(e);
+            }
+            let mut failure = None;
+            for (it, result) in runnable.iter().zip(run_batch(ctx, &runnable, stop_one)) {
+                match result {
+                    Ok(_) => {}
+                    Err(e) if it.rc.common.optional => {
+                        tracing::warn!(rid = it.rid(), "optional resource failed, continuing: {e}");
+                    }
+                    Err(e) => {
+                        tracing::error!(rid = it.rid(), "{}", error_chain(&e));
+                        failure.get_or_insert(e);
+                    }
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         }
         Ok(())
     }
+
+    /// `items` cut into what runs together: the consecutive resources of one parallel
+    /// subset, else one resource at a time.
+    fn batches<'a>(&self, items: &[&'a Item]) -> Vec<Vec<&'a Item>> {
+        let key = |it: &Item| {
+            self.cfg
+                .parallel(&it.rc)
+                .then(|| (it.rc.group, it.rc.str("subset").map(str::to_string)))
+        };
+        let mut out: Vec<Vec<&Item>> = Vec::new();
+        for it in items {
+            let k = key(it);
+            match out.last_mut() {
+                Some(last) if k.is_some() && key(last[0]) == k => last.push(it),
+                _ => out.push(vec![it]),
+            }
+        }
+        out
+    }
+}
+
+/// Run `f` on every item of a batch: in order for one, each on its own thread for more
+/// (in the caller's log span); the results in the items' order.
+fn run_batch<'a, T: Send>(ctx: &Ctx, batch: &[&'a Item], f: fn(&Ctx, &Item) -> T) -> Vec<T> {
+    if batch.len() <= 1 {
+        return batch
+            .iter()
+            .map(|it| {
+                let r = f(ctx, it);
+                ctx.invalidate();
+                r
+            })
+            .collect();
+    }
+    let span = tracing::Span::current();
+    let out = std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .iter()
+            .map(|it| {
+                let span = span.clone();
+                scope.spawn(move || {
+                    let _entered = span.enter();
+                    f(ctx, it)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    ctx.invalidate();
+    out
 }
 
 /// The rid of the optional vg `pr` guards, when `pr` is a reservation.

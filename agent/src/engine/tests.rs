@@ -49,6 +49,7 @@ fn service(items: Vec<(ResourceConfig, Fake)>) -> Service {
             defaults: BTreeMap::new(),
             resources: vec![],
             syncs: vec![],
+            subsets: vec![],
         },
         node: NodeConfig {
             nodename: "n1".into(),
@@ -412,4 +413,97 @@ fn the_status_cache_keeps_the_newer_evaluation() {
     s.cache_status(&latest);
     assert_eq!(cached(), latest.updated_at);
     let _ = std::fs::remove_dir_all(&d);
+}
+
+fn in_subset(rid: &str, subset: &str) -> ResourceConfig {
+    let mut r = rc(rid, Group::Container);
+    r.settings.insert(
+        "subset".into(),
+        svcconf::Setting {
+            value: svcconf::Value::Str(subset.into()),
+            line: 1,
+        },
+    );
+    r
+}
+
+/// container#1 (no subset), container#2 and #3 in the parallel subset "web", container#4 in
+/// "db" (one at a time).
+fn subsets_service(j: &Journal, failing: Option<&str>) -> Service {
+    let fake = |rid: &str| {
+        let f = Fake::new(rid, j);
+        if failing == Some(rid) {
+            f.failing_start()
+        } else {
+            f
+        }
+    };
+    let mut s = service(vec![
+        (in_subset("container#2", "web"), fake("container#2")),
+        (rc("container#1", Group::Container), fake("container#1")),
+        (in_subset("container#3", "web"), fake("container#3")),
+        (in_subset("container#4", "db"), fake("container#4")),
+    ]);
+    s.cfg.subsets = vec![
+        svcconf::SubsetConfig {
+            group: Group::Container,
+            name: "web".into(),
+            parallel: true,
+            line: 1,
+        },
+        svcconf::SubsetConfig {
+            group: Group::Container,
+            name: "db".into(),
+            parallel: false,
+            line: 2,
+        },
+    ];
+    s
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn subsets_in_name_order_a_parallel_one_together() {
+    let j = journal();
+    let s = subsets_service(&j, None);
+    let ctx = s.ctx();
+    s.start(&ctx, &all(&s), &Options::default()).unwrap();
+    let ev = events(&j);
+    assert_eq!(ev[..2], ["start container#1", "start container#4"]);
+    assert_eq!(
+        sorted(ev[2..].to_vec()),
+        ["start container#2", "start container#3"]
+    );
+    j.lock().unwrap().clear();
+    s.stop(&ctx, &all(&s), &Options::default()).unwrap();
+    let ev = events(&j);
+    assert_eq!(
+        sorted(ev[..2].to_vec()),
+        ["stop container#2", "stop container#3"]
+    );
+    assert_eq!(ev[2..], ["stop container#4", "stop container#1"]);
+}
+
+#[test]
+fn a_failure_in_a_parallel_subset_rolls_back_the_whole_batch() {
+    let j = journal();
+    let s = subsets_service(&j, Some("container#2"));
+    let ctx = s.ctx();
+    assert!(s.start(&ctx, &all(&s), &Options::default()).is_err());
+    let ev = events(&j);
+    // Both of "web" ran at once: container#3 started although container#2 failed, and the
+    // rollback stops it with the rest, in reverse order.
+    assert_eq!(ev[..2], ["start container#1", "start container#4"]);
+    assert_eq!(
+        sorted(ev[2..4].to_vec()),
+        ["fail-start container#2", "start container#3"]
+    );
+    assert_eq!(
+        ev[4..],
+        ["stop container#3", "stop container#4", "stop container#1"]
+    );
 }
