@@ -41,6 +41,18 @@ fn fo_lab(nodes: &[&str]) -> FoLab {
     )
 }
 
+/// The services started on n1 through the CLI, and the other nodes' daemons saying so.
+fn started_on_n1(s: &FoLab, services: &[&str]) {
+    let n1 = s.lab.node("n1");
+    for svc in services {
+        n1.svcmgr(&["-s", svc, "start", "--local"])
+            .assert_ok("start on n1");
+        for n in s.lab.nodes().iter().filter(|n| n.name != "n1") {
+            wait_decision(n, svc, "up on n1");
+        }
+    }
+}
+
 #[test]
 fn owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down() {
     if !lab::require_root("owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down") {
@@ -52,12 +64,9 @@ fn owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down() {
     let ip = s.ip(FENCED);
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
-    n1.svcmgr(&["-s", FENCED, "start", "--local"])
-        .assert_ok("start on n1");
+    started_on_n1(&s, &[FENCED]);
     let k1 = prkey(n1);
     assert_eq!(s.holder(), Some(k1));
-    wait_decision(n2, FENCED, "up on n1");
-    wait_decision(n3, FENCED, "up on n1");
 
     let t0 = Instant::now();
     kill_node(n1);
@@ -151,11 +160,7 @@ fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
     s.write_confs(&[FENCED, UNFENCED], "", "");
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
-    for svc in [FENCED, UNFENCED] {
-        n1.svcmgr(&["-s", svc, "start", "--local"])
-            .assert_ok("start on n1");
-        wait_decision(n2, svc, "up on n1");
-    }
+    started_on_n1(&s, &[FENCED, UNFENCED]);
 
     // A clean daemon stop on the owner: maintenance, no failover.
     stop_daemon(n1);
@@ -242,10 +247,7 @@ fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
     let ip = s.ip(FENCED);
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
-    n1.svcmgr(&["-s", FENCED, "start", "--local"])
-        .assert_ok("start on n1");
-    wait_decision(n2, FENCED, "up on n1");
-    wait_decision(n3, FENCED, "up on n1");
+    started_on_n1(&s, &[FENCED]);
     n3.svcmgr(&["-s", FENCED, "freeze"])
         .assert_ok("freeze on n3");
     assert!(frozen_on(n3, FENCED, true));
@@ -313,12 +315,7 @@ fn a_partitioned_owner_stands_down() {
     s.write_confs(&[FENCED, UNFENCED], "unfenced_failover = true\n", "");
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
-    for svc in [FENCED, UNFENCED] {
-        n1.svcmgr(&["-s", svc, "start", "--local"])
-            .assert_ok("start on n1");
-        wait_decision(n2, svc, "up on n1");
-        wait_decision(n3, svc, "up on n1");
-    }
+    started_on_n1(&s, &[FENCED, UNFENCED]);
     let (ipf, ipu) = (s.ip(FENCED), s.ip(UNFENCED));
 
     // A partition: n1's link down, its daemon alive.

@@ -11,7 +11,7 @@ use labtests::failover::{self, all_see_up, daemon_log, kill_node, FoLab, FENCED,
 use labtests::hb::{self, api, link, Daemons, Timing};
 use labtests::lab::{wait_until, Node, OutputExt};
 
-use super::{median, ms, p90};
+use super::{ms, spread};
 
 /// `(fencing ms, start ms)` from the survivor's last "started here" line.
 fn phases(n: &Node) -> Option<(f64, f64)> {
@@ -31,13 +31,7 @@ fn phases(n: &Node) -> Option<(f64, f64)> {
 }
 
 fn stats(name: &str, v: &[f64]) -> String {
-    let min = v.iter().cloned().fold(f64::MAX, f64::min);
-    let max = v.iter().cloned().fold(0.0, f64::max);
-    format!(
-        "{name} min {min:.0} / median {:.0} / p90 {:.0} / max {max:.0} ms",
-        median(v.to_vec()),
-        p90(v.to_vec())
-    )
+    format!("{name} {}", spread(v))
 }
 
 pub fn trials(t: Timing, trials: usize) {

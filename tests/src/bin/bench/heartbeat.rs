@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use labtests::hb::{self, api, link, path_sum, Daemons, Timing};
 use labtests::lab::{wait_until, Lab, Node};
 
-use super::{median, ms, p90};
+use super::{ms, spread};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -49,21 +49,12 @@ pub fn detection(t: Timing, trials: usize) {
         from_last.push(silent as f64);
         link(n3, true);
     }
-    let stats = |v: &[f64]| {
-        let min = v.iter().cloned().fold(f64::MAX, f64::min);
-        let max = v.iter().cloned().fold(0.0, f64::max);
-        format!(
-            "min {min:.0} / median {:.0} / p90 {:.0} / max {max:.0} ms",
-            median(v.to_vec()),
-            p90(v.to_vec())
-        )
-    };
     println!(
         "hb detection, interval {} timeout {}, n={trials}: link down -> lost {}; silence when declared lost {}",
         t.interval,
         t.timeout,
-        stats(&from_down),
-        stats(&from_last)
+        spread(&from_down),
+        spread(&from_last)
     );
 }
 

@@ -26,6 +26,17 @@ fn p90(mut v: Vec<f64>) -> f64 {
     v[(v.len() * 9 / 10).min(v.len() - 1)]
 }
 
+/// `min A / median B / p90 C / max D ms`.
+pub fn spread(v: &[f64]) -> String {
+    let min = v.iter().cloned().fold(f64::MAX, f64::min);
+    let max = v.iter().cloned().fold(0.0, f64::max);
+    format!(
+        "min {min:.0} / median {:.0} / p90 {:.0} / max {max:.0} ms",
+        median(v.to_vec()),
+        p90(v.to_vec())
+    )
+}
+
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
