@@ -214,13 +214,13 @@ impl Orchestrator {
     /// One decision per service; true when a fenced service runs here while a peer was lost
     /// within the last KEY_WATCH_MS.
     fn pass(&self, states: &mut BTreeMap<String, SvcState>, done_tx: &mpsc::Sender<Done>) -> bool {
-        let mut watch_keys = false;
-        let recently_lost = self.cluster.borrow().nodes.values().any(|n| {
-            n.state == PeerState::Lost && n.last_seen_ms.is_some_and(|ms| ms < KEY_WATCH_MS)
-        });
         let services = self.monitor.services.borrow().clone();
         let fresh_since = self.monitor.health.borrow().pass_started;
         let cluster = self.cluster.borrow().clone();
+        let mut watch_keys = false;
+        let recently_lost = cluster.nodes.values().any(|n| {
+            n.state == PeerState::Lost && n.last_seen_ms.is_some_and(|ms| ms < KEY_WATCH_MS)
+        });
         let me = self.node.nodename.as_str();
         let version = env!("CARGO_PKG_VERSION");
         let rejoin = cluster.rejoin.clone().unwrap_or(Rejoin {
@@ -238,13 +238,6 @@ impl Orchestrator {
                 first_look: true,
                 ..SvcState::default()
             });
-            if st
-                .settling
-                .is_some_and(|t| fresh_since.is_none_or(|f| f <= t))
-            {
-                continue;
-            }
-            st.settling = None;
             let start_failed = marks::load_start_failed(&self.root, name);
             let action = st.in_flight.map(str::to_string);
             local.insert(
@@ -254,6 +247,13 @@ impl Orchestrator {
                     action: action.clone(),
                 },
             );
+            if st
+                .settling
+                .is_some_and(|t| fresh_since.is_none_or(|f| f <= t))
+            {
+                continue;
+            }
+            st.settling = None;
             let mut facts = peer_facts(&cluster, me, name);
             facts.insert(
                 me.to_string(),
@@ -313,7 +313,7 @@ impl Orchestrator {
                     line = format!("{line} (starting)");
                     self.launch(name, Plan::Start(fence.clone()), done_tx.clone());
                 } else {
-                    let left = ready - now.duration_since(since);
+                    let left = ready.saturating_sub(now.duration_since(since));
                     line = format!("{line} (ready wait, {} ms left)", left.as_millis());
                 }
             } else {
@@ -322,7 +322,7 @@ impl Orchestrator {
             if let (Some(a), false) = (st.in_flight, matches!(verdict, Verdict::Start { .. })) {
                 // The plan runs: its own verdict comes with the next status.
                 verdict = Verdict::Idle {
-                    why: format!("{} running here", a),
+                    why: format!("{a} running here"),
                 };
                 line = verdict.describe();
             }
