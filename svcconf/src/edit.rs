@@ -36,20 +36,29 @@ pub enum EditError {
 impl Key {
     pub fn parse(s: &str) -> Result<Key, EditError> {
         let bad = || EditError::BadKey(s.to_string());
-        let (section, keyword) = match s.split_once('.') {
+        // A resource set's section holds a '.' and a ':' of its own:
+        // `subset#container.docker:web.parallel`.
+        let split = match s.split_once(':') {
+            Some((head, tail)) if head.starts_with("subset#") => tail
+                .split_once('.')
+                .map(|(name, kw)| (&s[..head.len() + 1 + name.len()], kw)),
+            _ => s.split_once('.'),
+        };
+        let (section, keyword) = match split {
             Some((sec, kw)) => (sec.trim(), kw.trim()),
             None => ("DEFAULT", s.trim()),
         };
-        let word_ok = |w: &str| {
+        let subset = section.starts_with("subset#");
+        let word_ok = |w: &str, colon: bool| {
             !w.is_empty()
-                && !w
-                    .chars()
-                    .any(|c| c.is_whitespace() || matches!(c, '=' | ':' | '[' | ']'))
+                && !w.chars().any(|c| {
+                    c.is_whitespace() || matches!(c, '=' | '[' | ']') || (c == ':' && !colon)
+                })
         };
         let (base, scope) = keyword.split_once('@').unwrap_or((keyword, "x"));
-        if !word_ok(section)
-            || !word_ok(base)
-            || !word_ok(scope)
+        if !word_ok(section, subset)
+            || !word_ok(base, false)
+            || !word_ok(scope, false)
             || base.starts_with(['#', ';'])
             || section.starts_with(['#', ';'])
         {

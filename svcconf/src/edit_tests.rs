@@ -237,6 +237,12 @@ fn keys_and_assignments() {
         ("container#web.image", "container#web", "image"),
         ("env.my_var", "env", "my_var"),
         ("nodes@drpnodes", "DEFAULT", "nodes@drpnodes"),
+        ("subset#app:web.parallel", "subset#app:web", "parallel"),
+        (
+            "subset#container.docker:01web.parallel",
+            "subset#container.docker:01web",
+            "parallel",
+        ),
     ];
     for (s, sec, kw) in ok {
         assert_eq!(
@@ -251,6 +257,8 @@ fn keys_and_assignments() {
     for bad in [
         "",
         ".",
+        "fs#1:x.mnt",
+        "subset#app:web.a:b",
         "fs#1.",
         ".mnt",
         "fs#1.a b",
