@@ -17,6 +17,10 @@
 //! unfenced service with `unfenced_failover = true`, n1 (alone: a minority) stops it before
 //! the majority starts it. The time both nodes answered each address is measured.
 //!
+//! Three nodes, switch through the daemons: `switch --to n2 --wait` from n3 (the owner
+//! stops it, then n2 starts it), `takeover`, `giveback`; a switch to a frozen node is
+//! refused and the service stays.
+//!
 //! Two nodes, monitor_interval 1h: a service started and frozen through the CLI is seen by
 //! the daemons at once (the CLI asks its daemon for a pass after an action).
 //!
@@ -389,4 +393,73 @@ fn cli_actions_reach_the_daemons_at_once() {
     n1.svcmgr(&["-s", UNFENCED, "start", "--local"])
         .assert_ok("start");
     wait_decision(n2, UNFENCED, "up on n1");
+}
+
+#[test]
+fn switch_takeover_and_giveback_through_the_daemons() {
+    if !lab::require_root("switch_takeover_and_giveback_through_the_daemons") {
+        return;
+    }
+    let s = fo_lab(&["n1", "n2", "n3"]);
+    let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
+    s.write_confs(&[FENCED], "", "");
+    let ip = s.ip(FENCED);
+    let _daemons = Daemons::start(&s.lab, FAST, None);
+    all_see_up(&s.lab);
+    started_on_n1(&s, &[FENCED]);
+    let only_on = |owner: &Node| {
+        for n in s.lab.nodes() {
+            assert_eq!(
+                n.has_ip(&ip),
+                n.name == owner.name,
+                "address on {}, expected on {} only:\n{}",
+                n.name,
+                owner.name,
+                daemon_log(n)
+            );
+        }
+        assert_eq!(
+            s.holder(),
+            Some(prkey(owner)),
+            "reservation of {}",
+            owner.name
+        );
+    };
+    let o = n3.svcmgr(&["-s", FENCED, "switch", "--to", "n2", "--wait"]);
+    o.assert_ok("switch --to n2 --wait");
+    assert!(
+        o.stderr_str().contains("fo: up on n2"),
+        "{}",
+        o.stderr_str()
+    );
+    only_on(n2);
+    let log1 = daemon_log(n1);
+    assert!(
+        log1.contains("orchestrator: fo: stop here: switching to n2"),
+        "{log1}"
+    );
+    n3.svcmgr(&["-s", FENCED, "takeover", "--wait"])
+        .assert_ok("takeover --wait");
+    only_on(n3);
+    n1.svcmgr(&["-s", FENCED, "giveback", "--wait"])
+        .assert_ok("giveback --wait");
+    only_on(n1);
+    // A target that can not take it: refused, and the service stays where it is.
+    n2.svcmgr(&["-s", FENCED, "freeze"]).assert_ok("freeze n2");
+    assert!(wait_until(WAIT, "n1 hears n2 frozen", || {
+        api(n1, "/cluster").is_some_and(|v| {
+            v["nodes"]["n2"]["services"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|s| s["name"] == FENCED && s["frozen"] == true))
+        })
+    }));
+    let o = n1.svcmgr(&["-s", FENCED, "switch", "--to", "n2", "--wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", o.stderr_str());
+    assert!(
+        o.stderr_str()
+            .contains("switch to n2: n2 can not take it (frozen); it stays where it is"),
+        "{}",
+        o.stderr_str()
+    );
+    only_on(n1);
 }

@@ -79,6 +79,7 @@ pub fn print_decision(root: &Root, svc: &str, cli: &Cli) -> anyhow::Result<i32> 
                 Fence::Quorum { lost } => format!("unfenced ({lost} outside this majority)"),
             }
         ),
+        Verdict::Stop { why } => println!("verdict: stop here, {why}"),
         Verdict::Blocked { blockers } => {
             println!("verdict: blocked");
             for b in blockers {

@@ -19,6 +19,7 @@ mod pr;
 mod state;
 mod status;
 mod sync;
+mod target;
 mod words;
 
 use std::path::Path;
@@ -103,6 +104,9 @@ pub struct Cli {
     /// `mon`: redraw on every event of the daemon.
     #[arg(long)]
     pub watch: bool,
+    /// switch, takeover, giveback through the daemons: return once the move is done.
+    #[arg(long)]
+    pub wait: bool,
     /// `set`/`unset`/`get`: a keyword, `section.keyword[@node]=value` (a bare keyword is
     /// in DEFAULT); repeatable.
     #[arg(long, value_name = "KEY[=VALUE]")]
@@ -401,10 +405,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 .to
                 .clone()
                 .ok_or_else(|| anyhow::anyhow!("switch needs the destination: switch --to NODE"))?;
-            relocate::switch(&root, &cli.relocation(&needs_svc(&action)?)?, &to)
+            let svc = needs_svc(&action)?;
+            target::through_daemon(&root, &svc, target::Dest::To(to.clone()), cli.wait)
+                .unwrap_or_else(|| relocate::switch(&root, &cli.relocation(&svc)?, &to))
         }
-        "takeover" => relocate::takeover(&root, &cli.relocation(&needs_svc(&action)?)?),
-        "giveback" => relocate::giveback(&root, &cli.relocation(&needs_svc(&action)?)?),
+        "takeover" => {
+            let svc = needs_svc(&action)?;
+            target::through_daemon(&root, &svc, target::Dest::Here, cli.wait)
+                .unwrap_or_else(|| relocate::takeover(&root, &cli.relocation(&svc)?))
+        }
+        "giveback" => {
+            let svc = needs_svc(&action)?;
+            target::through_daemon(&root, &svc, target::Dest::Preferred, cli.wait)
+                .unwrap_or_else(|| relocate::giveback(&root, &cli.relocation(&svc)?))
+        }
         "freeze" => state::freeze(&root, &needs_svc(&action)?, &cli, true),
         "thaw" => state::freeze(&root, &needs_svc(&action)?, &cli, false),
         "clear" => state::clear(&root, &needs_svc(&action)?),

@@ -115,6 +115,7 @@ async fn answer(req: Request<Incoming>, ctx: &Arc<ApiCtx>) -> Response<Body> {
                 &serde_json::json!({ "refresh": true, "svc": svc }),
             )
         }
+        Route::Target(svc) => set_target(ctx, svc, &query).await,
         Route::Action { svc, action } => run_action(ctx, svc, action, &query).await,
         Route::Cluster => json(StatusCode::OK, &**ctx.hb.view.borrow()),
         Route::Events => events(ctx),
@@ -300,6 +301,44 @@ async fn service_status(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<B
             StatusCode::INTERNAL_SERVER_ERROR,
             "the status evaluation failed",
         ),
+    }
+}
+
+/// `POST /services/SVC/target?to=N`: the orchestrators move the service to N.
+async fn set_target(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<Body> {
+    let Some(to) = q.to.clone() else {
+        return error(StatusCode::BAD_REQUEST, "target needs ?to=NODE");
+    };
+    let cfg = ctx
+        .monitor
+        .services
+        .borrow()
+        .get(&svc)
+        .and_then(|v| v.orch.clone());
+    let Some(cfg) = cfg else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("no service {svc} (or not evaluated yet)"),
+        );
+    };
+    if cfg.mode == svcconf::Orchestrate::No {
+        return error(
+            StatusCode::CONFLICT,
+            &format!("{svc} has orchestrate=no: the daemons do not move it"),
+        );
+    }
+    if !cfg.nodes.contains(&to) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("{to} is not one of {svc}'s nodes ({})", cfg.nodes.join(" ")),
+        );
+    }
+    match ctx.orch.targets.send((svc.clone(), to.clone())).await {
+        Ok(()) => json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({ "svc": svc, "target": to }),
+        ),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping"),
     }
 }
 

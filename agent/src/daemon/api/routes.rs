@@ -11,6 +11,7 @@
 //! GET  /orchestration                  every service's orchestration decision
 //! POST /services/SVC/actions/ACTION    run an action (?wait=1: until done, with its exit code)
 //! POST /services/SVC/refresh           evaluate the services now (the CLI after an action)
+//! POST /services/SVC/target?to=N       switch the service to N through the orchestrators
 //! GET  /cluster                        membership: nodes, heartbeat paths, counters
 //! GET  /events                         newline-delimited JSON events
 //! ```
@@ -28,6 +29,7 @@ pub enum Route {
     ServiceOrchestration(String),
     Orchestration,
     Refresh(String),
+    Target(String),
     Action { svc: String, action: String },
     Cluster,
     Events,
@@ -107,6 +109,7 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
         ["services", s, "orchestration"] => get(Route::ServiceOrchestration(svc(s)?)),
         ["orchestration"] => get(Route::Orchestration),
         ["services", s, "refresh"] => post(Route::Refresh(svc(s)?)),
+        ["services", s, "target"] => post(Route::Target(svc(s)?)),
         ["services", s, "actions", a] => {
             let svc = svc(s)?;
             if !ACTIONS.contains(a) {
@@ -257,6 +260,7 @@ mod tests {
             (&g, "/cluster", Ok(Cluster)),
             (&g, "/orchestration", Ok(Orchestration)),
             (&p, "/services/web/refresh", Ok(Refresh("web".into()))),
+            (&p, "/services/web/target", Ok(Target("web".into()))),
             (
                 &g,
                 "/services/web/refresh",

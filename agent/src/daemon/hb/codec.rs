@@ -26,7 +26,8 @@ use sha2::{Digest, Sha256};
 use super::message::Beat;
 
 pub const MAGIC: &[u8; 4] = b"SVHB";
-/// 2: `SvcBeat` carries `running` and the orchestrator's `start_failed` and `action`.
+/// 2: `SvcBeat` carries `running` and the orchestrator's `start_failed`, `action` and
+/// switch target.
 pub const VERSION: u8 = 2;
 /// Largest datagram sent or accepted; also what a disk slot holds.
 pub const MAX_DATAGRAM: usize = 16 * 1024 - 8;
@@ -268,6 +269,8 @@ mod tests {
                 running: true,
                 start_failed: false,
                 action: String::new(),
+                target: String::new(),
+                target_gen: 0,
             })
             .collect();
         b

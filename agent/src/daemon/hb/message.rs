@@ -56,6 +56,10 @@ pub struct SvcBeat {
     pub start_failed: bool,
     /// The action the orchestrator runs on it there (`start`), else empty.
     pub action: String,
+    /// The switch target that node knows of (`switch --to`), else empty, and when it was
+    /// set there (ms since the epoch): the newest one wins.
+    pub target: String,
+    pub target_gen: u64,
 }
 
 impl Beat {

@@ -45,6 +45,10 @@ impl Probe {
                     running: v.running,
                     start_failed: o.is_some_and(|o| o.start_failed),
                     action: o.and_then(|o| o.action.clone()).unwrap_or_default(),
+                    target: o
+                        .and_then(|o| o.target.as_ref().map(|t| t.0.clone()))
+                        .unwrap_or_default(),
+                    target_gen: o.and_then(|o| o.target.as_ref().map(|t| t.1)).unwrap_or(0),
                 }
             })
             .collect();

@@ -71,6 +71,8 @@ pub struct Input<'a> {
     pub fence_failed: Option<(&'a str, u64)>,
     /// Why the heartbeats do not run, when they do not.
     pub heartbeats_off: Option<&'a str>,
+    /// An operator's `switch --to N` (takeover, giveback) being carried out.
+    pub target: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +101,8 @@ pub enum Verdict {
     Idle { why: String },
     /// This node starts the service.
     Start { fence: Fence, why: String },
+    /// This node stops the service it runs (the stop half of a switch).
+    Stop { why: String },
     /// This node does not start it although it is up nowhere: why not.
     Blocked { blockers: Vec<Blocker> },
 }
@@ -118,6 +122,7 @@ impl Verdict {
                      this majority partition)"
                 ),
             },
+            Verdict::Stop { why } => format!("stop here: {why}"),
             Verdict::Blocked { blockers } => format!(
                 "not starting: {}",
                 blockers
@@ -158,6 +163,9 @@ pub fn decide(i: &Input) -> Verdict {
         return Verdict::Idle {
             why: "orchestrate=no: the daemon does not start or move it".into(),
         };
+    }
+    if let Some(t) = i.target {
+        return switch(i, t);
     }
     let running: Vec<&str> = i
         .facts
@@ -346,6 +354,75 @@ pub fn stand_down(i: &Input, preempted: &[String]) -> Option<String> {
             lost.join(", ")
         )
     })
+}
+
+/// The nodes running the service, among those heard (up or in maintenance).
+fn running_on<'a>(i: &'a Input) -> Vec<&'a str> {
+    i.facts
+        .iter()
+        .filter(|(_, f)| matches!(f.state, PeerState::Up | PeerState::Maintenance))
+        .filter(|(_, f)| f.svc.as_ref().is_some_and(|s| s.running))
+        .map(|(n, _)| n.as_str())
+        .collect()
+}
+
+/// A switch to `t`: the node running it stops it once `t` can take it, then `t` starts it.
+fn switch(i: &Input, t: &str) -> Verdict {
+    let running = running_on(i);
+    if running == [t] {
+        return Verdict::Idle {
+            why: format!("up on {t}"),
+        };
+    }
+    if let Some(why) = ineligible(i, t, None) {
+        // Stopped here for a target that then could not take it: it comes back here.
+        if running.is_empty()
+            && i.memory.owner.as_deref() == Some(i.me)
+            && ineligible(i, i.me, None).is_none()
+        {
+            return Verdict::Start {
+                fence: Fence::None,
+                why: format!("the switch to {t} can not be done ({t}: {why}): back here"),
+            };
+        }
+        return blocked(
+            "switch target",
+            format!("switch to {t}: {t} can not take it ({why}); it stays where it is"),
+        );
+    }
+    if let Some((n, a)) = i.facts.iter().find_map(|(n, f)| {
+        let a = f.svc.as_ref()?.action.as_ref()?;
+        (f.state == PeerState::Up).then_some((n, a))
+    }) {
+        let who = if n == i.me {
+            "here".to_string()
+        } else {
+            n.clone()
+        };
+        return blocked("peer acting", format!("switching to {t}: {who} runs {a}"));
+    }
+    if running.contains(&i.me) && i.me != t {
+        return Verdict::Stop {
+            why: format!("switching to {t}"),
+        };
+    }
+    if !running.is_empty() {
+        return Verdict::Idle {
+            why: format!(
+                "switching to {t}: waiting for {} to stop it",
+                running.join(", ")
+            ),
+        };
+    }
+    if i.me == t {
+        return Verdict::Start {
+            fence: Fence::None,
+            why: format!("switch to {t}"),
+        };
+    }
+    Verdict::Idle {
+        why: format!("switching to {t}: {t} starts it"),
+    }
 }
 
 /// Why a start is needed, or the idle verdict saying why none is.

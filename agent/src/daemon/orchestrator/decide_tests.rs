@@ -55,6 +55,7 @@ struct Case {
     hb_off: bool,
     /// The service's nodes, when not every node of `nodes`.
     svc_nodes: Option<&'static [&'static str]>,
+    target: Option<&'static str>,
     want: &'static str,
 }
 
@@ -72,6 +73,7 @@ const BASE: Case = Case {
     fence_failed: None,
     hb_off: false,
     svc_nodes: None,
+    target: None,
     want: "",
 };
 
@@ -115,6 +117,7 @@ fn with_input<T>(c: &Case, f: impl FnOnce(&Input) -> T) -> T {
         first_look: c.first_look,
         fence_failed: c.fence_failed.map(|e| (e, 4)),
         heartbeats_off: c.hb_off.then_some("no [[hb]] in node.toml"),
+        target: c.target,
     })
 }
 
@@ -274,6 +277,59 @@ fn every_verdict_and_blocker() {
             name: "the owner's daemon restarted and has not evaluated it yet",
             nodes: &[("n1", "up noconf"), ("n2", "up")],
             want: "n1, its last owner, does not report it (yet)",
+            ..BASE
+        },
+        Case {
+            name: "switch: the owner stops it once the target can take it",
+            me: "n1",
+            nodes: &[("n1", "up run"), ("n2", "up")],
+            target: Some("n2"),
+            want: "stop here: switching to n2",
+            ..BASE
+        },
+        Case {
+            name: "switch: the target waits for the owner's stop",
+            nodes: &[("n1", "up run"), ("n2", "up")],
+            target: Some("n2"),
+            want: "switching to n2: waiting for n1 to stop it",
+            ..BASE
+        },
+        Case {
+            name: "switch: stopped on the owner, the target starts it",
+            nodes: &[("n1", "up"), ("n2", "up")],
+            target: Some("n2"),
+            want: "start here: switch to n2",
+            ..BASE
+        },
+        Case {
+            name: "switch: a frozen target, the owner keeps it",
+            me: "n1",
+            nodes: &[("n1", "up run"), ("n2", "up frozen")],
+            target: Some("n2"),
+            want: "not starting: switch to n2: n2 can not take it (frozen); it stays where it is",
+            ..BASE
+        },
+        Case {
+            name: "switch: stopped here, then the target could not take it: back here",
+            me: "n1",
+            nodes: &[("n1", "up"), ("n2", "up frozen")],
+            target: Some("n2"),
+            want: "start here: the switch to n2 can not be done (n2: frozen): back here",
+            ..BASE
+        },
+        Case {
+            name: "switch: done",
+            me: "n1",
+            nodes: &[("n1", "up"), ("n2", "up run")],
+            target: Some("n2"),
+            want: "up on n2",
+            ..BASE
+        },
+        Case {
+            name: "switch: the owner is stopping it",
+            nodes: &[("n1", "up run starting"), ("n2", "up")],
+            target: Some("n2"),
+            want: "not starting: switching to n2: n1 runs start",
             ..BASE
         },
         Case {

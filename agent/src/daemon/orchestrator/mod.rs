@@ -57,6 +57,8 @@ pub type Decisions = BTreeMap<String, DecisionView>;
 pub struct LocalSvc {
     pub start_failed: bool,
     pub action: Option<String>,
+    /// The switch target being carried out, and when it was set (ms since the epoch).
+    pub target: Option<(String, u64)>,
 }
 
 pub type Local = BTreeMap<String, LocalSvc>;
@@ -64,6 +66,8 @@ pub type Local = BTreeMap<String, LocalSvc>;
 #[derive(Debug, Clone)]
 pub struct OrchHandle {
     pub decisions: watch::Receiver<Arc<Decisions>>,
+    /// `switch --to N` through the API: (service, target).
+    pub targets: mpsc::Sender<(String, String)>,
 }
 
 pub struct Orchestrator {
@@ -86,6 +90,8 @@ enum Plan {
     /// who runs what; `--steal-tags` once the lost owner is fenced (or the operator allowed
     /// unfenced failover): its LVM host tag is stale.
     Start(Fence),
+    /// The stop half of a switch.
+    Stop,
     /// Another node preempted our reservation while the service ran here, or this node is
     /// in a minority partition with an unfenced service: freeze it here so nothing restarts
     /// it, stop its address first, then the rest.
@@ -101,6 +107,7 @@ impl Plan {
                 vec!["start", "--local", "--steal-tags"],
             ],
             Plan::Start(Fence::Quorum { .. }) => vec![vec!["start", "--local", "--steal-tags"]],
+            Plan::Stop => vec![vec!["stop", "--local"]],
             Plan::StandDown => vec![
                 vec!["freeze"],
                 vec!["stopip", "--local"],
@@ -165,16 +172,31 @@ struct SvcState {
     settling: Option<std::time::Instant>,
     /// The last fencing failure, when to try again, and how many failed in a row.
     fence_failed: Option<(String, Instant, u32)>,
+    /// The switch target being carried out, and its time (ms since the epoch).
+    target: Option<(String, u64)>,
+    /// The time of the last target reached or given up: older ones heard again are ignored.
+    target_done: u64,
 }
 
 impl Orchestrator {
     /// `local` is created by the caller (the heartbeats read it).
     pub fn spawn(self) -> (OrchHandle, tokio::task::JoinHandle<()>) {
         let (tx, rx) = watch::channel(Arc::new(Decisions::new()));
-        (OrchHandle { decisions: rx }, tokio::spawn(self.run(tx)))
+        let (t_tx, t_rx) = mpsc::channel(16);
+        (
+            OrchHandle {
+                decisions: rx,
+                targets: t_tx,
+            },
+            tokio::spawn(self.run(tx, t_rx)),
+        )
     }
 
-    async fn run(mut self, tx: watch::Sender<Arc<Decisions>>) {
+    async fn run(
+        mut self,
+        tx: watch::Sender<Arc<Decisions>>,
+        mut targets: mpsc::Receiver<(String, String)>,
+    ) {
         let mut services = self.monitor.services.clone();
         let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
         let mut states: BTreeMap<String, SvcState> = BTreeMap::new();
@@ -185,6 +207,11 @@ impl Orchestrator {
             tokio::select! {
                 _ = self.token.cancelled() => break,
                 Some(d) = done_rx.recv() => self.finished(&mut states, d),
+                Some((svc, to)) = targets.recv() => {
+                    tracing::info!("orchestrator: {svc}: switch to {to} requested");
+                    let st = states.entry(svc).or_default();
+                    st.target = Some((to, epoch_ms()));
+                }
                 r = services.changed() => if r.is_err() { break },
                 r = self.cluster.changed() => if r.is_err() { break },
                 _ = tick.tick() => {}
@@ -240,11 +267,13 @@ impl Orchestrator {
             });
             let start_failed = marks::load_start_failed(&self.root, name);
             let action = st.in_flight.map(str::to_string);
+            adopt_target(st, &cluster, me, name);
             local.insert(
                 name.clone(),
                 LocalSvc {
                     start_failed: start_failed.is_some(),
                     action: action.clone(),
+                    target: st.target.clone(),
                 },
             );
             if st
@@ -284,6 +313,7 @@ impl Orchestrator {
                 first_look: st.first_look,
                 fence_failed,
                 heartbeats_off: cluster.disabled.as_deref(),
+                target: st.target.as_ref().map(|t| t.0.as_str()),
             };
             watch_keys |= cfg.fenced && view.running && recently_lost;
             if let Some(why) = decide::stand_down(&input, &view.preempted) {
@@ -298,6 +328,24 @@ impl Orchestrator {
                 self.launch(name, Plan::StandDown, done_tx.clone());
             }
             let mut verdict = decide::decide(&input);
+            if let Some(outcome) = target_outcome(&input) {
+                let (t, gen) = st.target.take().expect("a target");
+                st.target_done = gen;
+                match outcome {
+                    TargetOutcome::Reached => {
+                        tracing::info!("orchestrator: {name}: switch to {t} done")
+                    }
+                    TargetOutcome::Failed => {
+                        tracing::warn!(
+                            "orchestrator: {name}: switch to {t} given up: the start failed there"
+                        );
+                        // The target is the owner whose start failed: the others take it.
+                        st.memory.owner = Some(t);
+                        st.memory.owner_up = false;
+                        marks::save_memory(&self.root, name, &st.memory);
+                    }
+                }
+            }
             // The first look lasts until its start is launched or no start is due.
             if rejoin.done && !matches!(verdict, Verdict::Start { .. }) {
                 st.first_look = false;
@@ -319,7 +367,14 @@ impl Orchestrator {
             } else {
                 st.pending = None;
             }
-            if let (Some(a), false) = (st.in_flight, matches!(verdict, Verdict::Start { .. })) {
+            let launched = matches!(verdict, Verdict::Start { .. })
+                || (matches!(verdict, Verdict::Stop { .. }) && st.in_flight.is_none());
+            if let (Verdict::Stop { .. }, None) = (&verdict, st.in_flight) {
+                st.in_flight = Some("stop");
+                line = format!("{line} (stopping)");
+                self.launch(name, Plan::Stop, done_tx.clone());
+            }
+            if let (Some(a), false) = (st.in_flight, launched) {
                 // The plan runs: its own verdict comes with the next status.
                 verdict = Verdict::Idle {
                     why: format!("{a} running here"),
@@ -404,6 +459,7 @@ impl Orchestrator {
             st.fence_failed = None;
             match &d.plan {
                 Plan::Start(_) => tracing::info!("orchestrator: {}: started here ({times})", d.svc),
+                Plan::Stop => tracing::info!("orchestrator: {}: stopped here ({times})", d.svc),
                 Plan::StandDown => tracing::warn!(
                     "orchestrator: {}: stopped and frozen here ({times}); `svcmgr -s {} thaw` \
                      once the other node's ownership is checked",
@@ -452,6 +508,13 @@ impl Orchestrator {
                 );
                 marks::save_start_failed(&self.root, &d.svc, &step.detail);
             }
+            Plan::Stop => tracing::error!(
+                "orchestrator: {}: the stop for the switch failed here ({}: exit {}: {})",
+                d.svc,
+                step.action,
+                step.code,
+                step.detail
+            ),
             Plan::StandDown => tracing::error!(
                 "orchestrator: {}: could not stop it here after losing the reservation ({}: \
                  exit {}: {})",
@@ -461,6 +524,55 @@ impl Orchestrator {
                 step.detail
             ),
         }
+    }
+}
+
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The newest switch target of the service among this node's and its peers' (newer than
+/// the last one reached or given up here).
+fn adopt_target(st: &mut SvcState, cluster: &ClusterView, me: &str, svc: &str) {
+    let heard = cluster
+        .nodes
+        .iter()
+        .filter(|(n, v)| n.as_str() != me && v.state == PeerState::Up)
+        .filter_map(|(_, v)| v.services.iter().find(|s| s.name == svc))
+        .filter(|s| !s.target.is_empty())
+        .map(|s| (s.target.clone(), s.target_gen));
+    let newest = st
+        .target
+        .clone()
+        .into_iter()
+        .chain(heard)
+        .max_by_key(|t| t.1);
+    st.target = newest.filter(|t| t.1 > st.target_done);
+}
+
+enum TargetOutcome {
+    Reached,
+    Failed,
+}
+
+/// Whether the switch target is reached (the service runs there alone) or given up (the
+/// service stopped for it and the start failed there). A target that can not take it
+/// stays pending, and the decision says why.
+fn target_outcome(i: &decide::Input) -> Option<TargetOutcome> {
+    let t = i.target?;
+    let svc = i.facts.get(t)?.svc.as_ref()?;
+    let elsewhere = i
+        .facts
+        .iter()
+        .any(|(n, f)| n != t && f.svc.as_ref().is_some_and(|s| s.running));
+    if svc.running && !elsewhere {
+        Some(TargetOutcome::Reached)
+    } else if svc.start_failed && !elsewhere && !svc.running {
+        Some(TargetOutcome::Failed)
+    } else {
+        None
     }
 }
 
