@@ -21,8 +21,9 @@
 //! stops it, then n2 starts it), `takeover`, `giveback`; a switch to a frozen node is
 //! refused and the service stays.
 //!
-//! Two nodes, monitor_interval 1h: a service started and frozen through the CLI is seen by
-//! the daemons at once (the CLI asks its daemon for a pass after an action).
+//! Two nodes, monitor_interval 1h: a service thawed and started through the CLI is seen by
+//! the daemons at once (the CLI asks its daemon for a pass after an action); a freeze and a
+//! thaw without --local reach the other node.
 //!
 //! Two nodes: a clean `daemon stop` of the owner -> no failover; a service without
 //! reservations does not fail over and says why; fencing that fails -> no start, the
@@ -252,7 +253,7 @@ fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
     let _daemons = Daemons::start(&s.lab, FAST, None);
     all_see_up(&s.lab);
     started_on_n1(&s, &[FENCED]);
-    n3.svcmgr(&["-s", FENCED, "freeze"])
+    n3.svcmgr(&["-s", FENCED, "freeze", "--local"])
         .assert_ok("freeze on n3");
     assert!(frozen_on(n3, FENCED, true));
 
@@ -283,7 +284,8 @@ fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
     );
 
     // Thawed, n3 is the first eligible candidate.
-    n3.svcmgr(&["-s", FENCED, "thaw"]).assert_ok("thaw on n3");
+    n3.svcmgr(&["-s", FENCED, "thaw", "--local"])
+        .assert_ok("thaw on n3");
     let ok = wait_until(WAIT, "the address on n3", || n3.has_ip(&ip));
     assert!(ok, "n3 did not take it:\n{}", daemon_log(n3));
     assert_eq!(s.holder(), Some(prkey(n3)));
@@ -386,13 +388,26 @@ fn cli_actions_reach_the_daemons_at_once() {
     let _daemons = Daemons::start_with(&s.lab, FAST, None, "monitor_interval = \"1h\"\n");
     all_see_up(&s.lab);
     wait_decision(n2, UNFENCED, "frozen here");
-    n1.svcmgr(&["-s", UNFENCED, "thaw"]).assert_ok("thaw");
+    n1.svcmgr(&["-s", UNFENCED, "thaw", "--local"])
+        .assert_ok("thaw");
     assert!(wait_until(WAIT, "n1's daemon sees it thawed", || {
         api(n1, "/services").is_some_and(|v| v[UNFENCED]["frozen"] == false)
     }));
     n1.svcmgr(&["-s", UNFENCED, "start", "--local"])
         .assert_ok("start");
     wait_decision(n2, UNFENCED, "up on n1");
+    // Without --local, a freeze (thaw) reaches every node through the daemons.
+    let frozen = |n: &Node, want: bool| {
+        wait_until(WAIT, &format!("{} frozen={want}", n.name), || {
+            api(n, "/services").is_some_and(|v| v[UNFENCED]["frozen"] == want)
+        })
+    };
+    n1.svcmgr(&["-s", UNFENCED, "freeze"])
+        .assert_ok("freeze")
+        .assert_logs("the daemons apply it on every node");
+    assert!(frozen(n2, true), "n2 not frozen:\n{}", daemon_log(n2));
+    n2.svcmgr(&["-s", UNFENCED, "thaw"]).assert_ok("thaw");
+    assert!(frozen(n1, false), "n1 not thawed:\n{}", daemon_log(n1));
 }
 
 #[test]
@@ -445,7 +460,8 @@ fn switch_takeover_and_giveback_through_the_daemons() {
         .assert_ok("giveback --wait");
     only_on(n1);
     // A target that can not take it: refused, and the service stays where it is.
-    n2.svcmgr(&["-s", FENCED, "freeze"]).assert_ok("freeze n2");
+    n2.svcmgr(&["-s", FENCED, "freeze", "--local"])
+        .assert_ok("freeze n2");
     assert!(wait_until(WAIT, "n1 hears n2 frozen", || {
         api(n1, "/cluster").is_some_and(|v| {
             v["nodes"]["n2"]["services"]

@@ -101,8 +101,13 @@ pub const ACTIONS: &[ActionDoc] = &[
         title: "freeze, thaw",
         spellings: &["freeze", "thaw"],
         about: "Stop, then allow again, the daemon's handling of the service: a frozen \
-                service is never restarted or moved by the monitor.",
-        examples: &["svcmgr -s web freeze", "svcmgr -s web thaw"],
+                service is never restarted, started or moved by the daemons. Without --local, \
+                every node's daemon applies it too.",
+        examples: &[
+            "svcmgr -s web freeze",
+            "svcmgr -s web thaw",
+            "svcmgr -s web freeze --local",
+        ],
     },
     ActionDoc {
         title: "clear",

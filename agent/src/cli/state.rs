@@ -10,16 +10,46 @@ use crate::lock;
 use crate::paths::{write_atomic, Root};
 use crate::service::Service;
 
+/// Here, then (without `--local`) on every node through the daemons when a daemon runs its
+/// heartbeats here.
 pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result<i32> {
     let _span = crate::logging::service_span(svc).entered();
     let intent = if freeze { "freeze" } else { "thaw" };
-    let _lock = lock::acquire(&root.lock(svc), intent, cli.waitlock())?;
+    let lock = lock::acquire(&root.lock(svc), intent, cli.waitlock())?;
     // Recorded like any action: the daemon's monitor takes it as the operator's word.
     let s = Service::load_readonly(root, svc)?;
     let recorded = crate::intent::begin(root, svc, intent);
     let result = set_flag(&s.frozen_flag(), freeze);
     recorded.finish();
+    drop(lock);
+    if result.is_ok() && !cli.local {
+        tell_the_cluster(root, svc, intent);
+    }
     result
+}
+
+fn tell_the_cluster(root: &Root, svc: &str, intent: &str) {
+    use crate::daemon::api::client;
+    let t = std::time::Duration::from_secs(10);
+    let hb_on = crate::daemon::pidlock::holder(root).is_some()
+        && client::request_ok(root, "GET", "/cluster", t)
+            .ok()
+            .and_then(|a| a.json::<crate::daemon::hb::view::ClusterView>().ok())
+            .is_some_and(|c| c.disabled.is_none());
+    if !hb_on {
+        tracing::info!(
+            "{intent}: this node only (no daemon with heartbeats here to tell the others)"
+        );
+        return;
+    }
+    match client::request_ok(root, "POST", &format!("/services/{svc}/{intent}"), t) {
+        Ok(_) => {
+            tracing::info!("{intent}: the daemons apply it on every node (--local: this node only)")
+        }
+        Err(e) => tracing::warn!(
+            "{intent}: done here, but the daemon did not take it for the other nodes: {e}"
+        ),
+    }
 }
 
 fn set_flag(flag: &std::path::Path, freeze: bool) -> anyhow::Result<i32> {

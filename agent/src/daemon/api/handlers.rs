@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::routes::{self, Query, Route, RouteError};
 use super::{ApiCtx, MAX_BODY};
 use crate::daemon::actions::{Origin, SubmitError};
+use crate::daemon::orchestrator::Request as OrchRequest;
 use crate::daemon::state::{DaemonStatus, Subsystem};
 
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -116,6 +117,7 @@ async fn answer(req: Request<Incoming>, ctx: &Arc<ApiCtx>) -> Response<Body> {
             )
         }
         Route::Target(svc) => set_target(ctx, svc, &query).await,
+        Route::ClusterFreeze { svc, freeze } => cluster_freeze(ctx, svc, freeze).await,
         Route::Action { svc, action } => run_action(ctx, svc, action, &query).await,
         Route::Cluster => json(StatusCode::OK, &**ctx.hb.view.borrow()),
         Route::Events => events(ctx),
@@ -304,6 +306,24 @@ async fn service_status(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<B
     }
 }
 
+/// `POST /services/SVC/freeze` (`/thaw`): every node's orchestrator freezes (thaws) it.
+async fn cluster_freeze(ctx: &Arc<ApiCtx>, svc: String, freeze: bool) -> Response<Body> {
+    if !ctx.root.service_conf(&svc).exists() {
+        return error(StatusCode::NOT_FOUND, &format!("no service {svc}"));
+    }
+    let req = OrchRequest::Freeze {
+        svc: svc.clone(),
+        freeze,
+    };
+    match ctx.orch.requests.send(req).await {
+        Ok(()) => json(
+            StatusCode::ACCEPTED,
+            &serde_json::json!({ "svc": svc, "frozen": freeze }),
+        ),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping"),
+    }
+}
+
 /// `POST /services/SVC/target?to=N`: the orchestrators move the service to N.
 async fn set_target(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<Body> {
     let Some(to) = q.to.clone() else {
@@ -333,7 +353,11 @@ async fn set_target(ctx: &Arc<ApiCtx>, svc: String, q: &Query) -> Response<Body>
             &format!("{to} is not one of {svc}'s nodes ({})", cfg.nodes.join(" ")),
         );
     }
-    match ctx.orch.targets.send((svc.clone(), to.clone())).await {
+    let req = OrchRequest::Target {
+        svc: svc.clone(),
+        to: to.clone(),
+    };
+    match ctx.orch.requests.send(req).await {
         Ok(()) => json(
             StatusCode::ACCEPTED,
             &serde_json::json!({ "svc": svc, "target": to }),

@@ -12,6 +12,7 @@
 //! POST /services/SVC/actions/ACTION    run an action (?wait=1: until done, with its exit code)
 //! POST /services/SVC/refresh           evaluate the services now (the CLI after an action)
 //! POST /services/SVC/target?to=N       switch the service to N through the orchestrators
+//! POST /services/SVC/freeze            freeze it on every node (/thaw: thaw it)
 //! GET  /cluster                        membership: nodes, heartbeat paths, counters
 //! GET  /events                         newline-delimited JSON events
 //! ```
@@ -30,6 +31,7 @@ pub enum Route {
     Orchestration,
     Refresh(String),
     Target(String),
+    ClusterFreeze { svc: String, freeze: bool },
     Action { svc: String, action: String },
     Cluster,
     Events,
@@ -110,6 +112,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
         ["orchestration"] => get(Route::Orchestration),
         ["services", s, "refresh"] => post(Route::Refresh(svc(s)?)),
         ["services", s, "target"] => post(Route::Target(svc(s)?)),
+        ["services", s, w @ ("freeze" | "thaw")] => post(Route::ClusterFreeze {
+            svc: svc(s)?,
+            freeze: *w == "freeze",
+        }),
         ["services", s, "actions", a] => {
             let svc = svc(s)?;
             if !ACTIONS.contains(a) {
@@ -261,6 +267,14 @@ mod tests {
             (&g, "/orchestration", Ok(Orchestration)),
             (&p, "/services/web/refresh", Ok(Refresh("web".into()))),
             (&p, "/services/web/target", Ok(Target("web".into()))),
+            (
+                &p,
+                "/services/web/thaw",
+                Ok(ClusterFreeze {
+                    svc: "web".into(),
+                    freeze: false,
+                }),
+            ),
             (
                 &g,
                 "/services/web/refresh",

@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 use super::message::Beat;
 
 pub const MAGIC: &[u8; 4] = b"SVHB";
-/// 2: `SvcBeat` carries `running` and the orchestrator's `start_failed`, `action` and
-/// switch target.
+/// 2: `SvcBeat` carries `running` and the orchestrator's `start_failed`, `action`, switch
+/// target and cluster-wide freeze.
 pub const VERSION: u8 = 2;
 /// Largest datagram sent or accepted; also what a disk slot holds.
 pub const MAX_DATAGRAM: usize = 16 * 1024 - 8;
@@ -271,6 +271,8 @@ mod tests {
                 action: String::new(),
                 target: String::new(),
                 target_gen: 0,
+                freeze: 0,
+                freeze_gen: 0,
             })
             .collect();
         b

@@ -60,6 +60,10 @@ pub struct SvcBeat {
     /// set there (ms since the epoch): the newest one wins.
     pub target: String,
     pub target_gen: u64,
+    /// The cluster-wide freeze (1) or thaw (2) that node knows of, 0 none, and when it was
+    /// asked (ms since the epoch): the newest one wins.
+    pub freeze: u8,
+    pub freeze_gen: u64,
 }
 
 impl Beat {

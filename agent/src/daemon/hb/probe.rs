@@ -49,6 +49,10 @@ impl Probe {
                         .and_then(|o| o.target.as_ref().map(|t| t.0.clone()))
                         .unwrap_or_default(),
                     target_gen: o.and_then(|o| o.target.as_ref().map(|t| t.1)).unwrap_or(0),
+                    freeze: o
+                        .and_then(|o| o.freeze)
+                        .map_or(0, |(want, _)| if want { 1 } else { 2 }),
+                    freeze_gen: o.and_then(|o| o.freeze).map_or(0, |(_, gen)| gen),
                 }
             })
             .collect();

@@ -274,7 +274,9 @@ impl Monitor {
                     });
                     return;
                 }
-                MonitorAction::Freezestop => vec![args(&["freeze"]), args(&["stop"])],
+                MonitorAction::Freezestop => {
+                    vec![args(&["freeze", "--local"]), args(&["stop", "--local"])]
+                }
                 MonitorAction::Switch => match next_node(&ev.nodes, &ev.nodename) {
                     Some(n) => vec![args(&["switch", "--to", &n])],
                     None => Vec::new(),

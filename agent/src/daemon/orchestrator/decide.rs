@@ -209,6 +209,8 @@ pub fn decide(i: &Input) -> Verdict {
         let doing = match a.as_str() {
             "start" => "starting",
             "stop" => "stopping",
+            "freeze" => "freezing",
+            "thaw" => "thawing",
             other => other,
         };
         return blocked("peer acting", format!("peer acting ({who} {doing})"));

@@ -59,6 +59,8 @@ pub struct LocalSvc {
     pub action: Option<String>,
     /// The switch target being carried out, and when it was set (ms since the epoch).
     pub target: Option<(String, u64)>,
+    /// The newest cluster-wide freeze (true) or thaw, and when it was asked.
+    pub freeze: Option<(bool, u64)>,
 }
 
 pub type Local = BTreeMap<String, LocalSvc>;
@@ -66,8 +68,17 @@ pub type Local = BTreeMap<String, LocalSvc>;
 #[derive(Debug, Clone)]
 pub struct OrchHandle {
     pub decisions: watch::Receiver<Arc<Decisions>>,
-    /// `switch --to N` through the API: (service, target).
-    pub targets: mpsc::Sender<(String, String)>,
+    /// Operators' requests through the API.
+    pub requests: mpsc::Sender<Request>,
+}
+
+/// What an operator asks the orchestrators of every node.
+#[derive(Debug)]
+pub enum Request {
+    /// `switch --to N`, `takeover`, `giveback`.
+    Target { svc: String, to: String },
+    /// `freeze` / `thaw` without `--local`.
+    Freeze { svc: String, freeze: bool },
 }
 
 pub struct Orchestrator {
@@ -92,6 +103,8 @@ enum Plan {
     Start(Fence),
     /// The stop half of a switch.
     Stop,
+    /// A cluster-wide freeze (true) or thaw, applied here.
+    Freeze(bool),
     /// Another node preempted our reservation while the service ran here, or this node is
     /// in a minority partition with an unfenced service: freeze it here so nothing restarts
     /// it, stop its address first, then the rest.
@@ -108,8 +121,10 @@ impl Plan {
             ],
             Plan::Start(Fence::Quorum { .. }) => vec![vec!["start", "--local", "--steal-tags"]],
             Plan::Stop => vec![vec!["stop", "--local"]],
+            Plan::Freeze(true) => vec![vec!["freeze", "--local"]],
+            Plan::Freeze(false) => vec![vec!["thaw", "--local"]],
             Plan::StandDown => vec![
-                vec!["freeze"],
+                vec!["freeze", "--local"],
                 vec!["stopip", "--local"],
                 vec!["stop", "--local"],
             ],
@@ -176,6 +191,10 @@ struct SvcState {
     target: Option<(String, u64)>,
     /// The time of the last target reached or given up: older ones heard again are ignored.
     target_done: u64,
+    /// The newest cluster-wide freeze (true) or thaw heard of, and its time.
+    freeze: Option<(bool, u64)>,
+    /// The time of the last one applied here.
+    freeze_done: u64,
 }
 
 impl Orchestrator {
@@ -186,7 +205,7 @@ impl Orchestrator {
         (
             OrchHandle {
                 decisions: rx,
-                targets: t_tx,
+                requests: t_tx,
             },
             tokio::spawn(self.run(tx, t_rx)),
         )
@@ -195,7 +214,7 @@ impl Orchestrator {
     async fn run(
         mut self,
         tx: watch::Sender<Arc<Decisions>>,
-        mut targets: mpsc::Receiver<(String, String)>,
+        mut requests: mpsc::Receiver<Request>,
     ) {
         let mut services = self.monitor.services.clone();
         let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
@@ -207,11 +226,17 @@ impl Orchestrator {
             tokio::select! {
                 _ = self.token.cancelled() => break,
                 Some(d) = done_rx.recv() => self.finished(&mut states, d),
-                Some((svc, to)) = targets.recv() => {
-                    tracing::info!("orchestrator: {svc}: switch to {to} requested");
-                    let st = states.entry(svc).or_default();
-                    st.target = Some((to, epoch_ms()));
-                }
+                Some(r) = requests.recv() => match r {
+                    Request::Target { svc, to } => {
+                        tracing::info!("orchestrator: {svc}: switch to {to} requested");
+                        states.entry(svc).or_default().target = Some((to, epoch_ms()));
+                    }
+                    Request::Freeze { svc, freeze } => {
+                        let what = if freeze { "freeze" } else { "thaw" };
+                        tracing::info!("orchestrator: {svc}: cluster-wide {what} requested");
+                        states.entry(svc).or_default().freeze = Some((freeze, epoch_ms()));
+                    }
+                },
                 r = services.changed() => if r.is_err() { break },
                 r = self.cluster.changed() => if r.is_err() { break },
                 _ = tick.tick() => {}
@@ -268,12 +293,14 @@ impl Orchestrator {
             let start_failed = marks::load_start_failed(&self.root, name);
             let action = st.in_flight.map(str::to_string);
             adopt_target(st, &cluster, me, name);
+            adopt_freeze(st, &cluster, me, name);
             local.insert(
                 name.clone(),
                 LocalSvc {
                     start_failed: start_failed.is_some(),
                     action: action.clone(),
                     target: st.target.clone(),
+                    freeze: st.freeze,
                 },
             );
             if st
@@ -283,6 +310,14 @@ impl Orchestrator {
                 continue;
             }
             st.settling = None;
+            if let Some((want, gen)) = st.freeze.filter(|f| f.1 > st.freeze_done) {
+                if view.frozen == want {
+                    st.freeze_done = gen;
+                } else if st.in_flight.is_none() {
+                    st.in_flight = Some(if want { "freeze" } else { "thaw" });
+                    self.launch(name, Plan::Freeze(want), done_tx.clone());
+                }
+            }
             let mut facts = peer_facts(&cluster, me, name);
             facts.insert(
                 me.to_string(),
@@ -460,6 +495,7 @@ impl Orchestrator {
             match &d.plan {
                 Plan::Start(_) => tracing::info!("orchestrator: {}: started here ({times})", d.svc),
                 Plan::Stop => tracing::info!("orchestrator: {}: stopped here ({times})", d.svc),
+                Plan::Freeze(_) => tracing::info!("orchestrator: {}: {times}", d.svc),
                 Plan::StandDown => tracing::warn!(
                     "orchestrator: {}: stopped and frozen here ({times}); `svcmgr -s {} thaw` \
                      once the other node's ownership is checked",
@@ -508,6 +544,13 @@ impl Orchestrator {
                 );
                 marks::save_start_failed(&self.root, &d.svc, &step.detail);
             }
+            Plan::Freeze(_) => tracing::error!(
+                "orchestrator: {}: the cluster-wide {} failed here (exit {}: {})",
+                d.svc,
+                step.action,
+                step.code,
+                step.detail
+            ),
             Plan::Stop => tracing::error!(
                 "orchestrator: {}: the stop for the switch failed here ({}: exit {}: {})",
                 d.svc,
@@ -550,6 +593,18 @@ fn adopt_target(st: &mut SvcState, cluster: &ClusterView, me: &str, svc: &str) {
         .chain(heard)
         .max_by_key(|t| t.1);
     st.target = newest.filter(|t| t.1 > st.target_done);
+}
+
+/// The newest cluster-wide freeze or thaw among this node's and its peers'.
+fn adopt_freeze(st: &mut SvcState, cluster: &ClusterView, me: &str, svc: &str) {
+    let heard = cluster
+        .nodes
+        .iter()
+        .filter(|(n, v)| n.as_str() != me && v.state == PeerState::Up)
+        .filter_map(|(_, v)| v.services.iter().find(|s| s.name == svc))
+        .filter(|s| s.freeze != 0)
+        .map(|s| (s.freeze == 1, s.freeze_gen));
+    st.freeze = st.freeze.into_iter().chain(heard).max_by_key(|f| f.1);
 }
 
 enum TargetOutcome {

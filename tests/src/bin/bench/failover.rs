@@ -81,7 +81,9 @@ pub fn trials(t: Timing, trials: usize) {
             !owner.has_ip(&ip)
                 && api(owner, "/services").is_some_and(|v| v[FENCED]["frozen"] == true)
         }));
-        owner.svcmgr(&["-s", FENCED, "thaw"]).assert_ok("thaw");
+        owner
+            .svcmgr(&["-s", FENCED, "thaw", "--local"])
+            .assert_ok("thaw");
         assert!(wait_until(WAIT, "thawed in the daemon's view", || {
             api(owner, "/services").is_some_and(|v| v[FENCED]["frozen"] == false)
         }));
