@@ -167,13 +167,7 @@ pub fn decide(i: &Input) -> Verdict {
     if let Some(t) = i.target {
         return switch(i, t);
     }
-    let running: Vec<&str> = i
-        .facts
-        .iter()
-        .filter(|(_, f)| matches!(f.state, PeerState::Up | PeerState::Maintenance))
-        .filter(|(_, f)| f.svc.as_ref().is_some_and(|s| s.running))
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let running = running_on(i);
     if !running.is_empty() {
         return Verdict::Idle {
             why: format!("up on {}", running.join(", ")),
@@ -197,16 +191,8 @@ pub fn decide(i: &Input) -> Verdict {
             ),
         );
     }
-    if let Some((n, a)) = i.facts.iter().find_map(|(n, f)| {
-        let a = f.svc.as_ref()?.action.as_ref()?;
-        (f.state == PeerState::Up).then_some((n, a))
-    }) {
-        let who = if n == i.me {
-            "here".to_string()
-        } else {
-            n.clone()
-        };
-        let doing = match a.as_str() {
+    if let Some((who, a)) = acting(i) {
+        let doing = match a {
             "start" => "starting",
             "stop" => "stopping",
             "freeze" => "freezing",
@@ -358,6 +344,19 @@ pub fn stand_down(i: &Input, preempted: &[String]) -> Option<String> {
     })
 }
 
+/// A node (`here` for this one) whose orchestrator runs an action on the service, and it.
+fn acting<'a>(i: &'a Input) -> Option<(String, &'a str)> {
+    i.facts.iter().find_map(|(n, f)| {
+        let a = f.svc.as_ref()?.action.as_deref()?;
+        let who = if n == i.me {
+            "here".to_string()
+        } else {
+            n.clone()
+        };
+        (f.state == PeerState::Up).then_some((who, a))
+    })
+}
+
 /// The nodes running the service, among those heard (up or in maintenance).
 fn running_on<'a>(i: &'a Input) -> Vec<&'a str> {
     i.facts
@@ -392,15 +391,7 @@ fn switch(i: &Input, t: &str) -> Verdict {
             format!("switch to {t}: {t} can not take it ({why}); it stays where it is"),
         );
     }
-    if let Some((n, a)) = i.facts.iter().find_map(|(n, f)| {
-        let a = f.svc.as_ref()?.action.as_ref()?;
-        (f.state == PeerState::Up).then_some((n, a))
-    }) {
-        let who = if n == i.me {
-            "here".to_string()
-        } else {
-            n.clone()
-        };
+    if let Some((who, a)) = acting(i) {
         return blocked("peer acting", format!("switching to {t}: {who} runs {a}"));
     }
     if running.contains(&i.me) && i.me != t {

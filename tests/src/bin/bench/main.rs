@@ -137,7 +137,7 @@ fn main() {
     if !lab::require_root("bench") {
         std::process::exit(1);
     }
-    // `bench agent|daemon|heartbeat|failover`: only those figures; no argument: all of them.
+    // `bench agent|daemon|heartbeat|failover|partitions`: only those figures; no argument: all of them.
     let only = std::env::args().nth(1);
     let wants = |what: &str| only.as_deref().is_none_or(|o| o == what);
     if wants("agent") {
@@ -149,6 +149,9 @@ fn main() {
     if wants("failover") {
         failover::trials(labtests::hb::FAST, 10);
         failover::trials(labtests::hb::DEFAULTS, 10);
+    }
+    if wants("partitions") {
+        failover::partitions(labtests::hb::FAST, 20);
     }
     if wants("heartbeat") {
         heartbeat::detection(labtests::hb::FAST, 20);
