@@ -87,14 +87,17 @@ run_scenario() {
         iqn=$(sed -n 's/.*iqn=\([^ ]*\).*/\1/p' <<<"$ready")
         echo "vmlab: $s: storage ready at $((SECONDS - T_SCEN)) s (127.0.0.1:$port $iqn)" >&2
         # A node guest: its own initiator name (shared by later boots of the same node),
-        # the LUN passed straight through (scsi-block) over QEMU's iSCSI initiator.
+        # the LUNs passed straight through (scsi-block) over QEMU's iSCSI initiator, each at
+        # its own LUN number (0: the data disk, 1: the heartbeat disk).
         start_node() {
             echo "vmlab: $s: booting $1 at $((SECONDS - T_SCEN)) s" >&2
             start_guest "$1" "$dir" "$LIMIT" "svcmgr.role=$1 svcmgr.scenario=$s" \
                 -iscsi "initiator-name=iqn.2026-11.lab:${1%%.*}" \
                 -device virtio-scsi-pci,id=vs0 \
                 -drive "file=iscsi://127.0.0.1:$port/$iqn/0,if=none,id=d1,format=raw,cache=none" \
-                -device scsi-block,drive=d1,bus=vs0.0
+                -device scsi-block,drive=d1,bus=vs0.0,lun=0 \
+                -drive "file=iscsi://127.0.0.1:$port/$iqn/1,if=none,id=d2,format=raw,cache=none" \
+                -device scsi-block,drive=d2,bus=vs0.0,lun=1
         }
         relay "${nodes[@]}"
         for n in "${nodes[@]}"; do

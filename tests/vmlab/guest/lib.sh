@@ -90,16 +90,22 @@ wait_for() {
     mark "STEP wait_$1 OK"
 }
 
-# lun_dev: the shared LUN's block device (the LIO disk), waiting for it to appear.
+# lun_dev [LUN]: the block device of LIO's LUN (default 0, the shared data disk; 1 is the
+# heartbeat disk), waiting for it to appear.
 lun_dev() {
+    _lun=${1:-0}
     _n=0
     while [ "$_n" -lt 100 ]; do
         for _b in /sys/block/sd*; do
             [ -e "$_b/device/vendor" ] || continue
             case $(cat "$_b/device/vendor") in
             LIO-ORG*)
-                echo "/dev/${_b##*/}"
-                return 0
+                # The SCSI address H:C:T:L of the disk: its last field is the LUN.
+                _addr=$(basename "$(readlink -f "$_b/device")")
+                if [ "${_addr##*:}" = "$_lun" ]; then
+                    echo "/dev/${_b##*/}"
+                    return 0
+                fi
                 ;;
             esac
         done
@@ -171,6 +177,42 @@ dev = $LV
 mnt = $MNT
 type = ext4
 CONF
+}
+
+# write_failover_config NODENAME PRKEY HBDEV PEER: write_svcmgr_config with orchestrate = ha,
+# and a node.toml for the daemon: a cluster of n1 and n2 with a disk heartbeat on HBDEV (the
+# guests have no network).
+write_failover_config() {
+    write_svcmgr_config "$1" "$2"
+    sed -i '/^nodes = n1 n2$/a orchestrate = ha' /etc/svcmgr/$SVC.conf
+    cat >>/etc/svcmgr/node.toml <<TOML
+rejoin_grace_period = "20s"
+[cluster]
+name = "vmlab"
+secret = "vmlab secret"
+[nodes.$4]
+[[hb]]
+type = "disk"
+dev = "$3"
+interval = "1s"
+timeout = "5s"
+TOML
+}
+
+# wait_decision TEXT SECONDS: the daemon's decision on the service reads TEXT.
+wait_decision() {
+    _n=0
+    while [ "$_n" -lt $(($2 * 2)) ]; do
+        _d=$(svc print decision 2>&1)
+        if printf '%s\n' "$_d" | grep -qx "decision: $1"; then
+            printf '%s\n' "$_d"
+            return 0
+        fi
+        _n=$((_n + 1))
+        sleep 0.5
+    done
+    printf '%s\n' "$_d"
+    return 1
 }
 
 # The agent on the service, colourless.

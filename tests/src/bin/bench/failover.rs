@@ -124,11 +124,12 @@ pub fn partitions(t: Timing, trials: usize) {
     );
 }
 
-pub fn trials(t: Timing, trials: usize) {
+/// `ready`: the node.toml `ready_period` (default 1 s).
+pub fn trials(t: Timing, trials: usize, ready: &str) {
     let s = lab();
     s.write_confs(&[FENCED], "", "");
     let ip = s.ip(FENCED);
-    let _d = Daemons::start(&s.lab, t, None);
+    let _d = Daemons::start_with(&s.lab, t, None, &format!("ready_period = \"{ready}\"\n"));
     all_see_up(&s.lab);
     let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
     n1.svcmgr(&["-s", FENCED, "start", "--local"])
@@ -165,7 +166,7 @@ pub fn trials(t: Timing, trials: usize) {
         std::mem::swap(&mut owner, &mut other);
     }
     println!(
-        "failover with reservation fencing, 2 nodes, hb {}/{}, ready_period 1s (n={trials}): {}",
+        "failover with reservation fencing, 2 nodes, hb {}/{}, ready_period {ready} (n={trials}): {}",
         t.interval,
         t.timeout,
         stats("total", &total)

@@ -147,11 +147,12 @@ fn main() {
         daemon::run();
     }
     if wants("failover") {
-        failover::trials(labtests::hb::FAST, 10);
-        failover::trials(labtests::hb::DEFAULTS, 10);
+        failover::trials(labtests::hb::FAST, 10, "1s");
+        failover::trials(labtests::hb::FAST, 10, "250ms");
+        failover::trials(labtests::hb::DEFAULTS, 10, "1s");
     }
     if wants("partitions") {
-        failover::partitions(labtests::hb::FAST, 20);
+        failover::partitions(labtests::hb::FAST, 50);
     }
     if wants("heartbeat") {
         heartbeat::detection(labtests::hb::FAST, 20);
