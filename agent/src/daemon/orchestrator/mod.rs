@@ -1,13 +1,16 @@
 //! The orchestrator task: on every change of the local services (the monitor) or of the
-//! cluster (the heartbeats), and at least every [`TICK`], decide for every service whether
-//! this node starts it ([`decide`]), publish the decisions with their blockers, log a
-//! decision when it changes, and carry out a start: after `ready_period` of the same
-//! verdict, as a child `svcmgr -s SVC start` (with `--preempt` when the lost owner's
-//! reservation must be taken: the reservation driver preempts-and-aborts it, then reads the
-//! keys back and goes on only if the lost key is gone).
+//! cluster (the heartbeats), and at least every [`TICK`], decide for every service what
+//! this node does ([`decide`]), publish the decisions with their blockers, log a decision
+//! when it changes, and carry it out as child actions ([`plan`]): a start after
+//! `ready_period` of the same verdict (fencing the lost owner first), the stop half of a
+//! switch, a stand-down, a cluster-wide freeze. Operators' requests (switch targets,
+//! cluster-wide freezes) arrive through the API and travel to the other nodes in the beats:
+//! the newest one wins.
 
 pub mod decide;
 pub mod marks;
+mod plan;
+mod requests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +22,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use self::decide::{Fence, Memory, NodeFacts, SvcOnNode, Verdict};
-use super::actions::{ActionsHandle, Origin};
+use self::plan::{Done, Plan};
+use super::actions::ActionsHandle;
 use super::hb::view::ClusterView;
 use super::membership::{PeerState, Rejoin};
 use super::monitor::MonitorHandle;
@@ -93,86 +97,6 @@ pub struct Orchestrator {
     pub local: watch::Sender<Arc<Local>>,
 }
 
-/// What the orchestrator runs on a service: child actions, one after the other, each
-/// only when the one before succeeded.
-#[derive(Debug, Clone, PartialEq)]
-enum Plan {
-    /// Fence when needed, then start. `--local`: the heartbeats, not ssh probes, told
-    /// who runs what; `--steal-tags` once the lost owner is fenced (or the operator allowed
-    /// unfenced failover): its LVM host tag is stale.
-    Start(Fence),
-    /// The stop half of a switch.
-    Stop,
-    /// A cluster-wide freeze (true) or thaw, applied here.
-    Freeze(bool),
-    /// Another node preempted our reservation while the service ran here, or this node is
-    /// in a minority partition with an unfenced service: freeze it here so nothing restarts
-    /// it, stop its address first, then the rest.
-    StandDown,
-}
-
-impl Plan {
-    fn steps(&self) -> Vec<Vec<&'static str>> {
-        match self {
-            Plan::Start(Fence::None) => vec![vec!["start", "--local"]],
-            Plan::Start(Fence::Reservation { .. }) => vec![
-                vec!["prstart", "--preempt", "--local"],
-                vec!["start", "--local", "--steal-tags"],
-            ],
-            Plan::Start(Fence::Quorum { .. }) => vec![vec!["start", "--local", "--steal-tags"]],
-            Plan::Stop => vec![vec!["stop", "--local"]],
-            Plan::Freeze(true) => vec![vec!["freeze", "--local"]],
-            Plan::Freeze(false) => vec![vec!["thaw", "--local"]],
-            Plan::StandDown => vec![
-                vec!["freeze", "--local"],
-                vec!["stopip", "--local"],
-                vec!["stop", "--local"],
-            ],
-        }
-    }
-
-    /// What undoes the steps before a failed one: a start that failed after the fencing
-    /// releases the reservation it took, so the next candidate takes it without preempting
-    /// a live node.
-    fn undo(&self, failed: usize) -> Option<Vec<&'static str>> {
-        match self {
-            Plan::Start(Fence::Reservation { .. }) if failed > 0 => Some(vec!["prstop", "--local"]),
-            _ => None,
-        }
-    }
-}
-
-/// One step carried out.
-struct Step {
-    action: String,
-    code: i32,
-    detail: String,
-    took: Duration,
-}
-
-/// A plan carried out (up to its first failed step), reported back to the loop.
-struct Done {
-    svc: String,
-    plan: Plan,
-    steps: Vec<Step>,
-    undo: Option<Step>,
-}
-
-async fn run_step(actions: &ActionsHandle, svc: &str, argv: &[&str]) -> Step {
-    let t = Instant::now();
-    let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
-    let (code, detail) = match actions.run(svc, args, Origin::Orchestrator).await {
-        Ok(o) => (o.code, failure_line(&o.output)),
-        Err(e) => (-1, e.to_string()),
-    };
-    Step {
-        action: argv.join(" "),
-        code,
-        detail,
-        took: t.elapsed(),
-    }
-}
-
 #[derive(Default)]
 struct SvcState {
     memory: Memory,
@@ -229,12 +153,12 @@ impl Orchestrator {
                 Some(r) = requests.recv() => match r {
                     Request::Target { svc, to } => {
                         tracing::info!("orchestrator: {svc}: switch to {to} requested");
-                        states.entry(svc).or_default().target = Some((to, epoch_ms()));
+                        states.entry(svc).or_default().target = Some((to, requests::epoch_ms()));
                     }
                     Request::Freeze { svc, freeze } => {
                         let what = if freeze { "freeze" } else { "thaw" };
                         tracing::info!("orchestrator: {svc}: cluster-wide {what} requested");
-                        states.entry(svc).or_default().freeze = Some((freeze, epoch_ms()));
+                        states.entry(svc).or_default().freeze = Some((freeze, requests::epoch_ms()));
                     }
                 },
                 r = services.changed() => if r.is_err() { break },
@@ -292,8 +216,9 @@ impl Orchestrator {
             });
             let start_failed = marks::load_start_failed(&self.root, name);
             let action = st.in_flight.map(str::to_string);
-            adopt_target(st, &cluster, me, name);
-            adopt_freeze(st, &cluster, me, name);
+            st.target =
+                requests::newest_target(st.target.take(), st.target_done, &cluster, me, name);
+            st.freeze = requests::newest_freeze(st.freeze, &cluster, me, name);
             local.insert(
                 name.clone(),
                 LocalSvc {
@@ -363,14 +288,14 @@ impl Orchestrator {
                 self.launch(name, Plan::StandDown, done_tx.clone());
             }
             let mut verdict = decide::decide(&input);
-            if let Some(outcome) = target_outcome(&input) {
+            if let Some(outcome) = requests::target_outcome(&input) {
                 let (t, gen) = st.target.take().expect("a target");
                 st.target_done = gen;
                 match outcome {
-                    TargetOutcome::Reached => {
+                    requests::TargetOutcome::Reached => {
                         tracing::info!("orchestrator: {name}: switch to {t} done")
                     }
-                    TargetOutcome::Failed => {
+                    requests::TargetOutcome::Failed => {
                         tracing::warn!(
                             "orchestrator: {name}: switch to {t} given up: the start failed there"
                         );
@@ -451,26 +376,8 @@ impl Orchestrator {
         let actions = self.actions.clone();
         let svc = svc.to_string();
         tokio::spawn(async move {
-            let mut steps = Vec::new();
-            let mut undo = None;
-            for (i, argv) in plan.steps().iter().enumerate() {
-                let step = run_step(&actions, &svc, argv).await;
-                let failed = step.code != 0;
-                steps.push(step);
-                if failed {
-                    if let Some(u) = plan.undo(i) {
-                        undo = Some(run_step(&actions, &svc, &u).await);
-                    }
-                    break;
-                }
-            }
             let _ = done_tx
-                .send(Done {
-                    svc,
-                    plan,
-                    steps,
-                    undo,
-                })
+                .send(plan::carry_out(&actions, svc, plan).await)
                 .await;
         });
     }
@@ -570,67 +477,6 @@ impl Orchestrator {
     }
 }
 
-fn epoch_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// The newest switch target of the service among this node's and its peers' (newer than
-/// the last one reached or given up here).
-fn adopt_target(st: &mut SvcState, cluster: &ClusterView, me: &str, svc: &str) {
-    let heard = cluster
-        .nodes
-        .iter()
-        .filter(|(n, v)| n.as_str() != me && v.state == PeerState::Up)
-        .filter_map(|(_, v)| v.services.iter().find(|s| s.name == svc))
-        .filter(|s| !s.target.is_empty())
-        .map(|s| (s.target.clone(), s.target_gen));
-    let newest = st
-        .target
-        .clone()
-        .into_iter()
-        .chain(heard)
-        .max_by_key(|t| t.1);
-    st.target = newest.filter(|t| t.1 > st.target_done);
-}
-
-/// The newest cluster-wide freeze or thaw among this node's and its peers'.
-fn adopt_freeze(st: &mut SvcState, cluster: &ClusterView, me: &str, svc: &str) {
-    let heard = cluster
-        .nodes
-        .iter()
-        .filter(|(n, v)| n.as_str() != me && v.state == PeerState::Up)
-        .filter_map(|(_, v)| v.services.iter().find(|s| s.name == svc))
-        .filter(|s| s.freeze != 0)
-        .map(|s| (s.freeze == 1, s.freeze_gen));
-    st.freeze = st.freeze.into_iter().chain(heard).max_by_key(|f| f.1);
-}
-
-enum TargetOutcome {
-    Reached,
-    Failed,
-}
-
-/// Whether the switch target is reached (the service runs there alone) or given up (the
-/// service stopped for it and the start failed there). A target that can not take it
-/// stays pending, and the decision says why.
-fn target_outcome(i: &decide::Input) -> Option<TargetOutcome> {
-    let t = i.target?;
-    let svc = i.facts.get(t)?.svc.as_ref()?;
-    let elsewhere = i
-        .facts
-        .iter()
-        .any(|(n, f)| n != t && f.svc.as_ref().is_some_and(|s| s.running));
-    if svc.running && !elsewhere {
-        Some(TargetOutcome::Reached)
-    } else if svc.start_failed && !elsewhere && !svc.running {
-        Some(TargetOutcome::Failed)
-    } else {
-        None
-    }
-}
-
 /// The peers' word on `svc`, from their last beats.
 fn peer_facts(cluster: &ClusterView, me: &str, svc: &str) -> BTreeMap<String, NodeFacts> {
     cluster
@@ -687,34 +533,5 @@ fn mode_word(m: svcconf::Orchestrate) -> &'static str {
         svcconf::Orchestrate::No => "no",
         svcconf::Orchestrate::Start => "start",
         svcconf::Orchestrate::Ha => "ha",
-    }
-}
-
-/// What a failed action said: its last ERROR line without the time and level (the
-/// resource's name stays), else its last line.
-fn failure_line(out: &str) -> String {
-    let lines = || out.lines().rev().map(str::trim).filter(|l| !l.is_empty());
-    lines()
-        .find_map(|l| {
-            let (_, rest) = l.split_once(" ERROR ")?;
-            Some(rest.trim().to_string())
-        })
-        .or_else(|| lines().next().map(str::to_string))
-        .unwrap_or_else(|| "no output".to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn failure_line_is_the_last_error() {
-        let out = "18:49:18 INFO    FO.VG#1PR preempt\n\
-                   18:49:18 ERROR   FO.VG#1PR reservation conflict on /dev/loop0\n\
-                   18:49:18 INFO    FO.VG#1PR rollback: already down\n";
-        assert_eq!(
-            super::failure_line(out),
-            "FO.VG#1PR reservation conflict on /dev/loop0"
-        );
-        assert_eq!(super::failure_line("a\nb\n\n"), "b");
-        assert_eq!(super::failure_line(""), "no output");
     }
 }
