@@ -27,6 +27,8 @@ pub struct Evaluation {
     /// the service (`intent::latest`).
     pub record: Option<String>,
     pub orch: Option<OrchCfg>,
+    /// The orchestrator's failed-start mark, read once per pass.
+    pub start_failed: Option<super::orchestrator::marks::StartFailed>,
 }
 
 impl Evaluation {
@@ -109,6 +111,7 @@ pub fn evaluate_in_pass(
         busy,
         record,
         orch: None,
+        start_failed: super::orchestrator::marks::load_start_failed(root, svc),
     };
     let s = match Service::load_readonly(root, svc) {
         Ok(s) => s,

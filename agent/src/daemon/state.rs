@@ -64,6 +64,9 @@ pub struct ServiceView {
     /// Some resource of it is up here (standby ones aside): what failover decisions use.
     #[serde(default)]
     pub running: bool,
+    /// A start the orchestrator ran here failed (its mark, until `clear`).
+    #[serde(default)]
+    pub start_failed: Option<super::orchestrator::marks::StartFailed>,
     /// Reservation guards whose key another node preempted while the service ran here.
     #[serde(default)]
     pub preempted: Vec<String>,

@@ -228,6 +228,7 @@ impl Monitor {
             error: None,
             monitor: e.mon.view(&e.cfg, st.frozen),
             running: ev.running(),
+            start_failed: ev.start_failed.clone(),
             preempted: ev.preempted(),
             orch: ev.orch.clone(),
         };
@@ -426,6 +427,7 @@ fn error_view(ev: &Evaluation, msg: &str) -> ServiceView {
             ..MonitorView::default()
         },
         running: false,
+        start_failed: None,
         preempted: Vec::new(),
         orch: None,
     }

@@ -205,6 +205,7 @@ impl Orchestrator {
             remaining_ms: 0,
         });
         let now = Instant::now();
+        let cluster_size = self.node.cluster_nodes().len();
         states.retain(|k, _| services.contains_key(k));
         let mut local = Local::new();
         for (name, view) in services.iter() {
@@ -214,7 +215,8 @@ impl Orchestrator {
                 first_look: true,
                 ..SvcState::default()
             });
-            let start_failed = marks::load_start_failed(&self.root, name);
+            // Read by the monitor's pass: after a plan, nothing is decided before the next.
+            let start_failed = view.start_failed.clone();
             let action = st.in_flight.map(str::to_string);
             st.target =
                 requests::newest_target(st.target.take(), st.target_done, &cluster, me, name);
@@ -267,7 +269,7 @@ impl Orchestrator {
                 version,
                 cfg,
                 facts: &facts,
-                cluster_size: self.node.cluster_nodes().len(),
+                cluster_size,
                 rejoin: &rejoin,
                 memory: &st.memory,
                 first_look: st.first_look,
