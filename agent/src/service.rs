@@ -101,14 +101,7 @@ impl Service {
 
     fn load_with(root: &Root, name: &str, for_action: bool) -> anyhow::Result<Service> {
         let mut node = load_node(root)?;
-        let path: PathBuf = root.service_conf(name);
-        if !path.exists() {
-            return Err(NoSuchService {
-                name: name.to_string(),
-                path,
-            }
-            .into());
-        }
+        let path = existing_conf(root, name)?;
         let mut loaded = svcconf::load_service_at(&path, &site(root, name, &node))?;
         match member_name(&loaded.config.all_nodes(), &node.nodename) {
             Membership::Listed => {}
@@ -195,18 +188,23 @@ impl Service {
     }
 }
 
-/// `validate config --partial`: the config without its sections of unsupported kinds (a
-/// normal load refuses them), each remaining resource's driver built as a load builds it.
-pub fn load_partial(root: &Root, name: &str) -> anyhow::Result<svcconf::Partial> {
-    let mut node = load_node(root)?;
-    let path: PathBuf = root.service_conf(name);
+/// The service's config file, or NoSuchService when it has none.
+fn existing_conf(root: &Root, name: &str) -> Result<PathBuf, NoSuchService> {
+    let path = root.service_conf(name);
     if !path.exists() {
         return Err(NoSuchService {
             name: name.to_string(),
             path,
-        }
-        .into());
+        });
     }
+    Ok(path)
+}
+
+/// `validate config --partial`: the config without its sections of unsupported kinds (a
+/// normal load refuses them), each remaining resource's driver built as a load builds it.
+pub fn load_partial(root: &Root, name: &str) -> anyhow::Result<svcconf::Partial> {
+    let mut node = load_node(root)?;
+    let path = existing_conf(root, name)?;
     let bytes = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
     let mut p = svcconf::parse_service_partial_at(&bytes, &path, &site(root, name, &node))?;
     if let Membership::ShortName(listed) = member_name(&p.loaded.config.all_nodes(), &node.nodename)

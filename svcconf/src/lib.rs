@@ -151,13 +151,7 @@ impl Partial {
             };
             out.push(format!("without: {what}, it needs what is left out: {why}"));
         }
-        let c = &self.loaded.config;
-        let rids: Vec<&str> = c
-            .resources
-            .iter()
-            .chain(&c.syncs)
-            .map(|r| r.rid.as_str())
-            .collect();
+        let rids = self.loaded.config.rids();
         if rids.is_empty() {
             out.push("would load: no resource".into());
         } else {

@@ -282,6 +282,15 @@ impl ServiceConfig {
         })
     }
 
+    /// Every resource's rid, the syncs' last, in file order.
+    pub fn rids(&self) -> Vec<&str> {
+        self.resources
+            .iter()
+            .chain(&self.syncs)
+            .map(|r| r.rid.as_str())
+            .collect()
+    }
+
     /// nodes then drpnodes, without duplicates.
     pub fn all_nodes(&self) -> Vec<String> {
         let mut v = self.nodes.clone();

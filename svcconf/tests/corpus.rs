@@ -89,13 +89,7 @@ fn outcome(name: &str) -> (String, Outcome) {
     let mut out = format!("# {name}.conf seen from {node}\n");
     let kind = match parse_service_at(&bytes, &shown, &site) {
         Ok(l) => {
-            let c = &l.config;
-            let rids: Vec<&str> = c
-                .resources
-                .iter()
-                .chain(&c.syncs)
-                .map(|r| r.rid.as_str())
-                .collect();
+            let rids = l.config.rids();
             if l.warnings.is_empty() {
                 writeln!(out, "load: clean").unwrap();
             } else {

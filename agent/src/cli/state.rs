@@ -31,12 +31,7 @@ pub fn freeze(root: &Root, svc: &str, cli: &Cli, freeze: bool) -> anyhow::Result
 fn tell_the_cluster(root: &Root, svc: &str, intent: &str) {
     use crate::daemon::api::client;
     let t = std::time::Duration::from_secs(10);
-    let hb_on = crate::daemon::pidlock::holder(root).is_some()
-        && client::request_ok(root, "GET", "/cluster", t)
-            .ok()
-            .and_then(|a| a.json::<crate::daemon::hb::view::ClusterView>().ok())
-            .is_some_and(|c| c.disabled.is_none());
-    if !hb_on {
+    if !client::heartbeats_running(root) {
         tracing::info!(
             "{intent}: this node only (no daemon with heartbeats here to tell the others)"
         );

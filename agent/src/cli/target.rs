@@ -31,17 +31,8 @@ pub fn through_daemon(
     dest: Dest,
     wait: bool,
 ) -> Option<anyhow::Result<i32>> {
-    crate::daemon::pidlock::holder(root)?;
     let s = Service::load_readonly(root, svc).ok()?;
-    if s.cfg.orchestrate == svcconf::Orchestrate::No {
-        return None;
-    }
-    let cluster: crate::daemon::hb::view::ClusterView =
-        client::request_ok(root, "GET", "/cluster", T)
-            .ok()?
-            .json()
-            .ok()?;
-    if cluster.disabled.is_some() {
+    if s.cfg.orchestrate == svcconf::Orchestrate::No || !client::heartbeats_running(root) {
         return None;
     }
     let to = match dest {

@@ -166,3 +166,12 @@ pub fn follow_events(root: &Root, mut f: impl FnMut(&str) -> bool) -> Result<(),
         Ok(())
     })
 }
+
+/// A daemon runs on this root with its heartbeats on: the other nodes' daemons can be told.
+pub fn heartbeats_running(root: &Root) -> bool {
+    crate::daemon::pidlock::holder(root).is_some()
+        && request_ok(root, "GET", "/cluster", Duration::from_secs(10))
+            .ok()
+            .and_then(|a| a.json::<crate::daemon::hb::view::ClusterView>().ok())
+            .is_some_and(|c| c.disabled.is_none())
+}

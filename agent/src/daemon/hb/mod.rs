@@ -265,12 +265,13 @@ impl Heartbeats {
             tokio::select! {
                 _ = self.token.cancelled() => break,
                 Some(e) = ev_rx.recv() => own.handle(e, Instant::now()),
-                r = self.services.changed() => {
-                    if r.is_err() { break }
-                    let (svcs, orch) = (self.services.borrow().clone(), self.orch.borrow().clone());
-                    beat_tx.send_modify(|b| probe.fill(Arc::make_mut(b), &svcs, &orch, started.elapsed()));
-                }
-                r = self.orch.changed() => {
+                // A service's state or the orchestrator's word on it changed: a new beat.
+                r = async {
+                    tokio::select! {
+                        r = self.services.changed() => r,
+                        r = self.orch.changed() => r,
+                    }
+                } => {
                     if r.is_err() { break }
                     let (svcs, orch) = (self.services.borrow().clone(), self.orch.borrow().clone());
                     beat_tx.send_modify(|b| probe.fill(Arc::make_mut(b), &svcs, &orch, started.elapsed()));

@@ -3,6 +3,7 @@
 //! one wins, and one already carried out here is not taken again.
 
 use super::decide;
+use crate::daemon::hb::message::SvcBeat;
 use crate::daemon::hb::view::ClusterView;
 use crate::daemon::membership::PeerState;
 
@@ -10,6 +11,19 @@ pub fn epoch_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The service's entries in the last beats of the peers that are up.
+fn from_peers<'a>(
+    cluster: &'a ClusterView,
+    me: &'a str,
+    svc: &'a str,
+) -> impl Iterator<Item = &'a SvcBeat> {
+    cluster
+        .nodes
+        .iter()
+        .filter(move |(n, v)| n.as_str() != me && v.state == PeerState::Up)
+        .filter_map(move |(_, v)| v.services.iter().find(|s| s.name == svc))
 }
 
 /// The newest switch target of the service among this node's and its peers' (newer than
@@ -21,11 +35,7 @@ pub fn newest_target(
     me: &str,
     svc: &str,
 ) -> Option<(String, u64)> {
-    let heard = cluster
-        .nodes
-        .iter()
-        .filter(|(n, v)| n.as_str() != me && v.state == PeerState::Up)
-        .filter_map(|(_, v)| v.services.iter().find(|s| s.name == svc))
+    let heard = from_peers(cluster, me, svc)
         .filter(|s| !s.target.is_empty())
         .map(|s| (s.target.clone(), s.target_gen));
     let newest = current.into_iter().chain(heard).max_by_key(|t| t.1);
@@ -39,11 +49,7 @@ pub fn newest_freeze(
     me: &str,
     svc: &str,
 ) -> Option<(bool, u64)> {
-    let heard = cluster
-        .nodes
-        .iter()
-        .filter(|(n, v)| n.as_str() != me && v.state == PeerState::Up)
-        .filter_map(|(_, v)| v.services.iter().find(|s| s.name == svc))
+    let heard = from_peers(cluster, me, svc)
         .filter(|s| s.freeze != 0)
         .map(|s| (s.freeze == 1, s.freeze_gen));
     current.into_iter().chain(heard).max_by_key(|f| f.1)
