@@ -6,8 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::hb::{api, daemon_pid, link, time_until};
-use crate::lab::{wait_until, Lab, Node, OutputExt, VolumeGroup};
+use crate::hb::{api, daemon_pid, link, time_until, Daemons, Timing};
+use crate::lab::{wait_until, Lab, Node, VolumeGroup};
 
 /// Bound on every wait.
 pub const WAIT: Duration = Duration::from_secs(40);
@@ -79,16 +79,7 @@ impl FoLab {
     }
 
     fn emu(&self, args: &[&str]) -> String {
-        let o = std::process::Command::new(&self.sg)
-            .arg("-n")
-            .args(args)
-            .arg(self.vg.pv())
-            .env("SVCMGR_PR_EMU_DIR", &self.state)
-            .env("SVCMGR_PR_EMU_INITIATOR", "observer")
-            .output()
-            .expect("run the sg_persist emulator");
-        o.assert_ok(&format!("emulator {args:?}"));
-        o.stdout_str()
+        crate::spc3::observe(&self.sg, &self.state, args, self.vg.pv())
     }
 
     /// The keys registered on the PV, as numbers.
@@ -161,6 +152,14 @@ pub fn wait_decision(n: &Node, svc: &str, want: &str) {
 
 pub fn daemon_log(n: &Node) -> String {
     std::fs::read_to_string(n.root.join("log/daemon.log")).unwrap_or_default()
+}
+
+/// The daemons of every node of the lab, with `top` added to their node.toml, once every
+/// node sees every other up.
+pub fn start_daemons<'a>(s: &'a FoLab, t: Timing, top: &str) -> Daemons<'a> {
+    let d = Daemons::start_with(&s.lab, t, None, top);
+    all_see_up(&s.lab);
+    d
 }
 
 /// A node's death: its daemon killed, its link down; its resources stay as they are.

@@ -32,10 +32,10 @@
 use std::time::{Duration, Instant};
 
 use labtests::failover::{
-    all_see_up, daemon_log, decision, kill_node, prkey, wait_decision, FoLab, FENCED, UNFENCED,
-    WAIT,
+    all_see_up, daemon_log, decision, kill_node, prkey, start_daemons, wait_decision, FoLab,
+    FENCED, UNFENCED, WAIT,
 };
-use labtests::hb::{api, link, stop_daemon, time_until, Daemons, FAST};
+use labtests::hb::{api, link, stop_daemon, time_until, FAST};
 use labtests::lab::{self, wait_until, Node, OutputExt};
 
 fn fo_lab(nodes: &[&str]) -> FoLab {
@@ -67,8 +67,7 @@ fn owner_death_is_fenced_then_failed_over_and_the_old_owner_stands_down() {
     let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
     s.write_confs(&[FENCED], "", "");
     let ip = s.ip(FENCED);
-    let _daemons = Daemons::start(&s.lab, FAST, None);
-    all_see_up(&s.lab);
+    let _daemons = start_daemons(&s, FAST, "");
     started_on_n1(&s, &[FENCED]);
     let k1 = prkey(n1);
     assert_eq!(s.holder(), Some(k1));
@@ -163,8 +162,7 @@ fn no_failover_on_clean_stop_without_fencing_or_while_fencing_fails() {
     let s = fo_lab(&["n1", "n2"]);
     let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
     s.write_confs(&[FENCED, UNFENCED], "", "");
-    let _daemons = Daemons::start(&s.lab, FAST, None);
-    all_see_up(&s.lab);
+    let _daemons = start_daemons(&s, FAST, "");
     started_on_n1(&s, &[FENCED, UNFENCED]);
 
     // A clean daemon stop on the owner: maintenance, no failover.
@@ -250,8 +248,7 @@ fn a_failed_start_passes_the_service_on_and_a_frozen_node_does_nothing() {
     // The address can not be configured on n2.
     s.write_confs(&[FENCED], "", "ipdev@n2 = nosuchdev0\n");
     let ip = s.ip(FENCED);
-    let _daemons = Daemons::start(&s.lab, FAST, None);
-    all_see_up(&s.lab);
+    let _daemons = start_daemons(&s, FAST, "");
     started_on_n1(&s, &[FENCED]);
     n3.svcmgr(&["-s", FENCED, "freeze", "--local"])
         .assert_ok("freeze on n3");
@@ -319,8 +316,7 @@ fn a_partitioned_owner_stands_down() {
     let s = fo_lab(&["n1", "n2", "n3"]);
     let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
     s.write_confs(&[FENCED, UNFENCED], "unfenced_failover = true\n", "");
-    let _daemons = Daemons::start(&s.lab, FAST, None);
-    all_see_up(&s.lab);
+    let _daemons = start_daemons(&s, FAST, "");
     started_on_n1(&s, &[FENCED, UNFENCED]);
     let (ipf, ipu) = (s.ip(FENCED), s.ip(UNFENCED));
 
@@ -385,8 +381,7 @@ fn cli_actions_reach_the_daemons_at_once() {
         n.svcmgr(&["-s", UNFENCED, "freeze"]).assert_ok("freeze");
     }
     // No monitor pass after the first one within the test: only the CLI's requests.
-    let _daemons = Daemons::start_with(&s.lab, FAST, None, "monitor_interval = \"1h\"\n");
-    all_see_up(&s.lab);
+    let _daemons = start_daemons(&s, FAST, "monitor_interval = \"1h\"\n");
     wait_decision(n2, UNFENCED, "frozen here");
     n1.svcmgr(&["-s", UNFENCED, "thaw", "--local"])
         .assert_ok("thaw");
@@ -419,8 +414,7 @@ fn switch_takeover_and_giveback_through_the_daemons() {
     let (n1, n2, n3) = (s.lab.node("n1"), s.lab.node("n2"), s.lab.node("n3"));
     s.write_confs(&[FENCED], "", "");
     let ip = s.ip(FENCED);
-    let _daemons = Daemons::start(&s.lab, FAST, None);
-    all_see_up(&s.lab);
+    let _daemons = start_daemons(&s, FAST, "");
     started_on_n1(&s, &[FENCED]);
     let only_on = |owner: &Node| {
         for n in s.lab.nodes() {

@@ -78,16 +78,7 @@ impl PrLab {
 
     /// The emulator's own answer, read as a third initiator from the host.
     fn emu(&self, args: &[&str], dev: &str) -> String {
-        let o = Command::new(SG)
-            .arg("-n")
-            .args(args)
-            .arg(dev)
-            .env("SVCMGR_PR_EMU_DIR", &self.state)
-            .env("SVCMGR_PR_EMU_INITIATOR", "observer")
-            .output()
-            .expect("run the sg_persist emulator");
-        o.assert_ok(&format!("emulator {args:?}"));
-        o.stdout_str()
+        labtests::spc3::observe(Path::new(SG), &self.state, args, dev)
     }
 
     fn keys(&self, dev: &str) -> String {

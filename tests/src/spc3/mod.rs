@@ -25,6 +25,9 @@ pub mod state;
 pub mod store;
 
 use std::ffi::OsString;
+use std::path::Path;
+
+use crate::lab::OutputExt;
 
 /// The environment variables the emulated tools read.
 #[derive(Clone, Debug, Default)]
@@ -48,4 +51,20 @@ impl ProcessEnv {
 /// The program arguments as UTF-8 strings, or the first one that is not.
 pub fn utf8_args(args: impl Iterator<Item = OsString>) -> Result<Vec<String>, OsString> {
     args.map(OsString::into_string).collect()
+}
+
+/// The emulator's own answer to `sg_persist -n ARGS DEV` (`sg` the built emulator, state in
+/// `state_dir`), read as a third initiator ("observer"): what a lab test checks the
+/// logical unit holds.
+pub fn observe(sg: &Path, state_dir: &Path, args: &[&str], dev: &str) -> String {
+    let o = std::process::Command::new(sg)
+        .arg("-n")
+        .args(args)
+        .arg(dev)
+        .env(store::DIR_ENV, state_dir)
+        .env(store::INITIATOR_ENV, "observer")
+        .output()
+        .expect("run the sg_persist emulator");
+    o.assert_ok(&format!("emulator {args:?}"));
+    o.stdout_str()
 }

@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use labtests::failover::{self, all_see_up, daemon_log, kill_node, FoLab, FENCED, WAIT};
-use labtests::hb::{self, api, link, Daemons, Timing};
+use labtests::failover::{self, daemon_log, kill_node, FoLab, FENCED, WAIT};
+use labtests::hb::{self, api, link, Timing};
 use labtests::lab::{wait_until, Node, OutputExt};
 
 use super::{ms, spread};
@@ -65,8 +65,7 @@ pub fn partitions(t: Timing, trials: usize) {
     let s = lab();
     s.write_confs(&[FENCED], "", "");
     let ip = s.ip(FENCED);
-    let _d = Daemons::start(&s.lab, t, None);
-    all_see_up(&s.lab);
+    let _d = failover::start_daemons(&s, t, "");
     let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
     n1.svcmgr(&["-s", FENCED, "start", "--local"])
         .assert_ok("start on n1");
@@ -129,8 +128,7 @@ pub fn trials(t: Timing, trials: usize, ready: &str) {
     let s = lab();
     s.write_confs(&[FENCED], "", "");
     let ip = s.ip(FENCED);
-    let _d = Daemons::start_with(&s.lab, t, None, &format!("ready_period = \"{ready}\"\n"));
-    all_see_up(&s.lab);
+    let _d = failover::start_daemons(&s, t, &format!("ready_period = \"{ready}\"\n"));
     let (n1, n2) = (s.lab.node("n1"), s.lab.node("n2"));
     n1.svcmgr(&["-s", FENCED, "start", "--local"])
         .assert_ok("start on n1");
