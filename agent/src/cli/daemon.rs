@@ -140,23 +140,10 @@ fn mon_json(root: &Root) -> anyhow::Result<serde_json::Value> {
             "cluster": get("/cluster")?,
         }));
     }
-    let mut services = serde_json::Map::new();
-    for name in root.services() {
-        let v = match crate::service::Service::load_readonly(root, &name) {
-            Ok(s) => {
-                let st = s.status(&s.ctx());
-                serde_json::json!({
-                    "svcname": name, "avail": st.avail, "overall": st.overall,
-                    "frozen": st.frozen, "error": null,
-                })
-            }
-            Err(e) => serde_json::json!({
-                "svcname": name, "avail": resources::Status::Undef,
-                "overall": resources::Status::Undef, "frozen": false, "error": format!("{e:#}"),
-            }),
-        };
-        services.insert(name, v);
-    }
+    let services: serde_json::Map<String, serde_json::Value> = super::status::evaluate_all(root)
+        .iter()
+        .map(|(n, r)| (n.clone(), super::status::list_entry(n, r)))
+        .collect();
     Ok(serde_json::json!({ "daemon": null, "services": services }))
 }
 

@@ -119,49 +119,56 @@ pub fn status_code(root: &Root, svc: &str) -> anyhow::Result<i32> {
     Ok(st.overall.code())
 }
 
-pub fn ls(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
-    let color = use_color(cli.color);
+/// Every service of the root evaluated here (in parallel), or why its config does not load.
+pub fn evaluate_all(root: &Root) -> Vec<(String, Result<crate::model::SvcStatus, String>)> {
     let names = root.services();
-    let evaluated: Vec<(String, Result<crate::model::SvcStatus, String>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = names
-                .iter()
-                .map(|name| {
-                    scope.spawn(move || match Service::load_readonly(root, name) {
-                        Ok(s) => Ok(s.status(&s.ctx())),
-                        Err(e) => Err(format!("{e:#}")),
-                    })
-                })
-                .collect();
-            names
-                .iter()
-                .cloned()
-                .zip(handles.into_iter().map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("status evaluation failed".into()))
-                }))
-                .collect()
-        });
-    if cli.format == Format::Json {
-        let list: Vec<serde_json::Value> = evaluated
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = names
             .iter()
-            .map(|(name, r)| match r {
-                Ok(st) => serde_json::json!({
-                    "svcname": name,
-                    "avail": st.avail,
-                    "overall": st.overall,
-                    "frozen": st.frozen,
-                    "error": null,
-                }),
-                Err(e) => serde_json::json!({
-                    "svcname": name,
-                    "avail": resources::Status::Undef,
-                    "overall": resources::Status::Undef,
-                    "frozen": false,
-                    "error": e,
-                }),
+            .map(|name| {
+                scope.spawn(move || match Service::load_readonly(root, name) {
+                    Ok(s) => Ok(s.status(&s.ctx())),
+                    Err(e) => Err(format!("{e:#}")),
+                })
             })
             .collect();
+        names
+            .iter()
+            .cloned()
+            .zip(handles.into_iter().map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("status evaluation failed".into()))
+            }))
+            .collect()
+    })
+}
+
+/// One service of `ls --format json` (and `mon --format json` without a daemon).
+pub fn list_entry(name: &str, r: &Result<crate::model::SvcStatus, String>) -> serde_json::Value {
+    match r {
+        Ok(st) => serde_json::json!({
+            "svcname": name,
+            "avail": st.avail,
+            "overall": st.overall,
+            "frozen": st.frozen,
+            "error": null,
+        }),
+        Err(e) => serde_json::json!({
+            "svcname": name,
+            "avail": resources::Status::Undef,
+            "overall": resources::Status::Undef,
+            "frozen": false,
+            "error": e,
+        }),
+    }
+}
+
+pub fn ls(root: &Root, cli: &Cli) -> anyhow::Result<i32> {
+    let color = use_color(cli.color);
+    let evaluated = evaluate_all(root);
+    if cli.format == Format::Json {
+        let list: Vec<serde_json::Value> =
+            evaluated.iter().map(|(n, r)| list_entry(n, r)).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(exitcode::OK);
     }
