@@ -10,6 +10,14 @@ fn load(text: &str, node: &str) -> Loaded {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The error of a config that must not load, as printed.
+fn load_err(text: &str) -> String {
+    match parse_service(text.as_bytes(), Path::new("s.conf"), "svc1", "n1") {
+        Ok(l) => panic!("expected an error, got {:?}", l.config),
+        Err(e) => e.to_string(),
+    }
+}
+
 fn res<'a>(l: &'a Loaded, rid: &str) -> &'a ResourceConfig {
     l.config.resources.iter().find(|r| r.rid == rid).unwrap()
 }
@@ -519,15 +527,8 @@ fn deprecated_1x_keywords_load_with_a_note() {
     assert!(!res(&l, "fs#1").common.standby);
     assert!(res(&l, "fs#2").common.standby);
     // A 1.x flex service is refused: svcmgr has failover services only.
-    let e = parse_service(
-        b"[DEFAULT]\ncluster_type = flex\n",
-        Path::new("s.conf"),
-        "svc1",
-        "n1",
-    )
-    .unwrap_err();
     assert_eq!(
-        e.to_string(),
+        load_err("[DEFAULT]\ncluster_type = flex\n"),
         "s.conf: unsupported resource kinds (svcmgr has no driver for them): \
          line 2 [DEFAULT] cluster_type = flex"
     );
@@ -552,15 +553,8 @@ fn opensvc_keywords_without_a_feature_here() {
     assert_eq!(l.config.defaults["rollback"].value, Value::Bool(false));
     assert!(res(&l, "fs#1").common.triggers.post_start.is_none());
     // Secrets and configs objects: the resource is of a kind svcmgr does not have.
-    let e = parse_service(
-        b"[container#1]\nimage = i\nsecrets_environment = PW=sec/pw\n",
-        Path::new("s.conf"),
-        "svc1",
-        "n1",
-    )
-    .unwrap_err();
     assert_eq!(
-        e.to_string(),
+        load_err("[container#1]\nimage = i\nsecrets_environment = PW=sec/pw\n"),
         "s.conf: unsupported resource kinds (svcmgr has no driver for them): line 1 \
          [container#1] container with secrets_environment (OpenSVC secret and config objects)"
     );
